@@ -1,0 +1,40 @@
+# Counterfraud: `make demo` runs the whole job on generated data; `make test` runs the tests.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := demo
+PEOPLE ?= 5000
+SEED ?= 7
+
+.PHONY: install demo test lint bench bench-smoke ui clean
+
+$(BIN)/counterfraud: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first and pinned: the CPU build; any other version pulls CUDA packages
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(BIN)/counterfraud
+
+install: $(BIN)/counterfraud
+
+demo: install
+	$(BIN)/counterfraud generate --out $(DEMO)/data --people $(PEOPLE) --seed $(SEED) --truth $(DEMO)/truth.parquet
+	$(BIN)/counterfraud train --data $(DEMO)/data --workspace $(DEMO)/workspace --truth $(DEMO)/truth.parquet
+	$(BIN)/counterfraud score --data $(DEMO)/data --out $(DEMO)/run --workspace $(DEMO)/workspace
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+bench-smoke: install
+	$(BIN)/python -m benchmarks.run --smoke
+
+ui: install
+	$(BIN)/counterfraud ui --workspace .counterfraud
+
+clean:
+	rm -rf $(DEMO) .counterfraud .pytest_cache

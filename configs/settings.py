@@ -1,0 +1,177 @@
+"""Typed settings: ``configs/default.yaml`` validated at start-up.
+
+A user's file only needs the keys it changes; it is merged over the defaults and
+the result is validated, so a misspelt key or a bad value fails before any work
+starts, with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
+
+SETTINGS_ERROR = "invalid setting {key}: {problem} (in {source})"
+
+
+class SettingsError(ValueError):
+    """A configuration file has an unknown key or a bad value."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ContractSettings(_Strict):
+    """How strictly the input extracts are held to the data contract."""
+
+    max_reject_share: float = Field(0.05, ge=0.0, le=1.0)
+    """A table whose refused rows pass this share of its rows stops the run."""
+
+
+class LinkingSettings(_Strict):
+    """How records of one person are linked across sources."""
+
+    use_postcode_rule: bool = True
+    """Also link records sharing normalised first name, surname and postcode when dates of birth differ."""
+
+
+class FeatureSettings(_Strict):
+    """Windows and peer groups of the engineered features."""
+
+    earnings_window_months: int = Field(12, ge=1, le=36)
+    """Months of tax records compared with declared earnings."""
+    savings_interest_rate: float = Field(0.03, gt=0.0, le=0.2)
+    """Annual interest rate used to infer capital from reported savings interest."""
+
+
+class IsolationForestSettings(_Strict):
+    n_estimators: int = Field(100, ge=1)
+    max_samples: int = Field(256, ge=2)
+    max_features: float = Field(1.0, gt=0.0, le=1.0)
+
+
+class AutoencoderSettings(_Strict):
+    hidden_neurons: tuple[int, ...] = (32, 16, 32)
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(256, ge=1)
+    learning_rate: float = Field(1e-3, gt=0.0)
+    max_train_rows: int = Field(100_000, ge=100)
+    """Rows sampled to train the network; scoring always uses every row."""
+
+
+class DetectorSettings(_Strict):
+    """The combined detector: components and their weights in the combined score."""
+
+    isolation_forest: IsolationForestSettings = IsolationForestSettings()
+    autoencoder: AutoencoderSettings = AutoencoderSettings()
+    weights: dict[str, float] = {"isolation_forest": 0.5, "autoencoder": 0.5}
+
+    @model_validator(mode="after")
+    def _known_components(self) -> DetectorSettings:
+        unknown = set(self.weights) - {"isolation_forest", "autoencoder"}
+        if unknown:
+            raise ValueError(f"unknown detector component(s) in weights: {sorted(unknown)}")
+        if not any(w > 0 for w in self.weights.values()):
+            raise ValueError("at least one detector weight must be positive")
+        return self
+
+
+class CapacitySettings(_Strict):
+    """How many subjects the investigators can review in one run."""
+
+    share: float = Field(0.02, gt=0.0, le=1.0)
+    absolute: int | None = Field(None, ge=1)
+    """When set, flag exactly this many subjects instead of ``share`` of them."""
+
+
+class ExplanationSettings(_Strict):
+    top_reasons: int = Field(3, ge=1, le=10)
+    """Plain-English reasons written for each flagged subject."""
+
+
+class RegistrySettings(_Strict):
+    """Where model versions are tracked."""
+
+    model_name: str = "counterfraud-detector"
+    tracking_uri: str | None = None
+    """MLflow tracking URI, e.g. postgresql://…; default: SQLite in the workspace."""
+    experiment: str = "counterfraud"
+
+
+class OrchestrationSettings(_Strict):
+    prefect_api_url: str | None = None
+    """A Prefect server URL; default: a temporary local server per run."""
+
+
+class Settings(_Strict):
+    """Every setting of a run."""
+
+    seed: int = 0
+    as_of: dt.date | None = None
+    """Scoring date; default: the last month the tax records cover."""
+    contract: ContractSettings = ContractSettings()
+    linking: LinkingSettings = LinkingSettings()
+    features: FeatureSettings = FeatureSettings()
+    detector: DetectorSettings = DetectorSettings()
+    capacity: CapacitySettings = CapacitySettings()
+    explanations: ExplanationSettings = ExplanationSettings()
+    registry: RegistrySettings = RegistrySettings()
+    orchestration: OrchestrationSettings = OrchestrationSettings()
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SettingsError(f"config file not found: {path}")
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise SettingsError(f"config file {path} is not valid YAML: {error}") from error
+    if not isinstance(content, dict):
+        raise SettingsError(f"config file {path} must hold a mapping of settings")
+    return content
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read the default settings, merge ``path`` and ``overrides`` over them, validate.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A YAML file holding only the settings it changes.
+    **overrides
+        Top-level settings given directly (e.g. ``seed=3``); ``None`` values are ignored.
+
+    Raises
+    ------
+    SettingsError
+        Naming the first bad key, e.g. ``capacity.share``.
+    """
+    raw = _read_yaml(DEFAULT_CONFIG)
+    source = str(DEFAULT_CONFIG)
+    if path is not None:
+        raw = _merge(raw, _read_yaml(Path(path)))
+        source = str(path)
+    raw = _merge(raw, {k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        problem = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise SettingsError(SETTINGS_ERROR.format(key=key, problem=problem, source=source)) from None

@@ -1,0 +1,145 @@
+"""The ``counterfraud`` command line: generate, validate, train, score, ui.
+
+Every verb works on any data directory in the data contract. Errors a user can
+fix (bad arguments, a missing table, too many rejects, a bad setting) end in one
+line on stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+
+from configs.settings import SettingsError, load_settings
+
+EXIT_USER_ERROR = 2
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _capacity(text: str) -> int | float:
+    """``250`` flags 250 subjects; ``2%`` or ``0.02`` flags that share of them."""
+    try:
+        if text.endswith("%"):
+            share = float(text[:-1]) / 100
+        else:
+            number = float(text)
+            if number >= 1 and number.is_integer():
+                return int(number)
+            share = number
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"capacity must be a count or a share: {text!r}") from None
+    if not 0 < share <= 1:
+        raise argparse.ArgumentTypeError(f"capacity share must be in (0, 1]: {text!r}")
+    return share
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="counterfraud",
+        description="Ranked, explained counter-fraud leads from benefit, tax and housing extracts.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress in detail")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    generate = verbs.add_parser("generate", help="write a synthetic claims world and its ground truth")
+    generate.add_argument("--out", type=Path, required=True, help="data directory to write")
+    generate.add_argument("--people", type=_positive_int, required=True)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--truth", type=Path, required=True, help="ground-truth file (.csv or .parquet), outside --out")
+    generate.add_argument("--format", choices=("csv", "parquet"), default="csv")
+
+    def add_run_options(verb: argparse.ArgumentParser) -> None:
+        verb.add_argument("--data", type=Path, required=True, help="data directory in the contract")
+        verb.add_argument("--config", type=Path, help="YAML file of settings to change")
+        verb.add_argument("--as-of", type=_date, help="scoring date (default: last month of tax records)")
+
+    validate = verbs.add_parser("validate", help="check the extracts against the contract only")
+    add_run_options(validate)
+    validate.add_argument("--out", type=Path, required=True)
+
+    train = verbs.add_parser("train", help="fit, evaluate, log and register a model version")
+    add_run_options(train)
+    train.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+    train.add_argument("--truth", type=Path, help="ground-truth file to evaluate against")
+
+    score = verbs.add_parser("score", help="score live subjects and write the explained case list")
+    add_run_options(score)
+    score.add_argument("--out", type=Path, required=True)
+    score.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+    score.add_argument("--capacity", type=_capacity, help="subjects to flag: a count (250) or a share (2%%)")
+    score.add_argument("--model-version", help="registry version or alias (default: champion)")
+
+    ui = verbs.add_parser("ui", help="start the MLflow UI on the workspace")
+    ui.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+    ui.add_argument("--port", type=int, default=5000)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> None:
+    if args.verb == "generate":
+        from synthetic import generate_world
+
+        generate_world(args.out, people=args.people, seed=args.seed, truth_path=args.truth,
+                       file_format=args.format)
+        print(f"world of {args.people:,} people written to {args.out}; truth in {args.truth}")
+        return
+
+    settings = load_settings(getattr(args, "config", None), as_of=getattr(args, "as_of", None))
+    if args.verb == "validate":
+        from pipelines.prepare import validate_flow
+
+        validate_flow(args.data, args.out, settings)
+        return
+
+    from pipelines.workspace import Workspace
+
+    workspace = Workspace(args.workspace, settings)
+    workspace.activate()  # before Prefect or MLflow are imported: both read the environment
+    if args.verb == "ui":
+        workspace.serve_ui(port=args.port)
+    elif args.verb == "train":
+        from pipelines.train import train_flow
+
+        train_flow(args.data, workspace, settings, truth_path=args.truth)
+    elif args.verb == "score":
+        from pipelines.score import score_flow
+
+        score_flow(args.data, args.out, workspace, settings, capacity=args.capacity,
+                   model_version=args.model_version)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from pipelines.errors import USER_ERRORS
+
+    try:
+        _run(args)
+    except (SettingsError, *USER_ERRORS) as error:
+        print(f"counterfraud {args.verb}: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
