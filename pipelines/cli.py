@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(validate)
     validate.add_argument("--out", type=Path, required=True)
 
+    prepare = verbs.add_parser("prepare", help="validate, link and write the feature table (features.parquet)")
+    add_run_options(prepare)
+    prepare.add_argument("--out", type=Path, required=True)
+    prepare.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+
     train = verbs.add_parser("train", help="fit, evaluate, log and register a model version")
     add_run_options(train)
     train.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
@@ -94,6 +99,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def format_validation(summary: dict) -> str:
+    """The validate command's report: one line per table, then where the rejects are."""
+    lines = [f"{'table':<24}{'rows':>12}{'valid':>12}{'refused':>10}"]
+    for table, quality in summary["tables"].items():
+        lines.append(f"{table:<24}{quality['rows_in']:>12,}{quality['rows_valid']:>12,}"
+                     f"{quality['rows_refused']:>10,}")
+    for table, rules in summary["rejects"].items():
+        for rule, count in rules.items():
+            lines.append(f"  {table}: {count:,} × {rule}")
+    lines.append(f"rejects: {summary['rejects_file']}")
+    return "\n".join(lines)
+
+
+def format_training(result: dict) -> str:
+    """The train command's report: the registered version and its evaluation figures."""
+    lines = [f"registered {result['model_name']} version {result['version']} as {result['alias']} "
+             f"({result['n_subjects']:,} subjects, as of {result['as_of']})"]
+    lines += [f"  {name:<52}{value:>10.3f}" for name, value in sorted(result["metrics"].items())]
+    return "\n".join(lines)
+
+
 def _run(args: argparse.Namespace) -> None:
     if args.verb == "generate":
         from synthetic import generate_world
@@ -105,9 +131,10 @@ def _run(args: argparse.Namespace) -> None:
 
     settings = load_settings(getattr(args, "config", None), as_of=getattr(args, "as_of", None))
     if args.verb == "validate":
-        from pipelines.prepare import validate_flow
+        from pipelines.validate import run_validation
 
-        validate_flow(args.data, args.out, settings)
+        summary = run_validation(args.data, args.out, settings)
+        print(format_validation(summary))
         return
 
     from pipelines.workspace import Workspace
@@ -116,26 +143,35 @@ def _run(args: argparse.Namespace) -> None:
     workspace.activate()  # before Prefect or MLflow are imported: both read the environment
     if args.verb == "ui":
         workspace.serve_ui(port=args.port)
+    elif args.verb == "prepare":
+        from pipelines.prepare import prepare_flow
+
+        print(f"feature table written to {prepare_flow(args.data, args.out, settings)}")
     elif args.verb == "train":
         from pipelines.train import train_flow
 
-        train_flow(args.data, workspace, settings, truth_path=args.truth)
+        print(format_training(train_flow(args.data, workspace, settings, truth_path=args.truth)))
     elif args.verb == "score":
-        from pipelines.score import score_flow
+        from pipelines.score import format_summary, score_flow
 
-        score_flow(args.data, args.out, workspace, settings, capacity=args.capacity,
-                   model_version=args.model_version)
+        summary = score_flow(args.data, args.out, workspace, settings, capacity=args.capacity,
+                             model_version=args.model_version)
+        print(format_summary(summary))
+        print(f"\ncase list: {summary['outputs']['cases_csv']}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from pipelines.errors import USER_ERRORS
-
     try:
         _run(args)
-    except (SettingsError, *USER_ERRORS) as error:
+    except Exception as error:
+        # imported only on failure: the error classes live beside heavy modules (MLflow)
+        from pipelines.errors import USER_ERRORS
+
+        if not isinstance(error, (SettingsError, *USER_ERRORS)):
+            raise
         print(f"counterfraud {args.verb}: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     return 0

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from features.build import FeatureBuildError
 from features.contract import ContractError
+from models.evaluate import EvaluationError
+from models.registry import FeatureTableError, ModelNotFoundError
 
-USER_ERRORS: tuple[type[Exception], ...] = (ContractError, FileNotFoundError, FileExistsError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ContractError,
+    FeatureBuildError,
+    EvaluationError,
+    FeatureTableError,
+    ModelNotFoundError,
+    FileNotFoundError,
+    FileExistsError,
+)

@@ -1,0 +1,820 @@
+"""The feature table: one row per live subject, built across sources.
+
+A *subject* is every benefit claim and every housing claim live on the as-of date.
+For each, :func:`build_features` gathers context from the other sources — tax
+records (by the NINOs of the subject's person), the electoral register and other
+claims at the same address, other claims sharing a bank account, phone or e-mail,
+the same person's claims elsewhere, and peers (same local authority and bedrooms,
+same benefit and household) — and then computes every model feature declared in
+:mod:`features.definitions` from exactly the context columns it declares.
+
+Everything is vectorised (factorised keys, ``bincount``, ``groupby`` and ``merge``);
+nothing loops over rows. Protected characteristics (``equality_monitoring``) and
+dates of birth are never read here: people are already linked in ``links``.
+
+Neutral values: a feature that does not apply to a subject's type, or whose data is
+missing (no NINO known, no peer group, no token), takes its declared neutral value
+(0 for every current feature), so the model columns never hold NaN.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from configs.settings import Settings
+from features.contract import Extract
+from features.definitions import FEATURES, SUBJECT_TYPES, context_columns, feature_names
+from features.linking import address_keys, normalise_name, normalise_nino, normalise_postcode
+
+logger = logging.getLogger(__name__)
+
+KEY_COLUMNS: tuple[str, ...] = (
+    "subject_ref",
+    "subject_type",
+    "person_key",
+    "address_key",
+    "bank_account_token",
+    "phone_token",
+    "email_token",
+)
+EARNING_INCOME_TYPES: tuple[str, ...] = ("paye_employment", "self_employment")
+SAVINGS_INCOME_TYPE = "savings_interest"
+INTEREST_LOOKBACK_MONTHS = 12
+CHILDREN_CAP = 3
+MAX_TOKEN_HOLDERS = 50
+"""A bank account, phone or e-mail held by more people is counted without pairing its holders."""
+"""Households with more children share a peer group for the award."""
+
+NO_TAX_RECORDS_ERROR = "cannot choose an as-of date: table tax_records has no rows in column period"
+BAD_PERIOD_ERROR = "table tax_records, column period: {value!r} is not a YYYY-MM month"
+
+
+class FeatureBuildError(ValueError):
+    """The inputs cannot give a feature table."""
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def _month_number(year: np.ndarray | int, month: np.ndarray | int) -> np.ndarray | int:
+    """Months since year 0, so consecutive months differ by one."""
+    return year * 12 + (month - 1)
+
+
+def _period_months(period: pd.Series) -> np.ndarray:
+    """Month numbers of a ``period`` column (``YYYY-MM`` strings or dates)."""
+    codes, uniques = pd.factorize(period, sort=False)
+    if len(uniques) == 0:
+        return np.zeros(len(period), dtype=np.int64)
+    if pd.api.types.is_datetime64_any_dtype(uniques.dtype):
+        parsed = pd.DatetimeIndex(uniques)
+    else:
+        parsed = pd.to_datetime(pd.Index(uniques).astype(str), format="%Y-%m", errors="coerce")
+        if parsed.isna().any():
+            raise FeatureBuildError(BAD_PERIOD_ERROR.format(value=uniques[np.flatnonzero(parsed.isna())[0]]))
+    numbers = _month_number(parsed.year.to_numpy(np.int64), parsed.month.to_numpy(np.int64))
+    return np.asarray(numbers, dtype=np.int64)[codes]
+
+
+def _date_months(dates: pd.Series) -> np.ndarray:
+    values = pd.DatetimeIndex(dates)
+    return np.asarray(_month_number(values.year.to_numpy(np.int64), values.month.to_numpy(np.int64)))
+
+
+def resolve_as_of(tax_records: pd.DataFrame, as_of: dt.date | None = None) -> dt.date:
+    """The run's as-of date: ``as_of`` if given, else the last day of the latest tax period.
+
+    Parameters
+    ----------
+    tax_records : DataFrame
+        With a ``period`` column (``YYYY-MM`` strings or dates).
+    as_of : date, optional
+        An explicit date wins.
+
+    Examples
+    --------
+    >>> resolve_as_of(pd.DataFrame({"period": ["2025-11", "2026-02", "2025-12"]}))
+    datetime.date(2026, 2, 28)
+    """
+    if as_of is not None:
+        return pd.Timestamp(as_of).date()
+    if len(tax_records) == 0:
+        raise FeatureBuildError(NO_TAX_RECORDS_ERROR)
+    year, month0 = divmod(int(_period_months(tax_records["period"]).max()), 12)
+    month = month0 + 1
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Integer codes (-1 = missing) and the distinct values, in order of first appearance."""
+    codes, uniques = pd.factorize(values.astype("str"))
+    return codes.astype(np.int64), pd.Series(uniques, dtype="str")
+
+
+def _codes(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
+    """Integer codes shared by equal values across ``columns`` (-1 = missing), and the number of values."""
+    joined = pd.concat([column.astype("str").reset_index(drop=True) for column in columns], ignore_index=True)
+    codes, uniques = _factorize(joined)
+    return np.split(codes, np.cumsum([len(column) for column in columns])[:-1]), len(uniques)
+
+
+def _at(values: np.ndarray, codes: np.ndarray, missing: Any = -1) -> np.ndarray:
+    """``values[codes]`` with ``missing`` where a code is -1."""
+    if len(values) == 0:
+        return np.full(len(codes), missing)
+    return np.where(codes >= 0, values[np.maximum(codes, 0)], missing)
+
+
+def _first_rows(codes: np.ndarray, count: int) -> np.ndarray:
+    """For each code 0..count-1, the first row holding it (-1 when none)."""
+    first = np.full(count, -1, dtype=np.int64)
+    rows = np.flatnonzero(codes >= 0)[::-1]
+    first[codes[rows]] = rows  # written last to first, so the first row wins
+    return first
+
+
+def _positions(keys: pd.Series, targets: pd.Series) -> np.ndarray:
+    """For each target, the position of the first equal value in ``keys``; -1 when absent or missing."""
+    (key_codes, target_codes), count = _codes(keys, targets)
+    return _at(_first_rows(key_codes, count), target_codes)
+
+
+def _take(values: pd.Series, positions: np.ndarray) -> pd.Series:
+    """``values`` at ``positions`` (fresh index); missing where a position is -1."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return pd.Series(_at(values.to_numpy(np.float64), positions, np.nan))
+    return pd.Series(values.astype("str").array.take(positions, allow_fill=True))
+
+
+def _recode(codes: np.ndarray, distinct: pd.Series, function: Any) -> tuple[np.ndarray, pd.Series]:
+    """Apply ``function`` to each distinct value once; codes of equal results are merged.
+
+    String normalisation costs per value, so it runs on the distinct values, not the rows.
+    """
+    result_codes, results = _factorize(function(distinct))
+    return _at(result_codes, codes), results
+
+
+def _is_in(values: pd.Series, options: tuple[str, ...]) -> np.ndarray:
+    """Whether each value is one of ``options`` (an Arrow kernel: no Python call per row)."""
+    array = pa.array(values.astype("str").array)
+    found = pc.is_in(array, value_set=pa.array(options).cast(array.type))
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _pair(first: np.ndarray, second: np.ndarray, second_count: int) -> np.ndarray:
+    """One int64 key per (first, second) code pair; -1 where either is missing."""
+    return np.where((first >= 0) & (second >= 0), first * np.int64(max(second_count, 1)) + second, -1)
+
+
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """The distinct non-missing keys (hash based: faster than sorting here)."""
+    unique = pd.unique(keys)
+    return unique[unique >= 0]
+
+
+TOKEN_COLUMNS: tuple[str, ...] = ("bank_account_token", "phone_token", "email_token")
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """Integer codes of people, addresses, surnames and tokens, shared across tables (-1 = missing).
+
+    ``claim_*`` arrays are aligned with the rows of :func:`_claims`, ``elector_*`` with the current
+    electors; ``person_keys`` / ``address_keys`` give the string key of each code.
+    """
+
+    claim_person: np.ndarray
+    elector_person: np.ndarray
+    person_keys: pd.Series
+    claim_address: np.ndarray
+    elector_address: np.ndarray
+    address_keys: pd.Series
+    claim_surname: np.ndarray
+    elector_surname: np.ndarray
+    claim_register_row: np.ndarray
+    claim_tokens: dict[str, np.ndarray]
+
+    @property
+    def people(self) -> int:
+        return len(self.person_keys)
+
+    @property
+    def addresses(self) -> int:
+        return len(self.address_keys)
+
+
+def _person_codes(links: pd.DataFrame, records: list[tuple[str, pd.Series]]) -> tuple[list[np.ndarray], pd.Series]:
+    """Person codes of each table's records from ``links``; an unlinked record is a person of its own."""
+    link_codes, person_keys = _factorize(links["person_key"])
+    link_table = links["table"].astype("str")
+    codes_per_table, unlinked = [], []
+    count = len(person_keys)
+    for table, refs in records:
+        in_table = (link_table == table).to_numpy()
+        codes = _at(link_codes[in_table], _positions(links["record_ref"][in_table], refs))
+        missing = np.flatnonzero(codes < 0)
+        codes[missing] = count + np.arange(len(missing))
+        count += len(missing)
+        unlinked.append(table + ":" + refs.iloc[missing].astype("str"))
+        codes_per_table.append(codes)
+    return codes_per_table, pd.concat([person_keys, *unlinked], ignore_index=True).astype("str")
+
+
+def _encode(extract: Extract, links: pd.DataFrame, electors: pd.DataFrame) -> _Keys:
+    """Codes of the keys of every claim (benefit claims, then housing claims) and current elector."""
+    benefit, housing, register = extract.benefit_claims, extract.housing_claims, extract.address_register
+    (benefit_person, housing_person, elector_person), person_keys = _person_codes(
+        links,
+        [("benefit_claims", benefit["claim_id"]), ("housing_claims", housing["housing_claim_id"]),
+         ("electoral_register", electors["elector_id"])],
+    )
+
+    # addresses: the UPRN (normalised once per distinct UPRN), else the postcode key
+    uprn_codes, uprns = _factorize(
+        pd.concat([benefit["uprn"], housing["uprn"], electors["uprn"], register["uprn"]], ignore_index=True)
+    )
+    uprn_codes, uprn_keys = _recode(
+        uprn_codes, uprns, lambda distinct: address_keys(distinct, pd.Series(np.nan, index=distinct.index, dtype="str"))
+    )
+    claims_count = len(benefit) + len(housing)
+    claim_uprn, elector_address, register_uprn = np.split(
+        uprn_codes, [claims_count, claims_count + len(electors)]
+    )
+    postcodes = pd.concat([benefit["postcode"], housing["postcode"]], ignore_index=True)
+    by_postcode = np.flatnonzero(claim_uprn < 0)
+    postcode_codes, postcode_keys = _factorize(
+        address_keys(pd.Series(np.nan, index=range(len(by_postcode)), dtype="str"),
+                     postcodes.iloc[by_postcode].reset_index(drop=True))
+    )
+    claim_address = claim_uprn.copy()
+    claim_address[by_postcode] = np.where(postcode_codes >= 0, postcode_codes + len(uprn_keys), -1)
+
+    surname_codes, surnames = _factorize(
+        pd.concat([benefit["surname"], housing["surname"], electors["surname"]], ignore_index=True)
+    )
+    surname_codes, _ = _recode(surname_codes, surnames, normalise_name)
+
+    no_token = pd.Series(np.nan, index=housing.index, dtype="str")
+    tokens = {
+        token: _factorize(pd.concat([benefit[token], no_token], ignore_index=True))[0] for token in TOKEN_COLUMNS
+    }
+    return _Keys(
+        claim_person=np.concatenate([benefit_person, housing_person]),
+        elector_person=elector_person,
+        person_keys=person_keys,
+        claim_address=claim_address,
+        elector_address=elector_address,
+        address_keys=pd.concat([uprn_keys, postcode_keys], ignore_index=True),
+        claim_surname=surname_codes[:claims_count],
+        elector_surname=surname_codes[claims_count:],
+        claim_register_row=_at(_first_rows(register_uprn, len(uprn_keys)), claim_uprn),
+        claim_tokens=tokens,
+    )
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def _readable(codes: pd.Series) -> pd.Series:
+    """An enum code as words: ``universal_credit`` → ``universal credit``."""
+    return codes.astype("str").str.replace("_", " ", regex=False)
+
+
+def _plural(counts: pd.Series, singular: str, plural: str) -> pd.Series:
+    words = np.where(counts == 1, " " + singular, " " + plural)
+    return counts.astype("int64").astype("str") + pd.Series(words, index=counts.index, dtype="str")
+
+
+def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
+    """Benefit and housing claims in one frame with shared column names (benefit claims first)."""
+    benefit, housing, register = extract.benefit_claims, extract.housing_claims, extract.address_register
+    benefit_count = len(benefit)
+    benefit_row = keys.claim_register_row[:benefit_count]
+    # a claim without a UPRN takes the local authority of its postcode in the address register
+    register_postcodes = _recode(*_factorize(register["postcode"]), normalise_postcode)
+    benefit_postcodes = _recode(*_factorize(benefit["postcode"]), normalise_postcode)
+    postcode_row = _at(
+        _first_rows(register_postcodes[0], len(register_postcodes[1])),
+        _at(_positions(register_postcodes[1], benefit_postcodes[1]), benefit_postcodes[0]),
+    )
+    benefit_la = _take(register["la_code"], benefit_row).fillna(_take(register["la_code"], postcode_row))
+    no_value = pd.Series(np.nan, index=housing.index, dtype="str")
+
+    benefit_frame = pd.DataFrame(
+        {
+            "subject_ref": benefit["claim_id"].astype("str"),
+            "subject_type": "benefit_claim",
+            "bank_account_token": benefit["bank_account_token"].astype("str"),
+            "phone_token": benefit["phone_token"].astype("str"),
+            "email_token": benefit["email_token"].astype("str"),
+            "nino": benefit["nino"].astype("str"),
+            "kind": benefit["benefit_type"].astype("str"),
+            "start": pd.to_datetime(benefit["claim_start"]),
+            "end": pd.to_datetime(benefit["claim_end"]),
+            "la_code": benefit_la.set_axis(benefit.index),
+            "bedrooms": _take(register["bedrooms"], benefit_row).set_axis(benefit.index),
+            "adults": benefit["adults_in_household"].astype("float64"),
+            "children": benefit["children_in_household"].astype("float64").clip(upper=CHILDREN_CAP),
+            "declared_monthly_earnings": benefit["declared_monthly_earnings"].astype("float64"),
+            "declared_savings": benefit["declared_savings"].astype("float64"),
+            "declared_partner": benefit["declared_partner"].astype("float64"),
+            "declared_adults": benefit["adults_in_household"].astype("float64"),
+            "declared_occupants": np.nan,
+            "housing_cost": benefit["monthly_housing_costs"].astype("float64"),
+            "monthly_award": benefit["monthly_award"].astype("float64"),
+        }
+    )
+    housing_frame = pd.DataFrame(
+        {
+            "subject_ref": housing["housing_claim_id"].astype("str"),
+            "subject_type": "housing_claim",
+            "bank_account_token": no_value,
+            "phone_token": no_value,
+            "email_token": no_value,
+            "nino": housing["nino"].astype("str"),
+            "kind": housing["scheme"].astype("str"),
+            "start": pd.to_datetime(housing["start_date"]),
+            "end": pd.to_datetime(housing["end_date"]),
+            "la_code": housing["la_code"].astype("str"),
+            "bedrooms": _take(register["bedrooms"], keys.claim_register_row[benefit_count:]).set_axis(housing.index),
+            "adults": -1.0,
+            "children": -1.0,
+            "declared_monthly_earnings": np.nan,
+            "declared_savings": np.nan,
+            "declared_partner": np.nan,
+            "declared_adults": housing["occupants_declared"].astype("float64"),
+            "declared_occupants": housing["occupants_declared"].astype("float64"),
+            "housing_cost": housing["monthly_rent"].astype("float64"),
+            "monthly_award": housing["monthly_award"].astype("float64"),
+        }
+    )
+    return pd.concat([benefit_frame, housing_frame], ignore_index=True)
+
+
+def _live(claims: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
+    """Claims started on or before ``as_of`` and not ended by then."""
+    return ((claims["start"] <= as_of) & (claims["end"].isna() | (claims["end"] > as_of))).to_numpy()
+
+
+def _latest_registrations(electors: pd.DataFrame, elector_person: np.ndarray) -> np.ndarray:
+    """Rows of each person's latest registration (ties on the date: the larger elector_id), in row order.
+
+    The register has no end dates: a person registered at a new address has left the old one.
+    """
+    elector_rank = np.empty(len(electors), dtype=np.int64)
+    elector_rank[electors["elector_id"].argsort().to_numpy()] = np.arange(len(electors))
+    order = np.lexsort((elector_rank, electors["registered_from"].to_numpy("datetime64[ns]"), elector_person))
+    ordered_person = elector_person[order]
+    last = order[np.r_[ordered_person[1:] != ordered_person[:-1], True]] if len(order) else order
+    return np.sort(last)
+
+
+def _registered_electors(extract: Extract, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Electors registered on or before the as-of date."""
+    register = extract.electoral_register
+    current = register.loc[pd.to_datetime(register["registered_from"]) <= as_of]
+    return pd.DataFrame(
+        {
+            "elector_id": current["elector_id"].astype("str"),
+            "uprn": current["uprn"].astype("str"),
+            "surname": current["surname"].astype("str"),
+            "registered_from": pd.to_datetime(current["registered_from"]).to_numpy("datetime64[ns]"),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- tax
+
+
+@dataclass(frozen=True)
+class _Income:
+    """Per person code: earnings per month of the window, savings interest over a year, any NINO."""
+
+    earnings: np.ndarray
+    annual_interest: np.ndarray
+    has_nino: np.ndarray
+
+
+def _person_income(tax_records: pd.DataFrame, claims: pd.DataFrame, keys: _Keys, as_of_month: int,
+                   window: int) -> _Income:
+    """Tax records summed per person (through every NINO on the person's claims) and month."""
+    lookback = max(window, INTEREST_LOOKBACK_MONTHS)
+    month = _period_months(tax_records["period"]) - (as_of_month - lookback + 1)
+    in_scope = (month >= 0) & (month < lookback)
+    earning = in_scope & _is_in(tax_records["income_type"], EARNING_INCOME_TYPES)
+    interest = in_scope & _is_in(tax_records["income_type"], (SAVINGS_INCOME_TYPE,))
+
+    claim_nino, ninos = _recode(*_factorize(claims["nino"]), normalise_nino)
+    tax_codes, tax_ninos = _factorize(tax_records["nino"])
+    # distinct tax NINOs equal to a claim NINO need no normalising; the others are normalised once
+    nino_of_tax = _positions(ninos, tax_ninos)
+    unmatched = np.flatnonzero(nino_of_tax < 0)
+    nino_of_tax[unmatched] = _positions(ninos, normalise_nino(tax_ninos.iloc[unmatched].reset_index(drop=True)))
+    tax_nino = _at(nino_of_tax, tax_codes)
+
+    amount = tax_records["amount"].to_numpy(np.float64)
+    earn_rows = (tax_nino >= 0) & earning & (month >= lookback - window)
+    earnings_by_nino = np.bincount(
+        tax_nino[earn_rows] * window + (month[earn_rows] - (lookback - window)),
+        weights=amount[earn_rows], minlength=len(ninos) * window,
+    ).reshape(len(ninos), window)
+    interest_rows = (tax_nino >= 0) & interest & (month >= lookback - INTEREST_LOOKBACK_MONTHS)
+    interest_by_nino = np.bincount(tax_nino[interest_rows], weights=amount[interest_rows], minlength=len(ninos))
+
+    pairs = _distinct(_pair(keys.claim_person, claim_nino, len(ninos)))
+    pair_person, pair_nino = np.divmod(pairs, max(len(ninos), 1))
+    earnings = np.zeros((keys.people, window))
+    for column in range(window):
+        earnings[:, column] = np.bincount(pair_person, weights=earnings_by_nino[pair_nino, column],
+                                          minlength=keys.people)
+    return _Income(
+        earnings=earnings,
+        annual_interest=np.bincount(pair_person, weights=interest_by_nino[pair_nino], minlength=keys.people),
+        has_nino=np.bincount(pair_person, minlength=keys.people) > 0,
+    )
+
+
+def _tax_context(subjects: pd.DataFrame, person: np.ndarray, income: _Income, first_month: int,
+                 settings: Settings) -> pd.DataFrame:
+    """Earnings over the claim's months of the window and its latest months; capital implied by interest."""
+    window = income.earnings.shape[1]
+    recent = min(settings.features.recent_months, window)
+    start_offset = np.clip(_date_months(subjects["start"]) - first_month, 0, window - 1)
+    recent_offset = np.maximum(start_offset, window - recent)
+    columns = np.arange(window)
+    rows = income.earnings[person]
+    in_window = columns[None, :] >= start_offset[:, None]
+    in_recent = columns[None, :] >= recent_offset[:, None]
+    window_months = (window - start_offset).astype(np.float64)
+    recent_months = (window - recent_offset).astype(np.float64)
+    known = income.has_nino[person]
+    annual_interest = np.clip(income.annual_interest[person], 0.0, None)
+    rate = settings.features.savings_interest_rate
+    return pd.DataFrame(
+        {
+            "tax_monthly_earnings": np.where(known, (rows * in_window).sum(axis=1) / window_months, np.nan),
+            "tax_recent_monthly_earnings": np.where(known, (rows * in_recent).sum(axis=1) / recent_months, np.nan),
+            "window_months": window_months,
+            "recent_months": recent_months,
+            "months_with_earnings": np.where(known, ((rows > 0) & in_window).sum(axis=1), np.nan),
+            "annual_savings_interest": np.where(known, annual_interest, np.nan),
+            "implied_capital": np.where(known, np.round(annual_interest / rate), np.nan),  # "about": to the pound
+            "interest_rate": rate,
+        },
+        index=subjects.index,
+    )
+
+
+# --------------------------------------------------------------------------- address
+
+
+@dataclass(frozen=True)
+class _Subjects:
+    """Key codes of the subjects (live claims, in table order)."""
+
+    person: np.ndarray
+    address: np.ndarray
+    surname: np.ndarray
+    tokens: dict[str, np.ndarray]
+
+
+def _address_context(subject: _Subjects, keys: _Keys, earning: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """Who else is registered, claims or earns at each subject's address (subjects = the live claims)."""
+    people = keys.people
+    registered = _distinct(_pair(keys.elector_address, keys.elector_person, people))
+    subject_pairs = _pair(subject.address, subject.person, people)
+    occupants = _distinct(np.concatenate([registered, subject_pairs]))
+    occupant_address, occupant_person = np.divmod(occupants, max(people, 1))
+
+    def at_subject_address(addresses: np.ndarray) -> np.ndarray:
+        return _at(np.bincount(addresses, minlength=keys.addresses).astype(np.float64), subject.address, 0.0)
+
+    people_here = at_subject_address(occupant_address)
+    registered_here = at_subject_address(registered // max(people, 1))
+    earning_here = at_subject_address(occupant_address[earning[occupant_person]])
+    self_registered = pd.Series(subject_pairs).isin(registered).to_numpy() & (subject_pairs >= 0)
+    self_earning = _at(earning, subject.person, False) & (subject.address >= 0)
+    return pd.DataFrame(
+        {
+            # the subject's own live claim always puts its person at its address
+            "other_adults_at_address": np.maximum(people_here - 1.0, 0.0),
+            "other_registered_adults": registered_here - self_registered,
+            "other_earning_adults": np.maximum(earning_here - self_earning, 0.0),
+        },
+        index=index,
+    )
+
+
+def _possible_partners(subjects: pd.DataFrame, subject: _Subjects, keys: _Keys) -> pd.Series:
+    """Other people at a benefit claim's address sharing its surname, or a token on a live claim there."""
+    named = pd.DataFrame(
+        {
+            "address": np.concatenate([keys.elector_address, subject.address]),
+            "surname": np.concatenate([keys.elector_surname, subject.surname]),
+            "other": np.concatenate([keys.elector_person, subject.person]),
+        }
+    )
+    named = named.loc[(named["address"] >= 0) & (named["surname"] >= 0)].drop_duplicates()
+    asking = pd.DataFrame(
+        {"row": np.arange(len(subjects)), "address": subject.address, "surname": subject.surname,
+         "person": subject.person}
+    ).loc[(subjects["subject_type"] == "benefit_claim").to_numpy() & (subject.address >= 0)]
+    matches = [asking.merge(named, on=["address", "surname"])[["row", "person", "other"]]]
+    for token in TOKEN_COLUMNS:
+        holders = pd.DataFrame({"address": subject.address, "token": subject.tokens[token], "other": subject.person})
+        holders = holders.loc[(holders["token"] >= 0) & (holders["address"] >= 0)].drop_duplicates()
+        asking_token = asking.assign(token=subject.tokens[token][asking["row"].to_numpy()])
+        matches.append(asking_token.merge(holders, on=["address", "token"])[["row", "person", "other"]])
+    pairs = pd.concat(matches)
+    pairs = pairs.loc[pairs["person"] != pairs["other"]]
+    pairs = _distinct(_pair(pairs["row"].to_numpy(np.int64), pairs["other"].to_numpy(np.int64), keys.people))
+    counts = np.bincount(pairs // max(keys.people, 1), minlength=len(subjects)).astype(np.float64)
+    return pd.Series(counts, index=subjects.index, name="possible_partners")
+
+
+def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """Other people, claiming from other addresses, whose recent benefit claims share a subject's details.
+
+    People at the subject's own address (a household sharing an account or a phone) do not count.
+    A phone or e-mail shared by more than ``MAX_TOKEN_HOLDERS`` people is counted without that
+    exclusion, so a very common token cannot multiply pairs.
+    """
+    holders = pd.DataFrame({"person": keys.claim_person[recent], "address": keys.claim_address[recent]})
+    asking = pd.DataFrame({"row": np.arange(len(index)), "person": subject.person, "address": subject.address})
+    counts = {}
+    for name, tokens in (("bank", ("bank_account_token",)), ("contact", ("phone_token", "email_token"))):
+        pairs, crowded = [], np.zeros(len(index))
+        for token in tokens:
+            codes = keys.claim_tokens[token]
+            held = holders.assign(token=codes[recent]).loc[lambda frame: frame["token"] >= 0].drop_duplicates()
+            people_per_token = np.bincount(
+                _distinct(_pair(held["token"].to_numpy(), held["person"].to_numpy(), keys.people)) // max(keys.people, 1),
+                minlength=codes.max(initial=-1) + 1,
+            )
+            subject_people = _at(people_per_token, subject.tokens[token], 0)
+            crowded = np.maximum(crowded, np.where(subject_people > MAX_TOKEN_HOLDERS, subject_people - 1, 0))
+            small = held.loc[people_per_token[held["token"].to_numpy()] <= MAX_TOKEN_HOLDERS]
+            pairs.append(
+                asking.assign(token=subject.tokens[token]).loc[lambda frame: frame["token"] >= 0]
+                .merge(small, on="token", suffixes=("", "_other"))
+                .loc[lambda frame: (frame["person"] != frame["person_other"]) & (frame["address"] != frame["address_other"])]
+                [["row", "person_other"]]
+            )
+        found = pd.concat(pairs)
+        other = _distinct(_pair(found["row"].to_numpy(np.int64), found["person_other"].to_numpy(np.int64), keys.people))
+        union = np.bincount(other // max(keys.people, 1), minlength=len(index)).astype(np.float64)
+        counts[name] = np.maximum(union, crowded)
+    return pd.DataFrame(
+        {"people_sharing_bank_account": counts["bank"], "people_sharing_contact": counts["contact"]}, index=index
+    )
+
+
+def _elsewhere_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.DataFrame,
+                       keys: _Keys) -> pd.DataFrame:
+    """The same person's live claims at other addresses, and a latest registration elsewhere."""
+    person, address = subject.person, subject.address
+    per_person = np.bincount(person, minlength=keys.people)[person]
+    place_codes, _ = pd.factorize(_pair(person, address, keys.addresses))
+    per_place = np.bincount(place_codes)[place_codes]
+    elsewhere = (per_person - per_place).astype(np.float64)
+
+    refs = pd.Series(np.nan, index=subjects.index, dtype="str")
+    if (elsewhere > 0).any():
+        keyed = pd.DataFrame({"row": np.arange(len(subjects)), "person": person, "address": address,
+                              "ref": subjects["subject_ref"].to_numpy()})
+        pairs = keyed.loc[elsewhere > 0].merge(keyed, on="person", suffixes=("", "_other"))
+        pairs = pairs.loc[pairs["address"] != pairs["address_other"]].sort_values(["row", "ref_other"])
+        pairs = pairs.assign(nth=pairs.groupby("row").cumcount())
+        listed = pairs.loc[pairs["nth"] < 3].pivot(index="row", columns="nth", values="ref_other")
+        text = listed[0].astype("str")
+        for nth in listed.columns[1:]:
+            text = text + (", " + listed[nth].astype("str")).fillna("")
+        refs.iloc[listed.index.to_numpy()] = text.to_numpy()
+
+    latest = np.full(keys.people, -1, dtype=np.int64)
+    latest[keys.elector_person] = np.arange(len(electors))  # one (latest) registration per person
+    registered_from = electors["registered_from"].to_numpy("datetime64[ns]")
+    latest_of_subject = _at(latest, person)
+    moved = (latest_of_subject >= 0) & (_at(keys.elector_address, latest_of_subject) != address)
+    shown = np.where(moved, latest_of_subject, -1)
+    return pd.DataFrame(
+        {
+            "claims_elsewhere": elsewhere,
+            "claims_elsewhere_refs": refs,
+            "registered_elsewhere": moved.astype(np.float64),
+            "registered_elsewhere_address": ("UPRN " + _take(electors["uprn"], shown)).to_numpy(),
+            "registered_elsewhere_from": _at(registered_from, shown, np.datetime64("NaT", "ns")),
+        },
+        index=subjects.index,
+    )
+
+
+# --------------------------------------------------------------------------- peers
+
+
+def _groups(frame: pd.DataFrame, columns: list[str], describe: Any) -> tuple[np.ndarray, pd.Series]:
+    """Group code of each row (-1 where a key is missing) and the words naming each group.
+
+    ``columns`` are integer codes (-1 = missing); ``describe`` names a group from its first row.
+    """
+    key = np.zeros(len(frame), dtype=np.int64)
+    missing = np.zeros(len(frame), dtype=bool)
+    for column in columns:
+        codes = frame[column].to_numpy(np.int64)
+        missing |= codes < 0
+        key = key * (codes.max(initial=0) + 1) + np.maximum(codes, 0)
+    group, _ = pd.factorize(np.where(missing, -1, key))
+    group = np.where(missing, -1, group).astype(np.int64)
+    first = _first_rows(group, group.max(initial=-1) + 1)
+    return group, describe(frame.iloc[first].reset_index(drop=True)).astype("str")
+
+
+def _peer_median(values: pd.Series, levels: list[tuple[np.ndarray, pd.Series]],
+                 min_peers: int) -> tuple[pd.Series, pd.Series]:
+    """Median of the positive ``values`` over the first peer level with at least ``min_peers`` of them.
+
+    Returns the median and the words naming the peer group, per row (missing where no level qualifies).
+    """
+    positive = values.where(values > 0).to_numpy(np.float64)
+    median = np.full(len(values), np.nan)
+    chosen = np.full(len(values), -1)
+    for level, (codes, names) in enumerate(levels):
+        stats = pd.Series(positive).groupby(codes).agg(["median", "count"])
+        stats = stats.loc[(stats.index >= 0) & (stats["count"] >= min_peers), "median"]
+        group_median = np.full(len(names), np.nan)
+        group_median[stats.index.to_numpy(np.int64)] = stats.to_numpy()
+        found = _at(group_median, codes, np.nan)
+        take = np.isnan(median) & ~np.isnan(found)
+        median = np.where(take, found, median)
+        chosen = np.where(take, level, chosen)
+    label = pd.Series(np.nan, index=values.index, dtype="str")
+    for level, (codes, names) in enumerate(levels):
+        rows = np.flatnonzero(chosen == level)
+        label.iloc[rows] = names.array.take(codes[rows])
+    return pd.Series(median, index=values.index), label
+
+
+def _homes(frame: pd.DataFrame) -> pd.Series:
+    words = np.where(frame["subject_type"] == "housing_claim", "rented homes", "homes")
+    return pd.Series(words, index=frame.index, dtype="str")
+
+
+def _bedrooms(frame: pd.DataFrame) -> pd.Series:
+    return frame["bedrooms"].astype("int64").astype("str") + "-bedroom "
+
+
+def _award_words(frame: pd.DataFrame) -> pd.Series:
+    """``universal credit claims with 1 adult and no children`` / ``housing benefit claims in E06000001``."""
+    children = frame["children"]
+    child_words = _plural(children, "child", "children").where(children < CHILDREN_CAP, f"{CHILDREN_CAP} or more children")
+    child_words = child_words.where(children != 0, "no children")
+    household = " with " + _plural(frame["adults"], "adult", "adults") + " and " + child_words
+    place = " in " + frame["la_code"].astype("str")
+    detail = household.where(frame["subject_type"] == "benefit_claim", place)
+    return _readable(frame["kind"]) + " claims" + detail
+
+
+def _peer_context(subjects: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Median housing cost (same local authority and bedrooms) and award (same benefit and household)."""
+    frame = subjects[["subject_type", "la_code", "bedrooms", "kind", "adults", "children"]]
+    housing = (frame["subject_type"] == "housing_claim").to_numpy()
+    la = _factorize(frame["la_code"])[0]
+    frame = frame.assign(
+        type_code=housing.astype(np.int64),
+        la_group=la,
+        bedroom_group=frame["bedrooms"].fillna(-1).to_numpy(np.int64),
+        kind_group=_factorize(frame["kind"])[0],
+        # the award of a benefit claim depends on its household, of a housing claim on its authority
+        adults_group=np.where(housing, 0, frame["adults"].to_numpy(np.int64)),
+        children_group=np.where(housing, 0, frame["children"].to_numpy(np.int64)),
+        place_group=np.where(housing, la, 0),
+    )
+    min_peers = settings.features.min_peer_group
+    housing_median, housing_label = _peer_median(
+        subjects["housing_cost"],
+        [
+            _groups(frame, ["type_code", "la_group", "bedroom_group"],
+                    lambda first: _bedrooms(first) + _homes(first) + " in " + first["la_code"]),
+            _groups(frame, ["type_code", "la_group"], lambda first: _homes(first) + " in " + first["la_code"]),
+            _groups(frame, ["type_code", "bedroom_group"],
+                    lambda first: _bedrooms(first) + _homes(first) + " nationally"),
+            _groups(frame, ["type_code"], lambda first: "all " + _homes(first)),
+        ],
+        min_peers,
+    )
+    award_median, award_label = _peer_median(
+        subjects["monthly_award"],
+        [
+            _groups(frame, ["type_code", "kind_group", "adults_group", "children_group", "place_group"],
+                    _award_words),
+            _groups(frame, ["type_code", "kind_group"], lambda first: "all " + _readable(first["kind"]) + " claims"),
+        ],
+        min_peers,
+    )
+    return pd.DataFrame(
+        {
+            "peer_housing_cost": housing_median,
+            "housing_peer_group": housing_label,
+            "peer_award": award_median,
+            "award_peer_group": award_label,
+        },
+        index=subjects.index,
+    )
+
+
+# --------------------------------------------------------------------------- table
+
+
+def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settings: Settings) -> pd.DataFrame:
+    """One row per live subject: keys, model features (float64, no NaN), then context.
+
+    Parameters
+    ----------
+    extract : features.contract.Extract
+        The validated tables (``benefit_claims``, ``tax_records``, ``housing_claims``,
+        ``address_register``, ``electoral_register``); ``equality_monitoring`` is never read.
+    links : DataFrame
+        ``table``, ``record_ref``, ``person_key`` for benefit claims, housing claims and electors.
+    as_of : date
+        Claims live on this date are the subjects (see :func:`resolve_as_of`).
+    settings : Settings
+        ``settings.features`` gives the windows, the interest rate and the peer group size.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`KEY_COLUMNS`, then ``feature_names()``, then ``context_columns()``;
+        sorted by ``subject_ref`` (then type), fresh index.
+    """
+    as_of_ts = pd.Timestamp(as_of)
+    as_of_month = int(_month_number(as_of_ts.year, as_of_ts.month))
+    window = settings.features.earnings_window_months
+    first_month = as_of_month - window + 1
+    window_start = pd.Timestamp(as_of_ts.year, as_of_ts.month, 1) - pd.DateOffset(months=window - 1)
+
+    electors = _registered_electors(extract, as_of_ts)
+    keys = _encode(extract, links, electors)
+    current = _latest_registrations(electors, keys.elector_person)
+    electors = electors.iloc[current].reset_index(drop=True)
+    keys = replace(keys, elector_person=keys.elector_person[current], elector_address=keys.elector_address[current],
+                   elector_surname=keys.elector_surname[current])
+    claims = _claims(extract, keys)
+
+    live = np.flatnonzero(_live(claims, as_of_ts))
+    # benefit claims come first in ``claims``, so a stable sort keeps ties in a fixed order
+    rows = live[claims["subject_ref"].iloc[live].argsort(kind="stable").to_numpy()]
+    subjects = claims.iloc[rows].reset_index(drop=True)
+    subjects["person_key"] = _take(keys.person_keys, keys.claim_person[rows])
+    subjects["address_key"] = _take(keys.address_keys, keys.claim_address[rows])
+    subject = _Subjects(
+        person=keys.claim_person[rows], address=keys.claim_address[rows], surname=keys.claim_surname[rows],
+        tokens={token: codes[rows] for token, codes in keys.claim_tokens.items()},
+    )
+    recent = (
+        (claims["subject_type"] == "benefit_claim")
+        & (claims["start"] <= as_of_ts)
+        & (claims["end"].isna() | (claims["end"] >= window_start))
+    ).to_numpy()
+
+    income = _person_income(extract.tax_records, claims, keys, as_of_month, window)
+    recent_months = min(settings.features.recent_months, window)
+    earning = income.earnings[:, window - recent_months:].sum(axis=1) > 0
+
+    context = pd.concat(
+        [
+            subjects,
+            _tax_context(subjects, subject.person, income, first_month, settings),
+            _address_context(subject, keys, earning, subjects.index),
+            _possible_partners(subjects, subject, keys),
+            _sharing_context(subject, keys, recent, subjects.index),
+            _elsewhere_context(subjects, subject, electors, keys),
+            _peer_context(subjects, settings),
+        ],
+        axis=1,
+    )
+
+    model = {}
+    subject_type = context["subject_type"].to_numpy(dtype=object)
+    for spec in FEATURES:
+        values = spec.compute(context[list(spec.context)]).astype("float64")
+        applies = np.isin(subject_type, [kind for kind in SUBJECT_TYPES if spec.applies(kind)])
+        values = values.where(applies & np.isfinite(values), spec.neutral)
+        model[spec.name] = values.to_numpy(np.float64)
+    table = pd.concat(
+        [context[list(KEY_COLUMNS)], pd.DataFrame(model, index=context.index), context[list(context_columns())]], axis=1
+    )
+    logger.info("built %d features for %d live subjects as of %s", len(feature_names()), len(table), as_of_ts.date())
+    return table

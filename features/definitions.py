@@ -1,0 +1,420 @@
+"""Every model feature, declared once.
+
+A :class:`FeatureSpec` says what a feature means, its unit, which direction is
+suspicious, which subjects it applies to, the sentence an investigator reads when
+it drives a flag, the context columns that sentence and the computation read, and
+the computation itself. :mod:`features.build` produces the context columns (one row
+per subject) and applies each spec's ``compute`` to *only* the columns the spec
+declares, so a feature cannot read anything it does not declare.
+
+Every feature is directional: it measures how far a subject departs from what its
+own declarations or its peers lead one to expect, in the suspicious direction only,
+and is ``0`` (its neutral value) when the subject does not depart, when the feature
+does not apply to the subject's type, or when the data to compute it is missing.
+
+Protected characteristics and age (:data:`PROTECTED_ATTRIBUTES`) are never
+features nor context: the declarations are checked at import.
+
+Example
+-------
+>>> feature_names()[:2]
+('earnings_gap', 'recent_earnings_gap')
+>>> FEATURES_BY_NAME["earnings_gap"].suspicious
+'high'
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Unit = Literal["gbp_per_month", "count", "log_ratio", "flag", "months"]
+SubjectScope = Literal["benefit_claim", "housing_claim", "both"]
+ContextUnit = Literal["gbp", "count", "months", "percent", "flag", "date", "text"]
+
+SUBJECT_TYPES: tuple[str, ...] = ("benefit_claim", "housing_claim")
+
+#: Columns that hold protected characteristics or age. They are read only to audit
+#: who gets flagged, never by a feature; ``date_of_birth`` is used for linking only.
+PROTECTED_ATTRIBUTES: frozenset[str] = frozenset(
+    {"sex", "ethnicity_group", "disability", "nationality_group", "date_of_birth", "age"}
+)
+
+DUPLICATE_FEATURE_ERROR = "feature {name!r} is declared more than once"
+UNDECLARED_CONTEXT_ERROR = "feature {name!r} reads context column {column!r}, which is not declared in CONTEXT"
+TEMPLATE_PLACEHOLDER_ERROR = "feature {name!r}: reason placeholder {column!r} is not among its context columns"
+PROTECTED_INPUT_ERROR = "feature {name!r} uses protected attribute {column!r}"
+NEUTRAL_VALUE_ERROR = "feature {name!r}: neutral value {value!r} is not a finite number"
+
+
+class FeatureDeclarationError(ValueError):
+    """The feature declarations are inconsistent (raised at import)."""
+
+
+@dataclass(frozen=True)
+class ContextSpec:
+    """One context column: how its value is written in a sentence.
+
+    ``noun`` is the (singular, plural) word written after a count, e.g.
+    ``("adult", "adults")`` gives "1 adult", "3 adults".
+    """
+
+    name: str
+    meaning: str
+    unit: ContextUnit
+    noun: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One model feature.
+
+    Attributes
+    ----------
+    name : str
+        Column name in the feature table.
+    meaning : str
+        What the value measures, in one sentence.
+    unit : str
+        ``gbp_per_month``, ``count``, ``log_ratio`` (natural log of a ratio), ``flag`` or ``months``.
+    suspicious : {"high", "low"}
+        Which direction of the value is suspicious.
+    applies_to : {"benefit_claim", "housing_claim", "both"}
+        Subject types it is computed for; others take ``neutral``.
+    reason : str
+        Sentence with ``{context_column}`` placeholders, filled from the subject's own values.
+    context : tuple of str
+        Context columns the reason and ``compute`` read (and nothing else).
+    compute : callable
+        ``compute(frame) -> Series`` on a frame holding exactly ``context``.
+    neutral : float
+        Value of a subject that does not depart, is out of scope or lacks the data.
+    housing_reason : str, optional
+        Sentence used instead of ``reason`` for housing claims.
+    """
+
+    name: str
+    meaning: str
+    unit: Unit
+    suspicious: Literal["high", "low"]
+    applies_to: SubjectScope
+    reason: str
+    context: tuple[str, ...]
+    compute: Callable[[pd.DataFrame], pd.Series]
+    neutral: float = 0.0
+    housing_reason: str | None = None
+
+    def applies(self, subject_type: str) -> bool:
+        """Whether the feature is computed for subjects of ``subject_type``."""
+        return self.applies_to in ("both", subject_type)
+
+    def template(self, subject_type: str) -> str:
+        """The reason sentence for a subject of ``subject_type``."""
+        if subject_type == "housing_claim" and self.housing_reason is not None:
+            return self.housing_reason
+        return self.reason
+
+
+def _context(name: str, meaning: str, unit: ContextUnit, noun: tuple[str, str] | None = None) -> ContextSpec:
+    return ContextSpec(name=name, meaning=meaning, unit=unit, noun=noun)
+
+
+_OTHER_ADULTS = ("other adult", "other adults")
+_OTHER_PEOPLE = ("other person", "other people")
+
+#: Context columns the feature table carries for the reason sentences, by name.
+CONTEXT: dict[str, ContextSpec] = {
+    spec.name: spec
+    for spec in (
+        _context("declared_monthly_earnings", "Earnings the claimant declared, per month.", "gbp"),
+        _context("tax_monthly_earnings", "Mean monthly PAYE and self-employment income in tax records over the compared months of the claim.", "gbp"),
+        _context("tax_recent_monthly_earnings", "Mean monthly PAYE and self-employment income over the latest months of the claim.", "gbp"),
+        _context("window_months", "Months of the claim compared with tax records (up to the earnings window).", "months"),
+        _context("recent_months", "Latest months of the claim compared with tax records.", "months"),
+        _context("months_with_earnings", "Compared months in which tax records show earnings.", "months"),
+        _context("declared_savings", "Capital the claimant declared.", "gbp"),
+        _context("annual_savings_interest", "Savings interest in tax records over the last twelve months.", "gbp"),
+        _context("implied_capital", "Capital that would earn that interest at the assumed rate, to the pound.", "gbp"),
+        _context("interest_rate", "Assumed annual interest rate on savings.", "percent"),
+        _context("declared_partner", "The claim is made as a couple.", "flag"),
+        _context("declared_adults", "Adults declared in the household, the claimant included (housing: occupants declared).", "count", ("adult", "adults")),
+        _context("declared_occupants", "Occupants a housing claim declares, the claimant included.", "count", ("person", "people")),
+        _context("other_adults_at_address", "Other people (not the claimant) whose latest electoral registration is at the address, or with a live claim there.", "count", _OTHER_ADULTS),
+        _context("other_registered_adults", "Other people whose latest electoral registration (on or before the as-of date) is at the address.", "count", _OTHER_ADULTS),
+        _context("other_earning_adults", "Other people at the address whose tax records show earnings in the latest months.", "count", _OTHER_ADULTS),
+        _context("possible_partners", "Other people at the address sharing the claimant's surname, bank account, phone or e-mail.", "count", _OTHER_ADULTS),
+        _context("people_sharing_bank_account", "Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account.", "count", _OTHER_PEOPLE),
+        _context("people_sharing_contact", "Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail.", "count", _OTHER_PEOPLE),
+        _context("claims_elsewhere", "Other live claims of the same person at other addresses.", "count", ("other live claim", "other live claims")),
+        _context("claims_elsewhere_refs", "References of up to three of those claims.", "text"),
+        _context("registered_elsewhere", "The person's latest electoral registration is at another address.", "flag"),
+        _context("registered_elsewhere_address", "That other address.", "text"),
+        _context("registered_elsewhere_from", "Date of that registration.", "date"),
+        _context("housing_cost", "Monthly housing costs (benefit claims) or rent (housing claims).", "gbp"),
+        _context("peer_housing_cost", "Median monthly housing cost of live claims in the same peer group.", "gbp"),
+        _context("housing_peer_group", "The peer group: local authority and bedrooms, or the widest group with enough claims.", "text"),
+        _context("monthly_award", "Award paid per month.", "gbp"),
+        _context("peer_award", "Median monthly award of live claims in the same peer group.", "gbp"),
+        _context("award_peer_group", "The peer group of the award.", "text"),
+    )
+}
+
+
+def _excess(frame: pd.DataFrame, observed: str, declared: str, offset: float = 0.0) -> pd.Series:
+    """``observed - (declared - offset)``, floored at 0: only an excess is suspicious."""
+    return (frame[observed] - (frame[declared] - offset)).clip(lower=0.0)
+
+
+def _log_excess(frame: pd.DataFrame, observed: str, expected: str, plus_one: bool = True) -> pd.Series:
+    """``ln(observed / expected)``, floored at 0; each side ``+1`` when ``plus_one``.
+
+    Without ``plus_one`` the ratio is undefined (NaN, later the neutral value) unless
+    both sides are positive.
+    """
+    observed_values, expected_values = frame[observed], frame[expected]
+    if plus_one:
+        ratio = (observed_values + 1.0) / (expected_values + 1.0)
+    else:
+        ratio = (observed_values / expected_values).where((observed_values > 0) & (expected_values > 0))
+    return np.log(ratio).clip(lower=0.0)
+
+
+def _earnings_gap(frame: pd.DataFrame) -> pd.Series:
+    return _excess(frame, "tax_monthly_earnings", "declared_monthly_earnings")
+
+
+def _recent_earnings_gap(frame: pd.DataFrame) -> pd.Series:
+    return _excess(frame, "tax_recent_monthly_earnings", "declared_monthly_earnings")
+
+
+def _earnings_log_ratio(frame: pd.DataFrame) -> pd.Series:
+    return _log_excess(frame, "tax_monthly_earnings", "declared_monthly_earnings")
+
+
+def _capital_log_ratio(frame: pd.DataFrame) -> pd.Series:
+    return _log_excess(frame, "implied_capital", "declared_savings")
+
+
+def _undeclared_adults(frame: pd.DataFrame) -> pd.Series:
+    return _excess(frame, "other_adults_at_address", "declared_adults", offset=1.0)
+
+
+def _undeclared_earning_adults(frame: pd.DataFrame) -> pd.Series:
+    return _excess(frame, "other_earning_adults", "declared_adults", offset=1.0)
+
+
+def _possible_undeclared_partner(frame: pd.DataFrame) -> pd.Series:
+    return frame["possible_partners"].where(frame["declared_partner"] == 0, 0.0)
+
+
+def _column(name: str) -> Callable[[pd.DataFrame], pd.Series]:
+    def compute(frame: pd.DataFrame) -> pd.Series:
+        return frame[name].astype("float64")
+
+    compute.__name__ = f"column_{name}"
+    return compute
+
+
+def _housing_cost_ratio(frame: pd.DataFrame) -> pd.Series:
+    return _log_excess(frame, "housing_cost", "peer_housing_cost", plus_one=False)
+
+
+def _award_ratio(frame: pd.DataFrame) -> pd.Series:
+    return _log_excess(frame, "monthly_award", "peer_award", plus_one=False)
+
+
+_HOUSEHOLD = "the claim declares {declared_adults} in the household, the claimant included."
+_HOUSING_HOUSEHOLD = "the claim declares {declared_occupants} living there, the claimant included."
+
+#: The model features, in model column order.
+FEATURES: tuple[FeatureSpec, ...] = (
+    FeatureSpec(
+        name="earnings_gap",
+        meaning="Mean monthly earnings in tax records over the compared months of the claim minus the declared monthly earnings (0 if not above).",
+        unit="gbp_per_month",
+        suspicious="high",
+        applies_to="benefit_claim",
+        reason="Declared earnings {declared_monthly_earnings} a month; tax records show {tax_monthly_earnings} a month from employment and self-employment over the last {window_months} of the claim.",
+        context=("declared_monthly_earnings", "tax_monthly_earnings", "window_months"),
+        compute=_earnings_gap,
+    ),
+    FeatureSpec(
+        name="recent_earnings_gap",
+        meaning="Mean monthly earnings in tax records over the latest months of the claim minus the declared monthly earnings (0 if not above).",
+        unit="gbp_per_month",
+        suspicious="high",
+        applies_to="benefit_claim",
+        reason="Declared earnings {declared_monthly_earnings} a month; tax records show {tax_recent_monthly_earnings} a month over the latest {recent_months}.",
+        context=("declared_monthly_earnings", "tax_recent_monthly_earnings", "recent_months"),
+        compute=_recent_earnings_gap,
+    ),
+    FeatureSpec(
+        name="earnings_log_ratio",
+        meaning="ln((1 + earnings in tax records) / (1 + declared earnings)), monthly, 0 if not above: the gap relative to what was declared.",
+        unit="log_ratio",
+        suspicious="high",
+        applies_to="benefit_claim",
+        reason="Over the last {window_months} of the claim, tax records show earnings in {months_with_earnings}, averaging {tax_monthly_earnings} a month, against {declared_monthly_earnings} a month declared.",
+        context=("months_with_earnings", "window_months", "tax_monthly_earnings", "declared_monthly_earnings"),
+        compute=_earnings_log_ratio,
+    ),
+    FeatureSpec(
+        name="capital_log_ratio",
+        meaning="ln((1 + capital implied by savings interest) / (1 + declared savings)), 0 if not above.",
+        unit="log_ratio",
+        suspicious="high",
+        applies_to="benefit_claim",
+        reason="Savings interest of {annual_savings_interest} over the last year implies capital of about {implied_capital} at {interest_rate} a year; declared savings are {declared_savings}.",
+        context=("annual_savings_interest", "implied_capital", "interest_rate", "declared_savings"),
+        compute=_capital_log_ratio,
+    ),
+    FeatureSpec(
+        name="undeclared_adults_at_address",
+        meaning="Other people whose latest electoral registration is at the address, or claiming there, beyond the other adults the claim declares (0 if none).",
+        unit="count",
+        suspicious="high",
+        applies_to="both",
+        reason="{other_adults_at_address} registered to vote or with a live claim at the address ({other_registered_adults} on the electoral register); " + _HOUSEHOLD,
+        housing_reason="{other_adults_at_address} registered to vote or with a live claim at the address ({other_registered_adults} on the electoral register); " + _HOUSING_HOUSEHOLD,
+        context=("other_adults_at_address", "other_registered_adults", "declared_adults", "declared_occupants"),
+        compute=_undeclared_adults,
+    ),
+    FeatureSpec(
+        name="undeclared_earning_adults",
+        meaning="Other people at the address with earnings in tax records in the latest months beyond the other adults the claim declares (0 if none).",
+        unit="count",
+        suspicious="high",
+        applies_to="both",
+        reason="Tax records show earnings over the latest {recent_months} for {other_earning_adults} at the address; " + _HOUSEHOLD,
+        housing_reason="Tax records show earnings over the latest {recent_months} for {other_earning_adults} at the address; " + _HOUSING_HOUSEHOLD,
+        context=("other_earning_adults", "recent_months", "declared_adults", "declared_occupants"),
+        compute=_undeclared_earning_adults,
+    ),
+    FeatureSpec(
+        name="possible_undeclared_partner",
+        meaning="For a claim made without a partner: other people at the address sharing the claimant's surname, bank account, phone or e-mail.",
+        unit="count",
+        suspicious="high",
+        applies_to="benefit_claim",
+        reason="The claim is made without a partner, yet the address has {possible_partners} sharing the claimant's surname, bank account, phone or e-mail.",
+        context=("possible_partners", "declared_partner"),
+        compute=_possible_undeclared_partner,
+    ),
+    FeatureSpec(
+        name="people_sharing_bank_account",
+        meaning="Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account.",
+        unit="count",
+        suspicious="high",
+        applies_to="benefit_claim",
+        reason="Benefit claims of {people_sharing_bank_account} at other addresses in the last {window_months} are paid into the same bank account.",
+        context=("people_sharing_bank_account", "window_months"),
+        compute=_column("people_sharing_bank_account"),
+    ),
+    FeatureSpec(
+        name="people_sharing_contact",
+        meaning="Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail.",
+        unit="count",
+        suspicious="high",
+        applies_to="benefit_claim",
+        reason="Benefit claims of {people_sharing_contact} at other addresses in the last {window_months} give the same phone number or e-mail address.",
+        context=("people_sharing_contact", "window_months"),
+        compute=_column("people_sharing_contact"),
+    ),
+    FeatureSpec(
+        name="claims_elsewhere",
+        meaning="Other live benefit or housing claims of the same person at other addresses.",
+        unit="count",
+        suspicious="high",
+        applies_to="both",
+        reason="The same person has {claims_elsewhere} at other addresses ({claims_elsewhere_refs}).",
+        context=("claims_elsewhere", "claims_elsewhere_refs"),
+        compute=_column("claims_elsewhere"),
+    ),
+    FeatureSpec(
+        name="registered_elsewhere",
+        meaning="1 if the person's latest electoral registration is at another address than the claim's, else 0.",
+        unit="flag",
+        suspicious="high",
+        applies_to="both",
+        reason="The claimant's latest electoral registration is at another address ({registered_elsewhere_address}), from {registered_elsewhere_from}.",
+        context=("registered_elsewhere", "registered_elsewhere_address", "registered_elsewhere_from"),
+        compute=_column("registered_elsewhere"),
+    ),
+    FeatureSpec(
+        name="housing_cost_ratio",
+        meaning="ln(monthly housing cost or rent / median of live claims in the same local authority and bedrooms), 0 if not above or unknown.",
+        unit="log_ratio",
+        suspicious="high",
+        applies_to="both",
+        reason="Housing costs of {housing_cost} a month against a median of {peer_housing_cost} for {housing_peer_group}.",
+        housing_reason="Rent of {housing_cost} a month against a median of {peer_housing_cost} for {housing_peer_group}.",
+        context=("housing_cost", "peer_housing_cost", "housing_peer_group"),
+        compute=_housing_cost_ratio,
+    ),
+    FeatureSpec(
+        name="award_ratio",
+        meaning="ln(monthly award / median award of live claims in the same peer group), 0 if not above.",
+        unit="log_ratio",
+        suspicious="high",
+        applies_to="both",
+        reason="An award of {monthly_award} a month against a median of {peer_award} for {award_peer_group}.",
+        context=("monthly_award", "peer_award", "award_peer_group"),
+        compute=_award_ratio,
+    ),
+)
+
+FEATURES_BY_NAME: dict[str, FeatureSpec] = {spec.name: spec for spec in FEATURES}
+
+
+def feature_names() -> tuple[str, ...]:
+    """The model feature columns, in order."""
+    return tuple(spec.name for spec in FEATURES)
+
+
+def context_columns() -> tuple[str, ...]:
+    """The context columns of the feature table, in declaration order.
+
+    A context column named like a feature (e.g. ``claims_elsewhere``) is the model
+    column itself in the table, so it is not repeated.
+    """
+    names = set(feature_names())
+    return tuple(column for column in CONTEXT if column not in names)
+
+
+def template_placeholders(template: str) -> tuple[str, ...]:
+    """The ``{name}`` placeholders of a reason sentence, in order."""
+    return tuple(field for _, field, _, _ in string.Formatter().parse(template) if field)
+
+
+def check_declarations(features: tuple[FeatureSpec, ...] = FEATURES) -> None:
+    """Raise :class:`FeatureDeclarationError` if the declarations are inconsistent.
+
+    Names are unique; every context column is declared in :data:`CONTEXT`; every reason
+    placeholder is among the feature's context columns; no name or context column is a
+    protected attribute; neutral values are finite.
+    """
+    seen: set[str] = set()
+    for spec in features:
+        if spec.name in seen:
+            raise FeatureDeclarationError(DUPLICATE_FEATURE_ERROR.format(name=spec.name))
+        seen.add(spec.name)
+        if not np.isfinite(spec.neutral):
+            raise FeatureDeclarationError(NEUTRAL_VALUE_ERROR.format(name=spec.name, value=spec.neutral))
+        for column in (spec.name, *spec.context):
+            if column in PROTECTED_ATTRIBUTES:
+                raise FeatureDeclarationError(PROTECTED_INPUT_ERROR.format(name=spec.name, column=column))
+        for column in spec.context:
+            if column not in CONTEXT:
+                raise FeatureDeclarationError(UNDECLARED_CONTEXT_ERROR.format(name=spec.name, column=column))
+        for template in (spec.reason, spec.housing_reason or ""):
+            for column in template_placeholders(template):
+                if column not in spec.context:
+                    raise FeatureDeclarationError(TEMPLATE_PLACEHOLDER_ERROR.format(name=spec.name, column=column))
+
+
+check_declarations()

@@ -1,0 +1,435 @@
+"""Model versions in MLflow: the pyfunc model, what a training run logs, and loading a version.
+
+A version is one MLflow ``pyfunc`` model that carries the fitted detector and
+the feature pipeline (the model columns, their order and dtype): given a
+feature table it returns the combined score, and the score of each component.
+Every version is registered under ``registry.model_name`` and tagged with what
+an oversight panel needs to tell versions apart: the fingerprint of the data it
+was trained on, the feature set, the code version and the as-of date.
+
+Aliases, not stages: the first version becomes ``champion`` (the version a
+scoring run uses by default); every later one becomes ``challenger`` until a
+promotion moves ``champion``.
+
+The tracking URI comes from the environment (``MLFLOW_TRACKING_URI``, set by
+``pipelines.workspace.Workspace.activate``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import json
+import logging
+import shutil
+import subprocess
+import tempfile
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import yaml
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from configs.settings import Settings
+from features.contract import Extract
+from features.definitions import FeatureSpec
+from models.detector import CombinedDetector, make_detector
+from models.evaluate import Evaluation
+
+logger = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+MODEL_NAME_IN_RUN = "model"
+SCORE_COLUMN = "score"
+
+MODEL_PACKAGES = ("configs", "features", "models")
+"""Project packages shipped inside every model, so that it loads where the project is not installed."""
+
+MODEL_REQUIREMENTS = ("mlflow", "cloudpickle", "numpy", "pandas", "scikit-learn", "pyod", "torch",
+                      "pydantic", "pyyaml")
+"""Distributions the model needs to load, pinned to the versions it was trained with."""
+
+FEATURE_DEFINITION_COLUMNS = ["name", "meaning", "unit", "suspicious", "applies_to", "neutral", "context",
+                              "reason", "housing_reason"]
+
+MISSING_FEATURES_ERROR = "feature table is missing model column(s) {columns}"
+BAD_FEATURE_ERROR = "feature column {column} must be numeric without missing values ({problem})"
+SPECS_MISMATCH_ERROR = "feature declarations do not match the model columns {columns}"
+NO_MODEL_ERROR = "no registered model {name!r} in the MLflow store: train a model first"
+NO_VERSION_ERROR = "registered model {name!r} has no version or alias {reference!r}"
+
+
+class FeatureTableError(ValueError):
+    """A feature table does not carry the columns a model was trained on."""
+
+
+class ModelNotFoundError(LookupError):
+    """The registry holds no such model, version or alias."""
+
+
+@dataclass(frozen=True)
+class FeaturePipeline:
+    """The model's view of a feature table: which columns, in which order, as which dtype.
+
+    Examples
+    --------
+    >>> pipeline = FeaturePipeline(("b", "a"))
+    >>> pipeline.matrix(pd.DataFrame({"a": [1.0], "b": [2], "other": ["x"]})).tolist()
+    [[2.0, 1.0]]
+    """
+
+    columns: tuple[str, ...]
+    dtype: str = "float64"
+
+    def select(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The model columns of ``table``, in order, checked to be numeric and complete."""
+        missing = [column for column in self.columns if column not in table.columns]
+        if missing:
+            raise FeatureTableError(MISSING_FEATURES_ERROR.format(columns=missing))
+        for column in self.columns:
+            values = table[column]
+            if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+                raise FeatureTableError(BAD_FEATURE_ERROR.format(column=column, problem=f"dtype {values.dtype}"))
+            if values.isna().any():
+                raise FeatureTableError(BAD_FEATURE_ERROR.format(column=column, problem="missing values"))
+        return table.loc[:, list(self.columns)]
+
+    def matrix(self, table: pd.DataFrame) -> np.ndarray:
+        """The model input of ``table``: ``select`` as a C-ordered 2-d array of ``dtype``.
+
+        Always C-ordered: the detector's scores can differ in the last bit between
+        memory layouts of the same values.
+        """
+        return np.ascontiguousarray(self.select(table).to_numpy(dtype=self.dtype))
+
+
+class DetectorModel(mlflow.pyfunc.PythonModel):
+    """The MLflow pyfunc of a fitted detector and its feature pipeline.
+
+    ``predict`` takes a feature table (extra columns are ignored) and returns one
+    row per input row, in input order, with the column ``score`` (higher = more
+    anomalous).
+    """
+
+    def __init__(self, detector: CombinedDetector, pipeline: FeaturePipeline) -> None:
+        self.detector = detector
+        self.pipeline = pipeline
+
+    def score(self, feature_table: pd.DataFrame) -> pd.DataFrame:
+        """Scores of ``feature_table``, one row per input row, in input order."""
+        matrix = self.pipeline.matrix(feature_table)
+        scores = {SCORE_COLUMN: np.asarray(self.detector.decision_function(matrix), dtype=np.float64)}
+        return pd.DataFrame(scores, index=feature_table.index)
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        return self.score(model_input)
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """What ``log_training_run`` recorded."""
+
+    model_name: str
+    version: str
+    alias: str
+    run_id: str
+    model_uri: str
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered version loaded back from the registry."""
+
+    model_name: str
+    version: str
+    tags: dict[str, str]
+    pyfunc: mlflow.pyfunc.PyFuncModel
+
+    @property
+    def python_model(self) -> DetectorModel:
+        return self.pyfunc.unwrap_python_model()
+
+    @property
+    def detector(self) -> CombinedDetector:
+        """The fitted detector, e.g. for explanations."""
+        return self.python_model.detector
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.python_model.pipeline.columns
+
+    def score(self, feature_table: pd.DataFrame) -> pd.DataFrame:
+        """``predict`` through MLflow (signature checked) on the model columns of ``feature_table``."""
+        scores = self.pyfunc.predict(self.python_model.pipeline.select(feature_table))
+        return scores.set_axis(feature_table.index)
+
+
+def flatten_settings(settings: Settings) -> dict[str, str]:
+    """Every setting as ``{"section.key": "value"}``, the form of MLflow parameters.
+
+    Examples
+    --------
+    >>> flatten_settings(Settings())["capacity.share"]
+    '0.02'
+    """
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), item)
+        else:
+            flat[prefix] = json.dumps(value) if isinstance(value, list) else str(value)
+
+    walk("", settings.model_dump(mode="json"))
+    return flat
+
+
+def extract_row_counts(extract: Extract) -> dict[str, int]:
+    """Data rows read from each table of a validated extract (valid and refused)."""
+    return {table: quality.rows_in for table, quality in extract.quality.items()}
+
+
+def fingerprint_inputs(data_dir: str | Path, rows: Mapping[str, int]) -> pd.DataFrame:
+    """The fingerprint of the file of each table in ``rows``.
+
+    Parameters
+    ----------
+    data_dir : path
+        A data directory in the contract (``<table>.csv`` or ``<table>.parquet``).
+    rows : mapping
+        Data rows read from each table (valid and refused), by table name
+        (``extract_row_counts``); other files of ``data_dir`` are not inputs.
+
+    Returns
+    -------
+    DataFrame
+        ``table``, ``file``, ``bytes``, ``sha256`` (of the file's bytes), ``rows``;
+        one row per file, sorted by file name.
+    """
+    records = []
+    for path in sorted(Path(data_dir).iterdir()):
+        if path.suffix not in (".csv", ".parquet") or path.stem not in rows or not path.is_file():
+            continue
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        records.append({
+            "table": path.stem, "file": path.name, "bytes": path.stat().st_size,
+            "sha256": digest.hexdigest(), "rows": int(rows[path.stem]),
+        })
+    return pd.DataFrame.from_records(records, columns=["table", "file", "bytes", "sha256", "rows"])
+
+
+def data_fingerprint(fingerprints: pd.DataFrame) -> str:
+    """One sha256 over the file fingerprints: equal iff every input file is byte-identical."""
+    lines = sorted(f"{row.file} {row.sha256}" for row in fingerprints.itertuples(index=False))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def feature_definitions(specs: Sequence[FeatureSpec]) -> pd.DataFrame:
+    """The declared features as a table, in model order: one row per feature.
+
+    Columns ``name``, ``meaning``, ``unit``, ``suspicious`` (the suspicious direction),
+    ``applies_to``, ``neutral``, ``context`` (the columns it reads, ``;``-separated),
+    ``reason`` and ``housing_reason`` (the sentences an investigator reads).
+    """
+    return pd.DataFrame.from_records(
+        [{
+            "name": spec.name, "meaning": spec.meaning, "unit": spec.unit, "suspicious": spec.suspicious,
+            "applies_to": spec.applies_to, "neutral": float(spec.neutral), "context": ";".join(spec.context),
+            "reason": spec.reason, "housing_reason": spec.housing_reason or "",
+        } for spec in specs],
+        columns=FEATURE_DEFINITION_COLUMNS,
+    )
+
+
+def feature_set_hash(definitions: pd.DataFrame) -> str:
+    """sha256 of the feature definitions: changes with any declared field or the order of features."""
+    return hashlib.sha256(definitions.to_json(orient="records").encode()).hexdigest()
+
+
+def fit_detector(feature_table: pd.DataFrame, feature_specs: Sequence[FeatureSpec],
+                 settings: Settings) -> DetectorModel:
+    """Fit ``make_detector`` of the settings on the model columns of ``feature_table``.
+
+    Seeded with ``settings.seed``: the same table and settings give bit-identical scores.
+    """
+    pipeline = FeaturePipeline(tuple(spec.name for spec in feature_specs))
+    detector = make_detector(settings.detector, random_state=settings.seed)
+    return DetectorModel(detector.fit(pipeline.matrix(feature_table)), pipeline)
+
+
+def code_version() -> str:
+    """The git commit of the project (``-dirty`` with uncommitted changes), else the package version."""
+    project = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+        changes = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=project,
+                                 capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"counterfraud {importlib.metadata.version('counterfraud')}"
+    return f"{commit}-dirty" if changes else commit
+
+
+def ensure_experiment(name: str, artifact_location: str | None = None) -> str:
+    """The id of experiment ``name``, created with ``artifact_location`` when it does not exist.
+
+    MLflow would otherwise put artefacts under ``./mlruns`` of the working directory.
+    """
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    return client.create_experiment(name, artifact_location=artifact_location)
+
+
+def log_training_run(
+    *,
+    model: DetectorModel,
+    feature_table: pd.DataFrame,
+    feature_specs: Sequence[FeatureSpec],
+    settings: Settings,
+    as_of: dt.date,
+    fingerprints: pd.DataFrame,
+    evaluations: Sequence[Evaluation] = (),
+    artifact_location: str | None = None,
+) -> RegisteredVersion:
+    """Log a fitted detector with everything it was made from, and register it as a new version.
+
+    Parameters
+    ----------
+    model : DetectorModel
+        ``fit_detector``'s answer.
+    feature_table : DataFrame
+        The table it was fitted on (one row per subject).
+    feature_specs : sequence of FeatureSpec
+        The declarations of the model columns, in order (``features.definitions.FEATURES``).
+    settings : Settings
+        Logged as parameters and as ``config.yaml``.
+    as_of : date
+        The date the features describe.
+    fingerprints : DataFrame
+        ``fingerprint_inputs`` of the data directory.
+    evaluations : sequence of Evaluation
+        Logged as metrics, and as tables per typology.
+    artifact_location : str, optional
+        Artefact root of the experiment when it is created (the workspace's).
+
+    Returns
+    -------
+    RegisteredVersion
+    """
+    definitions = feature_definitions(feature_specs)
+    if tuple(definitions["name"]) != model.pipeline.columns:
+        raise FeatureTableError(SPECS_MISMATCH_ERROR.format(columns=list(model.pipeline.columns)))
+    model_input = feature_table.loc[:, list(model.pipeline.columns)]
+    signature = infer_signature(model_input, model.score(model_input))
+    tags = {
+        "data_fingerprint": data_fingerprint(fingerprints),
+        "feature_set": feature_set_hash(definitions),
+        "code_version": code_version(),
+        "as_of": as_of.isoformat(),
+    }
+    model_name = settings.registry.model_name
+    experiment_id = ensure_experiment(settings.registry.experiment, artifact_location)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train as of {as_of.isoformat()}",
+                          tags=tags) as run:
+        mlflow.log_params(flatten_settings(settings))
+        mlflow.log_text(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), "config.yaml")
+        mlflow.log_text(fingerprints.to_csv(index=False), "data_fingerprint.csv")
+        mlflow.log_text(definitions.to_csv(index=False), "features.csv")
+        mlflow.log_metrics({"n_subjects": float(len(feature_table)),
+                            "n_features": float(len(model.pipeline.columns))})
+        for evaluation in evaluations:
+            mlflow.log_metrics(evaluation.metrics())
+            mlflow.log_text(evaluation.by_typology.to_csv(index=False),
+                            f"evaluation/{evaluation.source}_recall_by_typology.csv")
+            mlflow.set_tag(f"evaluation.{evaluation.source}",
+                           _evaluation_note(evaluation))
+        with tempfile.TemporaryDirectory() as staging, warnings.catch_warnings():
+            # no input example on purpose: it would store real subjects' rows in the model
+            warnings.filterwarnings("ignore", message=".*input example was not provided")
+            model_info = mlflow.pyfunc.log_model(
+                name=MODEL_NAME_IN_RUN,
+                python_model=model,
+                signature=signature,
+                code_paths=_staged_packages(Path(staging)),
+                pip_requirements=_pinned_requirements(),
+            )
+    version = mlflow.register_model(model_info.model_uri, model_name, tags=tags)
+    client = MlflowClient()
+    alias = CHALLENGER if _has_alias(client, model_name, CHAMPION) else CHAMPION
+    client.set_registered_model_alias(model_name, alias, version.version)
+    logger.info("registered %s version %s as %s", model_name, version.version, alias)
+    return RegisteredVersion(model_name=model_name, version=str(version.version), alias=alias,
+                             run_id=run.info.run_id, model_uri=model_info.model_uri, tags=tags)
+
+
+def resolve_version(version_or_alias: str | int | None, *, model_name: str) -> str:
+    """The version number a version or alias names; ``None`` means ``champion``."""
+    reference = CHAMPION if version_or_alias is None else str(version_or_alias)
+    client = MlflowClient()
+    try:
+        client.get_registered_model(model_name)
+    except MlflowException:
+        raise ModelNotFoundError(NO_MODEL_ERROR.format(name=model_name)) from None
+    try:
+        if reference.isdigit():
+            return str(client.get_model_version(model_name, reference).version)
+        return str(client.get_model_version_by_alias(model_name, reference).version)
+    except MlflowException:
+        raise ModelNotFoundError(NO_VERSION_ERROR.format(name=model_name, reference=reference)) from None
+
+
+def load_model(version_or_alias: str | int | None = None, *, model_name: str) -> LoadedModel:
+    """Load a registered version (number or alias; ``None`` means ``champion``)."""
+    version = resolve_version(version_or_alias, model_name=model_name)
+    tags = dict(MlflowClient().get_model_version(model_name, version).tags)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+    return LoadedModel(model_name=model_name, version=version, tags=tags, pyfunc=pyfunc)
+
+
+def _has_alias(client: MlflowClient, model_name: str, alias: str) -> bool:
+    try:
+        client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return False
+    return True
+
+
+def _evaluation_note(evaluation: Evaluation) -> str:
+    sample = ("a biased sample (subjects chosen for investigation)" if evaluation.biased_sample
+              else "every subject")
+    return f"{evaluation.n_labelled} labelled subjects, {evaluation.n_fraud} fraud; labels cover {sample}"
+
+
+def _staged_packages(staging: Path) -> list[str]:
+    """Copies of the project packages without caches, for ``code_paths``."""
+    project = Path(__file__).resolve().parent.parent
+    staged = []
+    for package in MODEL_PACKAGES:
+        target = staging / package
+        shutil.copytree(project / package, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        staged.append(str(target))
+    return staged
+
+
+def _pinned_requirements() -> list[str]:
+    return [f"{name}=={importlib.metadata.version(name)}" for name in MODEL_REQUIREMENTS]

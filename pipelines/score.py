@@ -1,0 +1,299 @@
+"""The scoring flow: the ranked, explained case list of every live subject.
+
+validate → link → features (``pipelines.prepare``) → the registered model version
+(alias ``champion`` unless told otherwise) scores every live subject → rank and
+capacity → explain the flagged subjects → reasons in words → related subjects →
+the outputs of the data contract, a ``run_summary.json``, and the same summary and
+the top cases as Prefect artefacts.
+
+Each step is a named Prefect task wrapping a function of ``features/`` or
+``models/``, so a failed run names the step that failed. Only loading the model is
+retried: it is the step that talks to the MLflow store (possibly remote).
+:func:`format_summary` turns the returned summary into the table the command line
+prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import resource
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from configs.settings import Settings
+from features.contract import Extract, reject_counts, write_rejects
+from models.cases import (
+    case_table,
+    flagged_subjects,
+    rank_subjects,
+    related_subjects,
+    write_case_list,
+)
+from models.evaluate import configured_capacity
+from models.explain import explain_subjects, join_reasons, top_reasons
+from models.registry import CHAMPION, SCORE_COLUMN, LoadedModel, ModelNotFoundError, load_model
+from pipelines.prepare import prepare_features
+from pipelines.workspace import Workspace
+
+STORE_RETRIES = 2
+STORE_RETRY_DELAY_SECONDS = 5
+TOP_CASES_IN_ARTIFACT = 20
+
+SUMMARY_FILE = "run_summary.json"
+EXPLANATIONS_FILE = "explanations.parquet"
+LINKS_FILE = "links.parquet"
+REJECTS_FILE = "rejects.csv"
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    """Write ``frame`` to ``path`` without its index."""
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def write_summary(summary: Mapping[str, Any], path: Path) -> Path:
+    """Write the run summary as indented JSON."""
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _store_may_recover(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry loading the model unless the store answered that it has no such model or version."""
+    return not isinstance(state.result(raise_on_failure=False), ModelNotFoundError)
+
+
+# Inputs are frames and fitted models: never hash them for Prefect's cache.
+prepare = task(prepare_features, name="prepare features", cache_policy=NO_CACHE)
+load = task(load_model, name="load registered model", cache_policy=NO_CACHE,
+            retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS,
+            retry_condition_fn=_store_may_recover)
+score = task(LoadedModel.score, name="score subjects", cache_policy=NO_CACHE)
+rank = task(rank_subjects, name="rank subjects", cache_policy=NO_CACHE)
+select_flagged = task(flagged_subjects, name="select flagged subjects", cache_policy=NO_CACHE)
+explain = task(explain_subjects, name="explain flagged subjects", cache_policy=NO_CACHE)
+reason = task(top_reasons, name="write reasons", cache_policy=NO_CACHE)
+relate = task(related_subjects, name="list related subjects", cache_policy=NO_CACHE)
+assemble = task(case_table, name="assemble case list", cache_policy=NO_CACHE)
+write_cases = task(write_case_list, name="write case list", cache_policy=NO_CACHE)
+write_table = task(write_parquet, name="write parquet", cache_policy=NO_CACHE)
+write_refused = task(write_rejects, name="write rejects", cache_policy=NO_CACHE)
+
+
+class _Stopwatch:
+    """Wall time per stage, logged as each stage starts and ends."""
+
+    def __init__(self, logger: Any) -> None:
+        self.logger = logger
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.logger.info("%s ...", name)
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - started, 3)
+        self.logger.info("%s done in %.1f s", name, self.seconds[name])
+
+
+@flow(name="score", validate_parameters=False)
+def score_flow(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    workspace: Workspace,
+    settings: Settings,
+    capacity: int | float | None = None,
+    model_version: str | int | None = None,
+) -> dict[str, Any]:
+    """Score every live subject of ``data_dir`` and write the explained case list to ``out_dir``.
+
+    Parameters
+    ----------
+    data_dir : path
+        A data directory in the input contract; never modified.
+    out_dir : path
+        Receives ``cases.csv``, ``cases.parquet``, ``explanations.parquet``,
+        ``links.parquet``, ``rejects.csv`` and ``run_summary.json`` (created when missing;
+        those files are replaced).
+    workspace : Workspace
+        Activated: its MLflow store holds the registered versions.
+    settings : Settings
+    capacity : int or float, optional
+        Subjects to flag: a count, or a share in (0, 1]; default from ``settings.capacity``.
+    model_version : str or int, optional
+        Registry version number or alias; default ``champion``.
+
+    Returns
+    -------
+    dict
+        The run summary, as written to ``run_summary.json`` (see :func:`run_summary`).
+    """
+    log = get_run_logger()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    capacity = configured_capacity(settings.capacity) if capacity is None else capacity
+    clock = _Stopwatch(log)
+    started = time.perf_counter()
+
+    with clock.stage("prepare"):
+        extract, links, features_table, as_of = prepare(data_dir, settings)
+    with clock.stage("load model"):
+        model = load(model_version, model_name=settings.registry.model_name)
+        log.info("model %s version %s", model.model_name, model.version)
+    with clock.stage("score"):
+        log.info("scoring %d live subjects", len(features_table))
+        scores = score(model, features_table)
+    with clock.stage("rank"):
+        ranked = rank(features_table["subject_ref"], features_table["subject_type"], scores[SCORE_COLUMN],
+                      capacity)
+        flagged = select_flagged(ranked, features_table)
+        log.info("%d of %d subjects flagged", len(flagged), len(ranked))
+    with clock.stage("explain"):
+        explanations = explain(model.detector, flagged, model.feature_names, flagged["score"])
+    with clock.stage("reasons and related"):
+        reasons = reason(explanations, flagged, settings.explanations.top_reasons)
+        related = relate(features_table, flagged["subject_ref"])
+        cases = assemble(ranked, join_reasons(reasons, flagged["subject_ref"]), related, model.version)
+    with clock.stage("write"):
+        cases_csv, cases_parquet = write_cases(cases, out_dir)
+        outputs = {
+            "cases_csv": cases_csv,
+            "cases_parquet": cases_parquet,
+            "explanations": write_table(explanations, out_dir / EXPLANATIONS_FILE),
+            "links": write_table(links, out_dir / LINKS_FILE),
+            "rejects": write_refused(extract.rejects, out_dir / REJECTS_FILE),
+            "summary": out_dir / SUMMARY_FILE,
+        }
+
+    summary = run_summary(
+        as_of=as_of, extract=extract, links=links, cases=cases, explanations=explanations,
+        model=model, model_reference=model_version, capacity=capacity, timings=clock.seconds,
+        total_seconds=time.perf_counter() - started, outputs=outputs, data_dir=data_dir,
+        workspace=workspace,
+    )
+    write_summary(summary, outputs["summary"])
+    publish_artifacts(summary, cases)
+    log.info("case list written to %s", cases_csv)
+    return summary
+
+
+def run_summary(
+    *,
+    as_of: dt.date,
+    extract: Extract,
+    links: pd.DataFrame,
+    cases: pd.DataFrame,
+    explanations: pd.DataFrame,
+    model: LoadedModel,
+    model_reference: str | int | None,
+    capacity: int | float,
+    timings: Mapping[str, float],
+    total_seconds: float,
+    outputs: Mapping[str, Path],
+    data_dir: str | Path,
+    workspace: Workspace,
+) -> dict[str, Any]:
+    """The JSON-ready summary of a scoring run.
+
+    Keys: ``as_of``, ``data_dir``, ``workspace``, ``model`` (name, version, the reference
+    asked for), ``tables`` (rows in, valid, refused per input table), ``rejects``
+    (per table and rule), ``rejects_total``, ``subjects`` (scored, per type),
+    ``capacity``, ``flagged``, ``rows_out`` (per output table), ``timings_seconds``
+    (per stage, and ``total``), ``peak_memory_mb`` (of this process) and ``outputs``
+    (file paths).
+    """
+    subject_types = cases["subject_type"].value_counts().sort_index()
+    return {
+        "as_of": as_of.isoformat(),
+        "data_dir": str(Path(data_dir).resolve()),
+        "workspace": str(workspace.root),
+        "model": {
+            "name": model.model_name,
+            "version": str(model.version),
+            "reference": CHAMPION if model_reference is None else str(model_reference),
+        },
+        "tables": {
+            table: {"rows_in": quality.rows_in, "rows_valid": quality.rows_valid,
+                    "rows_refused": quality.rows_refused}
+            for table, quality in extract.quality.items()
+        },
+        "rejects": reject_counts(extract.rejects),
+        "rejects_total": len(extract.rejects),
+        "subjects": {"scored": len(cases), **{str(k): int(v) for k, v in subject_types.items()}},
+        "capacity": capacity,
+        "flagged": int(cases["flagged"].sum()),
+        "rows_out": {"cases": len(cases), "explanations": len(explanations), "links": len(links),
+                     "rejects": len(extract.rejects)},
+        "timings_seconds": {**{name: float(seconds) for name, seconds in timings.items()},
+                            "total": round(total_seconds, 3)},
+        # ru_maxrss is in kilobytes on Linux
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "outputs": {name: str(Path(path).resolve()) for name, path in outputs.items()},
+    }
+
+
+def publish_artifacts(summary: Mapping[str, Any], cases: pd.DataFrame) -> None:
+    """The run summary (Markdown) and the top flagged cases (table) as Prefect artefacts."""
+    create_markdown_artifact(
+        f"```text\n{format_summary(summary)}\n```", key="score-run-summary",
+        description=f"Scoring run as of {summary['as_of']}",
+    )
+    top = cases[cases["flagged"]].head(TOP_CASES_IN_ARTIFACT)
+    create_table_artifact(
+        [
+            {"rank": int(row.rank), "subject_ref": row.subject_ref, "subject_type": row.subject_type,
+             "score": round(float(row.score), 4), "reasons": row.reasons, "related": row.related}
+            for row in top.itertuples(index=False)
+        ],
+        key="score-top-cases",
+        description=f"Top {len(top)} flagged cases, model version {summary['model']['version']}",
+    )
+
+
+def _capacity_text(capacity: int | float) -> str:
+    if isinstance(capacity, float):
+        return f"{capacity * 100:g}% of subjects"
+    return f"{capacity:,} subjects"
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """The run summary as the plain-text table the command line prints.
+
+    Counts in and out per table, rejects per table and rule, subjects scored and
+    flagged, time per stage, and where the output files are.
+    """
+    model = summary["model"]
+    lines = [
+        f"Scoring run as of {summary['as_of']}: model {model['name']} version {model['version']}"
+        f" ({model['reference']})",
+        "",
+        f"{'input table':<24}{'rows in':>12}{'valid':>12}{'refused':>12}",
+    ]
+    for table, counts in summary["tables"].items():
+        lines.append(f"{table:<24}{counts['rows_in']:>12,}{counts['rows_valid']:>12,}"
+                     f"{counts['rows_refused']:>12,}")
+    lines += ["", f"rejects: {summary['rejects_total']:,}"]
+    for table, rules in summary["rejects"].items():
+        for rule, count in rules.items():
+            lines.append(f"  {table:<22}{rule:<34}{count:>10,}")
+    subjects = summary["subjects"]
+    by_type = ", ".join(f"{name} {count:,}" for name, count in subjects.items() if name != "scored")
+    lines += [
+        "",
+        f"subjects scored: {subjects['scored']:,}" + (f" ({by_type})" if by_type else ""),
+        f"flagged: {summary['flagged']:,} (capacity {_capacity_text(summary['capacity'])})",
+        "",
+        f"{'stage':<24}{'seconds':>12}",
+    ]
+    lines += [f"{stage:<24}{seconds:>12.1f}" for stage, seconds in summary["timings_seconds"].items()]
+    lines += ["", f"peak memory: {summary['peak_memory_mb']:,.0f} MB", "", "outputs:"]
+    lines += [f"  {name:<16}{path}" for name, path in summary["outputs"].items()]
+    return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""The training flow: features, detector, evaluation, and a new registered model version.
+
+Each step is a named Prefect task wrapping a function of ``features/`` or
+``models/``, so a failed run names the step that failed. Only the step that
+talks to the MLflow store is retried: it is the one that does remote I/O
+(a Postgres store); the others would fail the same way again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from configs.settings import Settings
+from features.definitions import FEATURES
+from models.evaluate import configured_capacity, evaluate_training
+from models.registry import (
+    SCORE_COLUMN,
+    DetectorModel,
+    extract_row_counts,
+    fingerprint_inputs,
+    fit_detector,
+    log_training_run,
+)
+from pipelines.prepare import prepare_features
+from pipelines.workspace import Workspace
+from synthetic.truth import read_truth
+
+STORE_RETRIES = 2
+STORE_RETRY_DELAY_SECONDS = 5
+
+# Inputs are frames and fitted models: never hash them for Prefect's cache.
+prepare = task(prepare_features, name="prepare features", cache_policy=NO_CACHE)
+fingerprint = task(fingerprint_inputs, name="fingerprint input tables", cache_policy=NO_CACHE)
+fit = task(fit_detector, name="fit detector", cache_policy=NO_CACHE)
+score = task(DetectorModel.score, name="score training subjects", cache_policy=NO_CACHE)
+read_labels = task(read_truth, name="read truth file", cache_policy=NO_CACHE)
+evaluate = task(evaluate_training, name="evaluate against labels", cache_policy=NO_CACHE)
+register = task(log_training_run, name="log and register model version", cache_policy=NO_CACHE,
+                retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
+
+
+@flow(name="train", validate_parameters=False)
+def train_flow(
+    data_dir: str | Path,
+    workspace: Workspace,
+    settings: Settings,
+    truth_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Fit the detector on the extract in ``data_dir``, evaluate it, log it and register it.
+
+    Parameters
+    ----------
+    data_dir : path
+        A data directory in the input contract.
+    workspace : Workspace
+        Activated; its artefact directory receives the run's artefacts.
+    settings : Settings
+    truth_path : path, optional
+        A synthetic world's truth file to evaluate against, besides any
+        ``investigation_outcomes`` in the extract.
+
+    Returns
+    -------
+    dict
+        ``model_name``, ``version``, ``alias``, ``run_id``, ``as_of`` (ISO date),
+        ``n_subjects``, ``data_fingerprint`` and ``metrics`` (name to value, per label source).
+    """
+    extract, _links, feature_table, as_of = prepare(data_dir, settings)
+    fingerprints = fingerprint(data_dir, extract_row_counts(extract))
+    model = fit(feature_table, FEATURES, settings)
+    scores = score(model, feature_table)
+    truth = read_labels(truth_path) if truth_path is not None else None
+    evaluations = evaluate(feature_table, scores[SCORE_COLUMN], configured_capacity(settings.capacity),
+                           truth=truth, outcomes=extract.investigation_outcomes)
+    version = register(model=model, feature_table=feature_table, feature_specs=FEATURES, settings=settings,
+                       as_of=as_of, fingerprints=fingerprints, evaluations=evaluations,
+                       artifact_location=workspace.artifact_location)
+    return {
+        "model_name": version.model_name,
+        "version": version.version,
+        "alias": version.alias,
+        "run_id": version.run_id,
+        "as_of": as_of.isoformat(),
+        "n_subjects": len(feature_table),
+        "data_fingerprint": version.tags["data_fingerprint"],
+        "metrics": {name: value for evaluation in evaluations for name, value in evaluation.metrics().items()},
+    }

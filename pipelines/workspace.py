@@ -1,0 +1,123 @@
+"""The workspace: one directory that holds every run's state.
+
+By default it holds the SQLite MLflow store and its artefacts, and Prefect's
+home, so a run writes nothing into the user's home directory. The same code
+takes a Postgres MLflow URI (``registry.tracking_uri``) and a Prefect server
+(``orchestration.prefect_api_url``) from the configuration.
+
+Prefect and MLflow read their settings from the environment, Prefect as soon
+as it is imported: call ``Workspace.activate()`` before importing either.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from configs.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+UI_HOST = "127.0.0.1"
+
+ENVIRONMENT_DEFAULTS = {
+    # case data stays on site: no usage reports
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # the temporary Prefect server creates its database on a workspace's first run, which
+    # takes longer than Prefect's 20 s default on a busy two-core machine
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
+"""Set by ``activate`` unless the environment already sets them."""
+
+
+class Workspace:
+    """Paths and environment of one workspace directory.
+
+    Parameters
+    ----------
+    root : Path
+        The workspace directory; created on ``activate``.
+    settings : Settings
+        Its ``registry.tracking_uri`` and ``orchestration.prefect_api_url`` replace the
+        embedded defaults when set.
+    """
+
+    def __init__(self, root: str | Path, settings: Settings) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.settings = settings
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.root / "prefect"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Where MLflow writes run and model artefacts."""
+        return self.root / "artifacts"
+
+    @property
+    def artifact_location(self) -> str:
+        """``artifacts_dir`` as the URI MLflow records for an experiment."""
+        return self.artifacts_dir.as_uri()
+
+    @property
+    def tracking_uri(self) -> str:
+        """The configured MLflow tracking URI, else SQLite in the workspace."""
+        configured = self.settings.registry.tracking_uri
+        return configured if configured else f"sqlite:///{self.root / 'mlflow.db'}"
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables ``activate`` sets."""
+        environment = {
+            "PREFECT_HOME": str(self.prefect_home),
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "MLFLOW_REGISTRY_URI": self.tracking_uri,
+        }
+        if self.settings.orchestration.prefect_api_url:
+            environment["PREFECT_API_URL"] = self.settings.orchestration.prefect_api_url
+        return environment
+
+    def activate(self) -> None:
+        """Create the workspace directories and point Prefect and MLflow at them.
+
+        Call before importing Prefect or MLflow. Also sets ``ENVIRONMENT_DEFAULTS``
+        where the environment does not decide them.
+        """
+        for directory in (self.root, self.prefect_home, self.artifacts_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        os.environ.update(self.environment())
+        for name, value in ENVIRONMENT_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+        logger.info("workspace %s: MLflow at %s", self.root, _redacted(self.tracking_uri))
+
+    def ui_command(self, port: int) -> list[str]:
+        """The ``mlflow server`` command that serves the UI on this workspace's store."""
+        return [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", self.tracking_uri,
+            "--default-artifact-root", self.artifact_location,
+            "--host", UI_HOST,
+            "--port", str(port),
+        ]
+
+    def serve_ui(self, port: int = 5000) -> None:
+        """Serve the MLflow UI on ``http://127.0.0.1:<port>`` until interrupted."""
+        logger.info("MLflow UI on http://%s:%d", UI_HOST, port)
+        try:
+            subprocess.run(self.ui_command(port), check=True)
+        except KeyboardInterrupt:
+            logger.info("MLflow UI stopped")
+
+
+def _redacted(uri: str) -> str:
+    """``uri`` without a password, fit for a log line."""
+    scheme, separator, rest = uri.partition("://")
+    if "@" not in rest:
+        return uri
+    credentials, _, location = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{separator}{user}:***@{location}"

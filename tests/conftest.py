@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from configs.settings import Settings, load_settings
+
+# ---------------------------------------------------------------- Prefect and MLflow
+
+
+@contextlib.contextmanager
+def activated_workspace(root: Path, settings: Settings | None = None) -> Iterator[object]:
+    """A ``Workspace`` at ``root`` whose environment (MLflow store, Prefect home) is undone on exit."""
+    from pipelines.workspace import Workspace
+
+    workspace = Workspace(root, settings or load_settings())
+    saved = dict(os.environ)
+    try:
+        workspace.activate()
+        yield workspace
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[object]:
+    """A fresh activated workspace: its own SQLite MLflow store and artefacts under ``tmp_path``."""
+    with activated_workspace(tmp_path / "workspace") as active:
+        yield active
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A real temporary Prefect API for the session; Prefect's home in a temporary directory."""
+    home = tmp_path_factory.mktemp("prefect_home")
+    with pytest.MonkeyPatch.context() as patch:
+        # in the environment too: the harness's server runs in a process of its own
+        patch.setenv("PREFECT_HOME", str(home))
+        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        from prefect.settings import (
+            PREFECT_HOME,
+            PREFECT_SERVER_ANALYTICS_ENABLED,
+            temporary_settings,
+        )
+        from prefect.testing.utilities import prefect_test_harness
+
+        updates = {PREFECT_HOME: home, PREFECT_SERVER_ANALYTICS_ENABLED: False}
+        with temporary_settings(updates=updates), prefect_test_harness():
+            yield

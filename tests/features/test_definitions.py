@@ -1,0 +1,138 @@
+"""Feature declarations: consistent, and never reading protected characteristics or age."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from configs.settings import load_settings
+from features.build import build_features
+from features.definitions import (
+    CONTEXT,
+    FEATURES,
+    FEATURES_BY_NAME,
+    PROTECTED_ATTRIBUTES,
+    FeatureDeclarationError,
+    check_declarations,
+    context_columns,
+    feature_names,
+    template_placeholders,
+)
+from tests.features.test_build import AS_OF, TABLES, hand_world
+
+EQUALITY_COLUMNS = ("sex", "ethnicity_group", "disability", "nationality_group")
+
+
+def test_feature_names_unique_and_in_declaration_order():
+    names = feature_names()
+    assert names == tuple(spec.name for spec in FEATURES)
+    assert len(set(names)) == len(names)
+    assert set(names) == set(FEATURES_BY_NAME)
+
+
+def test_every_spec_is_complete():
+    for spec in FEATURES:
+        assert spec.meaning and spec.reason, spec.name
+        assert spec.unit in ("gbp_per_month", "count", "log_ratio", "flag", "months")
+        assert spec.suspicious in ("high", "low")
+        assert spec.applies_to in ("benefit_claim", "housing_claim", "both")
+        assert set(template_placeholders(spec.reason)) <= set(spec.context)
+        assert set(spec.context) <= set(CONTEXT)
+
+
+def test_context_columns_leave_out_those_named_like_features():
+    assert "claims_elsewhere" in CONTEXT and "claims_elsewhere" not in context_columns()
+    assert "tax_monthly_earnings" in context_columns()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"name": "earnings_gap"}, "declared more than once"),
+        ({"reason": "Born {date_of_birth}.", "context": ("date_of_birth",)}, "protected attribute 'date_of_birth'"),
+        ({"name": "sex"}, "protected attribute 'sex'"),
+        ({"context": ("not_a_column",)}, "not declared in CONTEXT"),
+        ({"reason": "Earned {tax_monthly_earnings}."}, "placeholder 'tax_monthly_earnings'"),
+        ({"neutral": float("nan")}, "not a finite number"),
+    ],
+)
+def test_inconsistent_declarations_are_refused(change, message):
+    base = dataclasses.replace(FEATURES_BY_NAME["award_ratio"], name="extra")
+    with pytest.raises(FeatureDeclarationError, match=message):
+        check_declarations((*FEATURES, dataclasses.replace(base, **change)))
+
+
+def test_no_feature_or_context_is_protected():
+    used = set(feature_names()) | {column for spec in FEATURES for column in spec.context} | set(CONTEXT)
+    assert used.isdisjoint(PROTECTED_ATTRIBUTES)
+    assert set(EQUALITY_COLUMNS) <= PROTECTED_ATTRIBUTES
+
+
+def test_compute_reads_only_its_declared_context():
+    """Each computation runs on a frame holding nothing but its declared columns."""
+    rng = np.random.default_rng(0)
+    for spec in FEATURES:
+        frame = pd.DataFrame({column: rng.uniform(0, 100, 5) for column in spec.context})
+        values = spec.compute(frame)
+        assert len(values) == 5, spec.name
+
+
+class _WithoutProtected:
+    """An extract that refuses to hand out its protected table: reading it fails the build."""
+
+    def __init__(self, extract):
+        self._extract = extract
+
+    def __getattr__(self, name):
+        if name == "equality_monitoring":
+            raise AssertionError("the feature build read equality_monitoring")
+        return getattr(self._extract, name)
+
+
+def _model_and_context(table: pd.DataFrame) -> pd.DataFrame:
+    return table[["subject_ref", *feature_names(), *context_columns()]]
+
+
+def test_build_never_reads_protected_characteristics_or_dates_of_birth():
+    """Without equality monitoring and every date of birth, the table is exactly the same.
+
+    The people are linked once (dates of birth are a linking input, used only there); the
+    feature build is then given an extract whose protected table cannot be read and whose
+    tables have no date_of_birth column at all. A build that read either would fail.
+    """
+    extract, links = hand_world()
+    settings = load_settings(features={"min_peer_group": 3})
+    full = build_features(extract, links, AS_OF, settings)
+    stripped = dataclasses.replace(
+        extract,
+        **{name: getattr(extract, name).drop(columns=["date_of_birth"])
+           for name in ("benefit_claims", "housing_claims", "electoral_register")},
+    )
+    blind = build_features(_WithoutProtected(stripped), links, AS_OF, settings)
+    pd.testing.assert_frame_equal(full, blind)
+
+
+def test_features_unchanged_when_protected_values_change():
+    """Shuffled characteristics and shifted dates of birth (same links) give the same table."""
+    extract, links = hand_world()
+    settings = load_settings(features={"min_peer_group": 3})
+    rng = np.random.default_rng(7)
+    equality = extract.equality_monitoring.copy()
+    for column in EQUALITY_COLUMNS:
+        equality[column] = rng.choice(["female", "male", "asian", "yes", "non_eu", "unknown"], len(equality))
+    shifted = {
+        name: getattr(extract, name).assign(
+            date_of_birth=getattr(extract, name)["date_of_birth"]
+            + pd.to_timedelta(rng.integers(-20_000, 20_000, len(getattr(extract, name))), unit="D")
+        )
+        for name in ("benefit_claims", "housing_claims", "electoral_register")
+    }
+    changed = dataclasses.replace(extract, equality_monitoring=equality, **shifted)
+    assert set(TABLES) <= {field.name for field in dataclasses.fields(changed)}
+    pd.testing.assert_frame_equal(
+        _model_and_context(build_features(extract, links, AS_OF, settings)),
+        _model_and_context(build_features(changed, links, AS_OF, settings)),
+    )

@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from configs.settings import AutoencoderSettings, DetectorSettings, IsolationForestSettings
+from models import CombinedDetector, make_detector
+from models.detector import (
+    _EXPLAIN_CHUNK_ROWS,
+    INVALID_PARAMETER,
+    DetectorParameterError,
+    average_path_length,
+)
+
+SMALL = {
+    "forest_n_estimators": 25,
+    "forest_max_samples": 64,
+    "autoencoder_hidden_neurons": (8, 4),
+    "autoencoder_epochs": 3,
+    "autoencoder_batch_size": 32,
+}
+
+
+def small_detector(**changes: object) -> CombinedDetector:
+    return CombinedDetector(**{**SMALL, **changes})
+
+
+@pytest.fixture(scope="module")
+def data() -> np.ndarray:
+    """400 ordinary rows, then 5 planted outliers far from them."""
+    rng = np.random.default_rng(1)
+    inliers = rng.normal(size=(400, 5))
+    outliers = rng.normal(size=(5, 5)) + np.array([9.0, -9.0, 0.0, 9.0, 0.0])
+    return np.vstack([inliers, outliers])
+
+
+@pytest.fixture(scope="module")
+def fitted(data: np.ndarray) -> CombinedDetector:
+    return small_detector().fit(data)
+
+
+def test_scores_have_one_value_per_row_and_rank_planted_outliers_first(
+    data: np.ndarray, fitted: CombinedDetector
+) -> None:
+    scores = fitted.decision_function(data)
+    assert scores.shape == (len(data),)
+    assert fitted.decision_scores_.shape == (len(data),)
+    assert set(np.argsort(-scores)[:5]) == set(range(400, 405))
+
+
+def test_training_scores_equal_scores_of_the_training_rows(
+    data: np.ndarray, fitted: CombinedDetector
+) -> None:
+    np.testing.assert_array_equal(fitted.decision_scores_, fitted.decision_function(data))
+
+
+def test_training_scores_are_standardised_per_component(fitted: CombinedDetector) -> None:
+    # each component contributes w * (s - mean) / std: mean 0 over the training rows
+    assert abs(fitted.decision_scores_.mean()) < 1e-9
+
+
+def test_two_fits_with_the_same_seed_give_bit_identical_scores(data: np.ndarray) -> None:
+    first = small_detector(random_state=3).fit(data).decision_scores_
+    second = small_detector(random_state=3).fit(data).decision_scores_
+    other_seed = small_detector(random_state=4).fit(data).decision_scores_
+    np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(first, other_seed)
+
+
+def test_fit_leaves_global_random_state_alone(data: np.ndarray) -> None:
+    random.seed(11)
+    np.random.seed(11)
+    torch.manual_seed(11)
+    expected = (random.random(), np.random.random(), torch.rand(1).item())
+    random.seed(11)
+    np.random.seed(11)
+    torch.manual_seed(11)
+    small_detector().fit(data)
+    assert (random.random(), np.random.random(), torch.rand(1).item()) == expected
+
+
+def test_explanations_add_up_to_the_score(data: np.ndarray, fitted: CombinedDetector) -> None:
+    contributions, base_value = fitted.explain(data)
+    assert contributions.shape == data.shape
+    assert isinstance(base_value, float)
+    np.testing.assert_allclose(
+        contributions.sum(axis=1) + base_value, fitted.decision_function(data), rtol=0, atol=1e-6
+    )
+
+
+def test_explanations_point_at_the_columns_that_make_a_row_unusual(
+    data: np.ndarray, fitted: CombinedDetector
+) -> None:
+    contributions, _ = fitted.explain(data[400:])
+    # planted outliers are shifted in columns 0, 1 and 3 only
+    assert set(np.argsort(-contributions, axis=1)[:, :3].ravel()) == {0, 1, 3}
+
+
+@pytest.mark.slow  # starts worker processes
+def test_explanations_in_parallel_blocks_add_up_too() -> None:
+    rows = 2 * _EXPLAIN_CHUNK_ROWS + 1
+    X = np.random.default_rng(2).normal(size=(rows, 3))
+    detector = small_detector(forest_n_estimators=5, n_jobs=2).fit(X)
+    contributions, base_value = detector.explain(X)
+    np.testing.assert_allclose(
+        contributions.sum(axis=1) + base_value, detector.decision_scores_, rtol=0, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("weights", [{"autoencoder_weight": 0.0}, {"forest_weight": 0.0}])
+def test_one_component_alone_is_fitted_and_explained_alone(
+    data: np.ndarray, weights: dict[str, float]
+) -> None:
+    detector = small_detector(**weights).fit(data)
+    assert (detector.forest_ is None) == (weights.get("forest_weight") == 0.0)
+    assert (detector.autoencoder_ is None) == (weights.get("autoencoder_weight") == 0.0)
+    contributions, base_value = detector.explain(data)
+    np.testing.assert_allclose(
+        contributions.sum(axis=1) + base_value, detector.decision_scores_, rtol=0, atol=1e-6
+    )
+
+
+def test_forest_score_is_minus_the_mean_path_length_of_sklearn(data: np.ndarray) -> None:
+    detector = small_detector(autoencoder_weight=0.0).fit(data)
+    forest, z = detector.forest_, detector._scale(data)
+    mean_path_length = detector._mean_path_length(z)
+    # scikit-learn: score_samples = -2 ** (-E[h(x)] / c(max_samples))
+    expected = -(2.0 ** (-mean_path_length / average_path_length(forest.max_samples_)))
+    np.testing.assert_allclose(forest.score_samples(z.astype(np.float32)), expected, rtol=1e-12)
+
+
+def test_average_path_length_follows_the_isolation_forest_paper() -> None:
+    n = np.array([0, 1, 2, 3, 256])
+    harmonic = np.log(n[2:] - 1.0) + np.euler_gamma
+    expected = np.r_[0.0, 0.0, 1.0, (2 * harmonic - 2 * (n[2:] - 1) / n[2:])[1:]]
+    np.testing.assert_allclose(average_path_length(n), expected)
+
+
+def test_works_on_small_integer_matrices() -> None:
+    X = np.random.default_rng(3).integers(0, 5, size=(60, 2))
+    X[-1] = [40, 0]
+    detector = small_detector().fit(X)
+    scores = detector.decision_function(X)
+    assert np.isfinite(scores).all() and np.argmax(scores) == 59
+    contributions, base_value = detector.explain(X)
+    np.testing.assert_allclose(contributions.sum(axis=1) + base_value, scores, atol=1e-6)
+
+
+def test_works_on_one_column_with_a_constant() -> None:
+    X = np.c_[np.arange(50.0), np.ones(50)]
+    detector = small_detector().fit(X[:, :1])
+    assert detector.decision_function(X[:, :1]).shape == (50,)
+    assert np.isfinite(small_detector().fit(X).decision_scores_).all()
+
+
+def test_scoring_before_fitting_is_refused(data: np.ndarray) -> None:
+    with pytest.raises(NotFittedError):
+        small_detector().decision_function(data)
+    with pytest.raises(NotFittedError):
+        small_detector().explain(data)
+
+
+def test_scoring_a_matrix_with_other_columns_is_refused(
+    data: np.ndarray, fitted: CombinedDetector
+) -> None:
+    with pytest.raises(ValueError, match="features"):
+        fitted.decision_function(data[:, :3])
+
+
+def test_missing_values_are_refused(data: np.ndarray) -> None:
+    with_nan = data.copy()
+    with_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        small_detector().fit(with_nan)
+
+
+@pytest.mark.parametrize(
+    ("weights", "name"),
+    [
+        ({"forest_weight": 0.0, "autoencoder_weight": 0.0}, "weights"),
+        ({"forest_weight": -1.0}, "isolation_forest weight"),
+    ],
+)
+def test_unusable_weights_are_refused(data: np.ndarray, weights: dict, name: str) -> None:
+    message = INVALID_PARAMETER.format(name=name, problem="")
+    with pytest.raises(DetectorParameterError, match=message):
+        small_detector(**weights).fit(data)
+
+
+def test_clone_gives_an_unfitted_copy_with_the_same_parameters(fitted: CombinedDetector) -> None:
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "decision_scores_")
+
+
+def test_make_detector_takes_its_parameters_from_the_settings() -> None:
+    settings = DetectorSettings(
+        isolation_forest=IsolationForestSettings(n_estimators=7, max_samples=32),
+        autoencoder=AutoencoderSettings(hidden_neurons=(6, 3), epochs=2, max_train_rows=500),
+        weights={"isolation_forest": 0.25},
+    )
+    params = make_detector(settings, random_state=5).get_params()
+    assert params["forest_n_estimators"] == 7
+    assert params["forest_max_samples"] == 32
+    assert params["autoencoder_hidden_neurons"] == (6, 3)
+    assert params["autoencoder_max_train_rows"] == 500
+    assert params["forest_weight"] == 0.25
+    assert params["autoencoder_weight"] == 0.0
+    assert params["random_state"] == 5
+    assert make_detector().get_params() == CombinedDetector().get_params()
+
+
+def test_the_autoencoder_trains_on_at_most_max_train_rows(data: np.ndarray) -> None:
+    detector = small_detector(autoencoder_max_train_rows=100).fit(data)
+    assert detector.autoencoder_.data_num == 100
+    assert detector.decision_scores_.shape == (len(data),)

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from configs.settings import load_settings
+from features.definitions import FEATURES, feature_names
+from models.evaluate import TRUTH, evaluate_scores
+from models.registry import (
+    CHALLENGER,
+    CHAMPION,
+    SCORE_COLUMN,
+    FeaturePipeline,
+    FeatureTableError,
+    ModelNotFoundError,
+    data_fingerprint,
+    feature_definitions,
+    feature_set_hash,
+    fingerprint_inputs,
+    fit_detector,
+    flatten_settings,
+    load_model,
+    log_training_run,
+    resolve_version,
+)
+from tests.conftest import activated_workspace
+
+SMALL_DETECTOR = {
+    "isolation_forest": {"n_estimators": 25, "max_samples": 64},
+    "autoencoder": {"hidden_neurons": [8, 4, 8], "epochs": 3, "batch_size": 64},
+}
+AS_OF = dt.date(2024, 6, 30)
+
+
+def feature_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    columns = feature_names()
+    table = pd.DataFrame(rng.lognormal(size=(n, len(columns))), columns=columns)
+    table.insert(0, "subject_ref", [f"BC{i:06d}" for i in range(n)])
+    table.insert(1, "subject_type", "benefit_claim")
+    table["postcode"] = "AB1 2CD"  # a context column: not a model input
+    return table
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return load_settings(seed=11, detector=SMALL_DETECTOR)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("data")
+    (directory / "benefit_claims.csv").write_text("claim_id\nBC000001\nBC000002\n")
+    (directory / "tax_records.csv").write_text("record_id\nT1\n")
+    (directory / "notes.csv").write_text("not an input\n")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, settings, data_dir):
+    """Two versions of the same model registered in one workspace."""
+    table = feature_table()
+    fingerprints = fingerprint_inputs(data_dir, {"benefit_claims": 2, "tax_records": 1})
+    with activated_workspace(tmp_path_factory.mktemp("registry") / "workspace", settings) as workspace:
+        model = fit_detector(table, FEATURES, settings)
+        scores = model.score(table)
+        labels = pd.DataFrame({"subject_ref": table["subject_ref"], "fraud": np.arange(len(table)) % 10 == 0,
+                               "typology": np.where(np.arange(len(table)) % 10 == 0, "living_together", "")})
+        evaluation = evaluate_scores(table.assign(score=scores[SCORE_COLUMN]), labels, 0.05, TRUTH)
+        first = log_training_run(model=model, feature_table=table, feature_specs=FEATURES, settings=settings,
+                                 as_of=AS_OF, fingerprints=fingerprints, evaluations=[evaluation],
+                                 artifact_location=workspace.artifact_location)
+        second = log_training_run(model=fit_detector(table, FEATURES, settings), feature_table=table,
+                                  feature_specs=FEATURES, settings=settings, as_of=AS_OF,
+                                  fingerprints=fingerprints, artifact_location=workspace.artifact_location)
+        yield {"workspace": workspace, "table": table, "model": model, "scores": scores,
+               "first": first, "second": second, "fingerprints": fingerprints}
+
+
+def test_the_same_table_settings_and_seed_give_bit_identical_scores(settings):
+    table = feature_table()
+    first = fit_detector(table, FEATURES, settings).score(table)[SCORE_COLUMN].to_numpy()
+    second = fit_detector(table, FEATURES, settings).score(table)[SCORE_COLUMN].to_numpy()
+    assert np.array_equal(first, second)
+
+
+def test_the_first_version_is_champion_and_later_ones_challenger(trained, settings):
+    assert (trained["first"].version, trained["first"].alias) == ("1", CHAMPION)
+    assert (trained["second"].version, trained["second"].alias) == ("2", CHALLENGER)
+    name = settings.registry.model_name
+    assert resolve_version(None, model_name=name) == "1"
+    assert resolve_version(CHALLENGER, model_name=name) == "2"
+    assert resolve_version(2, model_name=name) == "2"
+
+
+def test_the_model_loaded_from_the_registry_scores_like_the_fitted_one(trained, settings):
+    loaded = load_model(CHAMPION, model_name=settings.registry.model_name)
+    assert loaded.version == "1"
+    assert loaded.feature_names == feature_names()
+    scores = loaded.score(trained["table"])
+    assert np.array_equal(scores[SCORE_COLUMN].to_numpy(), trained["scores"][SCORE_COLUMN].to_numpy())
+    # the second training of the same table, settings and seed scores identically too
+    again = load_model(CHALLENGER, model_name=settings.registry.model_name).score(trained["table"])
+    assert np.array_equal(again[SCORE_COLUMN].to_numpy(), scores[SCORE_COLUMN].to_numpy())
+    # the detector itself comes back, for explanations, with the matrix the pyfunc builds
+    matrix = loaded.python_model.pipeline.matrix(trained["table"])
+    assert np.array_equal(loaded.detector.decision_function(matrix), scores[SCORE_COLUMN].to_numpy())
+
+
+def test_the_pyfunc_checks_its_signature_and_ignores_row_order(trained, settings):
+    loaded = load_model(1, model_name=settings.registry.model_name)
+    table = trained["table"]
+    reversed_rows = table.iloc[::-1]
+    scores = loaded.score(reversed_rows)
+    assert scores.index.equals(reversed_rows.index)
+    assert np.array_equal(scores[SCORE_COLUMN].to_numpy(), trained["scores"][SCORE_COLUMN].to_numpy()[::-1])
+    assert loaded.pyfunc.metadata.get_input_schema().input_names() == list(feature_names())
+    with pytest.raises(FeatureTableError, match=feature_names()[0]):
+        loaded.score(table.drop(columns=feature_names()[0]))
+
+
+def test_versions_carry_the_tags_the_oversight_panel_needs(trained, settings, data_dir):
+    version = MlflowClient().get_model_version(settings.registry.model_name, "1")
+    tags = version.tags
+    assert tags["data_fingerprint"] == data_fingerprint(trained["fingerprints"])
+    assert tags["feature_set"] == feature_set_hash(feature_definitions(FEATURES))
+    assert tags["as_of"] == "2024-06-30"
+    assert tags["code_version"]
+
+
+def test_the_run_logs_config_parameters_data_features_and_metrics(trained, settings):
+    client = MlflowClient()
+    run = client.get_run(trained["first"].run_id)
+    assert run.data.params["detector.isolation_forest.n_estimators"] == "25"
+    assert run.data.params["seed"] == "11"
+    assert run.data.metrics["truth.n_labelled"] == 300
+    assert 0 <= run.data.metrics["truth.recall_at_capacity.living_together"] <= 1
+    assert "labels cover every subject" in run.data.tags["evaluation.truth"]
+    artifacts = trained["workspace"].artifacts_dir
+    run_dir = next(artifacts.glob(f"*/{trained['first'].run_id}/artifacts"), None) or next(
+        artifacts.glob(f"{trained['first'].run_id}/artifacts"))
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["detector"]["autoencoder"]["epochs"] == 3
+    features = pd.read_csv(run_dir / "features.csv", keep_default_na=False)
+    assert tuple(features["name"]) == feature_names()
+    assert {"meaning", "unit", "suspicious", "reason"} <= set(features.columns)
+    fingerprints = pd.read_csv(run_dir / "data_fingerprint.csv")
+    assert fingerprints["table"].tolist() == ["benefit_claims", "tax_records"]
+    assert (run_dir / "evaluation" / "truth_recall_by_typology.csv").is_file()
+
+
+def test_nothing_is_written_outside_the_workspace(trained, tmp_path_factory):
+    assert trained["workspace"].artifacts_dir.is_dir()
+    assert str(trained["workspace"].root) in MlflowClient().get_run(trained["first"].run_id).info.artifact_uri
+
+
+def test_unknown_models_and_versions_are_clear_errors(trained, settings):
+    with pytest.raises(ModelNotFoundError, match="no registered model 'other'"):
+        resolve_version(None, model_name="other")
+    with pytest.raises(ModelNotFoundError, match="no version or alias '9'"):
+        resolve_version(9, model_name=settings.registry.model_name)
+    with pytest.raises(ModelNotFoundError, match="no version or alias 'retired'"):
+        load_model("retired", model_name=settings.registry.model_name)
+
+
+def test_fingerprints_are_the_sha256_of_the_input_files(data_dir):
+    fingerprints = fingerprint_inputs(data_dir, {"benefit_claims": 2, "tax_records": 1})
+    assert fingerprints["file"].tolist() == ["benefit_claims.csv", "tax_records.csv"]
+    expected = hashlib.sha256((data_dir / "benefit_claims.csv").read_bytes()).hexdigest()
+    assert fingerprints.loc[0, "sha256"] == expected
+    assert fingerprints["rows"].tolist() == [2, 1]
+    changed = fingerprints.assign(sha256=fingerprints["sha256"].where(fingerprints["table"] != "tax_records", "0"))
+    assert data_fingerprint(changed) != data_fingerprint(fingerprints)
+    assert data_fingerprint(fingerprints.iloc[::-1]) == data_fingerprint(fingerprints)
+
+
+def test_feature_pipeline_refuses_missing_or_bad_columns():
+    pipeline = FeaturePipeline(("a", "b"))
+    with pytest.raises(FeatureTableError, match=r"missing model column\(s\) \['b'\]"):
+        pipeline.matrix(pd.DataFrame({"a": [1.0]}))
+    with pytest.raises(FeatureTableError, match="feature column b .*missing values"):
+        pipeline.matrix(pd.DataFrame({"a": [1.0], "b": [np.nan]}))
+    with pytest.raises(FeatureTableError, match="feature column a .*dtype"):
+        pipeline.matrix(pd.DataFrame({"a": ["x"], "b": [1.0]}))
+
+
+def test_flattened_settings_name_every_leaf():
+    flat = flatten_settings(load_settings())
+    assert flat["detector.autoencoder.hidden_neurons"] == "[32, 16, 32]"
+    assert flat["registry.tracking_uri"] == "None"
+    assert all(isinstance(value, str) for value in flat.values())

@@ -1,0 +1,80 @@
+"""The command line: one-line errors, exit statuses, validate on a contract-shaped directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.cli import EXIT_USER_ERROR, main
+from tests.features.contract_fixtures import clean_rows, write_contract_dir
+
+
+def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_validate_clean_directory_writes_no_rejects(tmp_path: Path, capsys) -> None:
+    data = write_contract_dir(tmp_path / "extract")
+    assert main(["validate", "--data", str(data), "--out", str(tmp_path / "out")]) == 0
+    assert pd.read_csv(tmp_path / "out" / "rejects.csv").empty
+    summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())
+    assert summary["tables"]["benefit_claims"]["rows_refused"] == 0
+    assert "rejects:" in capsys.readouterr().out
+
+
+def test_validate_refuses_the_bad_rows_and_names_them(tmp_path: Path, capsys) -> None:
+    rows = clean_rows("benefit_claims")
+    rows[1]["declared_savings"] = "-5"
+    data = write_contract_dir(tmp_path / "extract", benefit_claims=rows)
+    config = tmp_path / "lenient.yaml"
+    config.write_text("contract:\n  max_reject_share: 0.5\n")
+    code = main(["validate", "--data", str(data), "--out", str(tmp_path / "out"),
+                 "--config", str(config)])
+    assert code == 0
+    rejects = pd.read_csv(tmp_path / "out" / "rejects.csv")
+    assert rejects[["table", "row", "column", "rule"]].values.tolist() == [
+        ["benefit_claims", 2, "declared_savings", "min:0"]]
+
+
+def test_too_many_rejects_stop_with_one_line_but_keep_the_rejects(tmp_path: Path, capsys) -> None:
+    rows = clean_rows("benefit_claims")
+    rows[0]["claim_start"] = "not a date"
+    data = write_contract_dir(tmp_path / "extract", benefit_claims=rows)
+    code = main(["validate", "--data", str(data), "--out", str(tmp_path / "out")])
+    assert code == EXIT_USER_ERROR
+    line = _error_line(capsys)
+    assert "benefit_claims" in line and "claim_start" in line and "row 1" in line
+    assert len(pd.read_csv(tmp_path / "out" / "rejects.csv")) == 1
+
+
+def test_missing_table_is_one_line_naming_the_file(tmp_path: Path, capsys) -> None:
+    data = write_contract_dir(tmp_path / "extract", omit=("tax_records",))
+    assert main(["validate", "--data", str(data), "--out", str(tmp_path / "out")]) == EXIT_USER_ERROR
+    assert "tax_records.csv" in _error_line(capsys)
+
+
+def test_unknown_setting_is_one_line_naming_the_key(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("capacity:\n  shares: 0.1\n")
+    data = write_contract_dir(tmp_path / "extract")
+    code = main(["validate", "--data", str(data), "--out", str(tmp_path / "o"), "--config", str(config)])
+    assert code == EXIT_USER_ERROR
+    assert "capacity.shares" in _error_line(capsys)
+
+
+@pytest.mark.parametrize("argv", [
+    ["score", "--data", "d", "--out", "o", "--capacity", "0"],
+    ["score", "--data", "d", "--out", "o", "--capacity", "many"],
+    ["train", "--data", "d", "--as-of", "2026-13-01"],
+    ["generate", "--out", "d", "--people", "0", "--truth", "t.csv"],
+])
+def test_bad_arguments_exit_non_zero(argv: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code != 0
+    assert "error" in capsys.readouterr().err

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from configs.settings import load_settings
+from features.contract import ContractError
+from features.definitions import FEATURES
+from models.registry import CHALLENGER, CHAMPION, SCORE_COLUMN, fit_detector, load_model
+from pipelines.prepare import prepare_features
+from pipelines.train import train_flow
+from synthetic import generate_world
+from tests.conftest import activated_workspace
+
+PEOPLE = 1500
+SMALL_DETECTOR = {
+    "isolation_forest": {"n_estimators": 25, "max_samples": 64},
+    "autoencoder": {"hidden_neurons": [8, 4, 8], "epochs": 3, "batch_size": 64},
+}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    generate_world(root / "data", people=PEOPLE, seed=3, truth_path=root / "truth.csv")
+    return root
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return load_settings(seed=5, detector=SMALL_DETECTOR)
+
+
+@pytest.fixture(scope="module")
+def trained_twice(prefect_harness, tmp_path_factory, world, settings):
+    """Two trainings on the same data, config and seed, in one workspace."""
+    with activated_workspace(tmp_path_factory.mktemp("train") / "workspace", settings) as workspace:
+        first = train_flow(world / "data", workspace, settings, truth_path=world / "truth.csv")
+        second = train_flow(world / "data", workspace, settings)
+        yield {"workspace": workspace, "first": first, "second": second}
+
+
+def test_the_first_training_is_champion_and_the_second_challenger(trained_twice, settings):
+    first, second = trained_twice["first"], trained_twice["second"]
+    assert (first["version"], first["alias"]) == ("1", CHAMPION)
+    assert (second["version"], second["alias"]) == ("2", CHALLENGER)
+    assert first["model_name"] == settings.registry.model_name
+    assert first["data_fingerprint"] == second["data_fingerprint"]
+
+
+def test_a_truth_file_and_investigation_outcomes_are_both_evaluated(trained_twice):
+    metrics = trained_twice["first"]["metrics"]
+    assert metrics["truth.n_labelled"] == trained_twice["first"]["n_subjects"]
+    assert 0 <= metrics["truth.average_precision"] <= 1
+    assert any(name.startswith("truth.recall_at_capacity.") for name in metrics)
+    outcomes = trained_twice["second"]["metrics"]
+    assert not any(name.startswith("truth.") for name in outcomes)
+    assert outcomes["investigation_outcomes.n_labelled"] < trained_twice["second"]["n_subjects"]
+
+
+def test_two_trainings_and_the_registry_give_bit_identical_scores(trained_twice, world, settings):
+    _, _, feature_table, _ = prepare_features(world / "data", settings)
+    fitted = fit_detector(feature_table, FEATURES, settings).score(feature_table)[SCORE_COLUMN].to_numpy()
+    first = load_model(CHAMPION, model_name=settings.registry.model_name).score(feature_table)
+    second = load_model(CHALLENGER, model_name=settings.registry.model_name).score(feature_table)
+    assert np.array_equal(first[SCORE_COLUMN].to_numpy(), second[SCORE_COLUMN].to_numpy())
+    assert np.array_equal(first[SCORE_COLUMN].to_numpy(), fitted)
+
+
+def test_versions_are_tagged_for_the_oversight_panel(trained_twice, settings):
+    version = MlflowClient().get_model_version(settings.registry.model_name, "1")
+    assert {"data_fingerprint", "feature_set", "code_version", "as_of"} <= set(version.tags)
+    assert version.tags["as_of"] == trained_twice["first"]["as_of"]
+    run = MlflowClient().get_run(trained_twice["first"]["run_id"])
+    assert run.data.params["seed"] == "5"
+    assert run.info.artifact_uri.startswith(trained_twice["workspace"].artifact_location)
+
+
+def test_the_fingerprint_names_every_input_file_with_its_rows(trained_twice, world):
+    run = MlflowClient().get_run(trained_twice["first"]["run_id"])
+    fingerprints = pd.read_csv(Path(run.info.artifact_uri.removeprefix("file://")) / "data_fingerprint.csv")
+    assert sorted(fingerprints["file"]) == sorted(path.name for path in (world / "data").glob("*.csv"))
+    claims = (world / "data" / "benefit_claims.csv").read_text().count("\n") - 1
+    assert fingerprints.set_index("table").loc["benefit_claims", "rows"] == claims
+
+
+def test_a_missing_table_stops_the_flow_with_a_contract_error(prefect_harness, tmp_path, settings):
+    with activated_workspace(tmp_path / "workspace", settings) as workspace, pytest.raises(ContractError):
+        train_flow(tmp_path / "empty", workspace, settings)

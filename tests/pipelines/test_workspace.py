@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+
+from configs.settings import load_settings
+from pipelines.workspace import Workspace, _redacted
+
+
+def test_defaults_keep_everything_inside_the_workspace(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # activate's changes end with the test
+    monkeypatch.chdir(tmp_path)
+    workspace = Workspace(".counterfraud", load_settings())
+    workspace.activate()
+    root = tmp_path / ".counterfraud"
+    assert workspace.root == root
+    assert os.environ["PREFECT_HOME"] == str(root / "prefect")
+    assert os.environ["MLFLOW_TRACKING_URI"] == f"sqlite:///{root / 'mlflow.db'}"
+    assert workspace.artifact_location == (root / "artifacts").as_uri()
+    assert all(path.is_dir() for path in (root / "prefect", root / "artifacts"))
+    assert "PREFECT_API_URL" not in workspace.environment()
+
+
+def test_a_server_store_and_a_prefect_server_come_from_configuration(tmp_path):
+    settings = load_settings(
+        registry={"tracking_uri": "postgresql://fraud:secret@db.internal/mlflow"},
+        orchestration={"prefect_api_url": "http://prefect.internal:4200/api"},
+    )
+    workspace = Workspace(tmp_path, settings)
+    environment = workspace.environment()
+    assert environment["MLFLOW_TRACKING_URI"] == "postgresql://fraud:secret@db.internal/mlflow"
+    assert environment["PREFECT_API_URL"] == "http://prefect.internal:4200/api"
+    assert environment["PREFECT_HOME"] == str(tmp_path / "prefect")
+
+
+def test_the_ui_serves_the_workspace_store(tmp_path):
+    workspace = Workspace(tmp_path, load_settings())
+    command = workspace.ui_command(5001)
+    assert command[1:4] == ["-m", "mlflow", "server"]
+    assert command[command.index("--backend-store-uri") + 1] == workspace.tracking_uri
+    assert command[command.index("--default-artifact-root") + 1] == workspace.artifact_location
+    assert command[command.index("--port") + 1] == "5001"
+
+
+def test_passwords_stay_out_of_log_lines():
+    assert _redacted("postgresql://fraud:secret@db/mlflow") == "postgresql://fraud:***@db/mlflow"
+    assert _redacted("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
