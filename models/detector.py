@@ -35,15 +35,15 @@ from configs.settings import DetectorSettings
 
 FOREST = "isolation_forest"
 AUTOENCODER = "autoencoder"
-COMPONENTS = (FOREST, AUTOENCODER)
 
 INVALID_PARAMETER = "invalid detector parameter {name}: {problem}"
 
 _DEFAULTS = DetectorSettings()
 _SCORING_CHUNK_ROWS = 65_536
 """Rows scored at once: bounds memory, and fixes the row blocks the network sees."""
-_EXPLAIN_CHUNK_ROWS = 2_048
-"""Rows per parallel SHAP task; smaller inputs are explained in this process."""
+_EXPLAIN_CHUNK_ROWS = 10_000
+"""Rows per parallel SHAP task; up to this many rows are explained in this process, as
+starting worker processes (each imports SHAP) costs a few seconds."""
 
 
 class DetectorParameterError(ValueError):
@@ -161,6 +161,32 @@ class CombinedDetector(BaseEstimator):
         its raw score over the training rows.
     decision_scores_ : ndarray of shape (n_samples,)
         Combined scores of the training rows.
+
+    Notes
+    -----
+    The defaults (``configs/default.yaml``) were chosen on the four ADBench
+    datasets of ``benchmarks.adbench`` (mean ROC-AUC / AUC-PR in %, 3 seeds)
+    and on timings with 25 columns on 2 cores:
+
+    * inputs standardised (mean, standard deviation): the autoencoder alone
+      reaches 94.0 / 51.5, against 92.0 / 53.9 after robust scaling (median,
+      IQR); the forest is unaffected by either (both are affine);
+    * isolation forest, 100 trees of 64 rows: exact TreeSHAP costs about
+      trees x leaves x depth^2, and explains 3 250 rows per CPU-second against
+      780 for scikit-learn's default 100 x 256 (1 520 for 100 x 128, 2 850 for
+      50 x 128), for the same quality (forest alone 94.5 / 63.9; 100 x 256:
+      94.5 / 62.4). 100 trees rather than 50 keep the top 2 % steadier between
+      seeds (69-75 % shared, against 66-70 %);
+    * autoencoder ``d-32-16-32-16-32-d`` (PyOD's ``hidden_neuron_list`` of
+      ``(32, 16, 32)``), 10 epochs, batches of 256, at most 100 000 training
+      rows: 94.0 alone, against 93.6 for ``(16, 8)``, 92.2 for ``(32, 16)``
+      and 92.1 for 30 epochs (longer training learns to rebuild the outliers
+      too). Fitting on 1 M rows takes about 25 s;
+    * weights 0.7 / 0.3: combined 94.6 / 60.7 (0.5 / 0.5: 94.5 / 58.2),
+      above the published isolation forest (94.4 / 60.3), below ECOD (95.6 / 64.9).
+
+    Scoring 1 M rows takes about 6 s. Explanations run SHAP in worker
+    processes over blocks of rows, about 3 000 rows per CPU-second each.
 
     Examples
     --------

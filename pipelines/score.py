@@ -1,14 +1,15 @@
 """The scoring flow: the ranked, explained case list of every live subject.
 
-validate → link → features (``pipelines.prepare``) → the registered model version
-(alias ``champion`` unless told otherwise) scores every live subject → rank and
+The registered model version (alias ``champion`` unless told otherwise) → validate
+→ link → features (``pipelines.prepare``) → score every live subject → rank and
 capacity → explain the flagged subjects → reasons in words → related subjects →
 the outputs of the data contract, a ``run_summary.json``, and the same summary and
 the top cases as Prefect artefacts.
 
 Each step is a named Prefect task wrapping a function of ``features/`` or
 ``models/``, so a failed run names the step that failed. Only loading the model is
-retried: it is the step that talks to the MLflow store (possibly remote).
+retried: it is the step that talks to the MLflow store (possibly remote), and it is
+not retried when the store answers that the model or version does not exist.
 :func:`format_summary` turns the returned summary into the table the command line
 prints.
 """
@@ -81,6 +82,7 @@ rank = task(rank_subjects, name="rank subjects", cache_policy=NO_CACHE)
 select_flagged = task(flagged_subjects, name="select flagged subjects", cache_policy=NO_CACHE)
 explain = task(explain_subjects, name="explain flagged subjects", cache_policy=NO_CACHE)
 reason = task(top_reasons, name="write reasons", cache_policy=NO_CACHE)
+join = task(join_reasons, name="join reasons", cache_policy=NO_CACHE)
 relate = task(related_subjects, name="list related subjects", cache_policy=NO_CACHE)
 assemble = task(case_table, name="assemble case list", cache_policy=NO_CACHE)
 write_cases = task(write_case_list, name="write case list", cache_policy=NO_CACHE)
@@ -138,16 +140,16 @@ def score_flow(
     """
     log = get_run_logger()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     capacity = configured_capacity(settings.capacity) if capacity is None else capacity
     clock = _Stopwatch(log)
     started = time.perf_counter()
 
-    with clock.stage("prepare"):
-        extract, links, features_table, as_of = prepare(data_dir, settings)
+    # The model first: a missing version fails the run before the data is read.
     with clock.stage("load model"):
         model = load(model_version, model_name=settings.registry.model_name)
         log.info("model %s version %s", model.model_name, model.version)
+    with clock.stage("prepare"):
+        extract, links, features_table, as_of = prepare(data_dir, settings)
     with clock.stage("score"):
         log.info("scoring %d live subjects", len(features_table))
         scores = score(model, features_table)
@@ -161,7 +163,7 @@ def score_flow(
     with clock.stage("reasons and related"):
         reasons = reason(explanations, flagged, settings.explanations.top_reasons)
         related = relate(features_table, flagged["subject_ref"])
-        cases = assemble(ranked, join_reasons(reasons, flagged["subject_ref"]), related, model.version)
+        cases = assemble(ranked, join(reasons, flagged["subject_ref"]), related, model.version)
     with clock.stage("write"):
         cases_csv, cases_parquet = write_cases(cases, out_dir)
         outputs = {

@@ -22,6 +22,7 @@ from synthetic.constants import (
     LA_RENT_2BED,
     OWNER,
     PC,
+    SELF_EMPLOYMENT_VOLATILITY,
     SOCIAL,
     SOCIAL_RENT,
     SOCIAL_RENT_FACTOR,
@@ -38,8 +39,27 @@ from synthetic.population import (
     Population,
     day_array,
 )
+from synthetic.tax import month_factor
 
 EARLIEST_DAY = np.datetime64(EARLIEST_CLAIM, "D")
+LAST_MONTH = TAX_MONTHS - 1
+"""Index of the last tax month: the month a live claim's declaration describes."""
+
+SMALL_EARNINGS_RULES = {
+    PC: (0.04, 250.0),
+    ESA: (0.06, 200.0),
+    JSA: (0.05, 100.0),
+    CA: (0.30, 195.0),
+}
+"""Per benefit whose claimants rarely work: (share who work, most they earn a month, GBP).
+Pensioners rarely work; ESA allows permitted work, JSA small part-time earnings,
+carer's allowance an earnings limit."""
+
+ENDED_JOB_SHARE = 0.05
+"""Share of employed universal credit claimants whose job ended in the last year."""
+
+UNDECLARED_NEW_JOB_MONTHS = 2
+"""A job started in the last this-many months is not on the claim yet."""
 CAPITAL_LIMIT = 16_000.0
 """Capital above which means-tested benefits (universal credit, pension credit) stop."""
 
@@ -77,10 +97,70 @@ def tenant_rent(people: pd.DataFrame, addresses: pd.DataFrame, who: np.ndarray) 
 
 def current_earnings(people: pd.DataFrame) -> np.ndarray:
     """Each person's usual monthly earnings now (employment still running, plus self-employment)."""
-    employed_now = people["employed"].to_numpy() & (people["job_end_month"].to_numpy() >= 23)
+    employed_now = people["employed"].to_numpy() & (people["job_end_month"].to_numpy() >= LAST_MONTH)
     return np.where(employed_now, people["paye_monthly"].to_numpy(), 0.0) + people[
         "se_monthly"
     ].to_numpy()
+
+
+def declared_earnings(people: pd.DataFrame, person: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What honest claimants declare they earn this month: the month's pay as the tax records show it.
+
+    A declared figure is one month's pay and profit, so volatile pay makes it
+    differ from other months. A job started in the last ``UNDECLARED_NEW_JOB_MONTHS``
+    months is not declared yet; a job that has ended is no longer declared.
+    """
+    job_start = people["job_start_month"].to_numpy()[person]
+    running = (people["employed"].to_numpy()[person]
+               & (people["job_end_month"].to_numpy()[person] >= LAST_MONTH)
+               & (job_start <= LAST_MONTH - UNDECLARED_NEW_JOB_MONTHS))
+    pay = np.where(running, people["paye_monthly"].to_numpy()[person], 0.0)
+    volatility = people["pay_volatility"].to_numpy()[person]
+    trade = people["se_monthly"].to_numpy()[person]
+    return (pay * month_factor(volatility, len(person), rng)
+            + trade * month_factor(SELF_EMPLOYMENT_VOLATILITY, len(person), rng))
+
+
+def _work_within_benefit_rules(people: pd.DataFrame, live_person: np.ndarray, live_type: np.ndarray,
+                               rng: np.random.Generator) -> pd.DataFrame:
+    """Live claimants' work, made consistent with what their benefits allow.
+
+    Pension credit, ESA, JSA and carer's allowance claimants rarely work, and
+    then only for small earnings under the benefit's limit (the strictest of
+    a person's live benefits applies); universal credit claimants may work
+    any amount. A few universal credit claimants' jobs ended during the last
+    year (modest pay; nothing declared now). Everyone else's job runs on.
+    """
+    n = len(people)
+    limit = np.full(n, np.inf)
+    work_share = np.ones(n)
+    for btype, (share, most) in SMALL_EARNINGS_RULES.items():
+        holders = live_person[live_type == btype]
+        limit[holders] = np.minimum(limit[holders], most)
+        work_share[holders] = np.minimum(work_share[holders], share)
+    claimant = np.zeros(n, dtype=bool)
+    claimant[live_person] = True
+    restricted = np.isfinite(limit)
+
+    employed = people["employed"].to_numpy()
+    paye = people["paye_monthly"].to_numpy()
+    job_start = people["job_start_month"].to_numpy()
+    job_end = np.where(claimant, LAST_MONTH, people["job_end_month"].to_numpy())
+    small_work = restricted & (rng.random(n) < work_share)
+    small_pay = np.where(restricted, limit, 0.0) * rng.uniform(0.25, 1.0, n)
+    ended = claimant & ~restricted & employed & (rng.random(n) < ENDED_JOB_SHARE)
+    end_month = rng.integers(LAST_MONTH - 11, LAST_MONTH - 1, n)
+    return people.assign(
+        employed=np.where(restricted, small_work, employed),
+        paye_monthly=np.select([restricted, ended],
+                               [np.where(small_work, small_pay, 0.0),
+                                np.minimum(paye, rng.uniform(300, 900, n))], paye),
+        pay_volatility=np.where(restricted, 0.05, people["pay_volatility"].to_numpy()),
+        job_end_month=np.where(ended, end_month, job_end),
+        job_start_month=np.where(ended, np.minimum(job_start, end_month), job_start),
+        self_employed=people["self_employed"].to_numpy() & ~restricted,
+        se_monthly=np.where(restricted, 0.0, people["se_monthly"].to_numpy()),
+    )
 
 
 def benefit_award(claims: pd.DataFrame, people: pd.DataFrame, addresses: pd.DataFrame,
@@ -209,13 +289,10 @@ def _benefit_rows(people: pd.DataFrame, addresses: pd.DataFrame, person: np.ndar
     housing = housing * rng.uniform(0.97, 1.03, n)
     housing = np.where(rng.random(n) < 0.5, np.round(housing), np.round(housing, 2))
 
-    # What a claimant declares is one month's pay: volatile jobs make it differ from others.
-    employed_now = people["employed"].to_numpy() & (people["job_end_month"].to_numpy() >= 23)
-    pay = np.where(employed_now, people["paye_monthly"].to_numpy(), 0.0)[person]
-    volatility = people["pay_volatility"].to_numpy()[person]
-    trade = people["se_monthly"].to_numpy()[person]
-    earnings = pay * rng.lognormal(0, volatility) + trade * rng.lognormal(0, 0.3, n)
-    earnings = np.where(np.isin(btype, (UC, CA)), earnings, 0.0)
+    # Live claims declare the earnings the claimant has now; ended claims are kept as they were
+    # made, when only universal credit and carer's allowance claimants had earnings to declare.
+    earnings = declared_earnings(people, person, rng)
+    earnings = np.where(live | np.isin(btype, (UC, CA)), earnings, 0.0)
     # Capital spent earlier in the window is no longer declared; disregarded capital never is.
     spent = people["capital_until_month"].to_numpy()[person] < TAX_MONTHS - 1
     capital = np.where(spent, 0.0, people["capital"].to_numpy()[person])
@@ -340,6 +417,7 @@ def make_benefit_claims(population: Population, person_offset: int,
     carers = live_person[(btype[live_person] == UC) & (rng.random(len(live_person)) < 0.15)]
     live_person = np.concatenate([live_person, carers])
     live_type = np.concatenate([btype[btype >= 0], np.full(len(carers), CA)])
+    people = _work_within_benefit_rules(people, live_person, live_type, rng)
 
     adult = np.flatnonzero(people["role"].to_numpy() != CHILD)
     past_count = rng.poisson(0.6 + 0.15 * np.clip(people["deprivation"].to_numpy()[adult], -2, 2))

@@ -22,6 +22,9 @@ EARLIEST_CLAIM = dt.date(2012, 4, 1)
 FRAUD_RATE = 0.015
 """Share of live subjects (live benefit and housing claims) that are fraudulent."""
 
+SELF_EMPLOYMENT_VOLATILITY = 0.35
+"""Log-normal spread of a month's self-employment profit around its usual level."""
+
 CHUNK_PEOPLE = 50_000
 """People generated together; every household, ring and pair lives inside one chunk."""
 

@@ -16,6 +16,7 @@ from synthetic.claims import (
     EARLIEST_DAY,
     RING_TOKENS,
     council_tax,
+    current_earnings,
     first_claim_day,
     housing_benefit_award,
     landlord_refs,
@@ -121,8 +122,7 @@ def _undeclared_earnings(people: pd.DataFrame, claims: pd.DataFrame, rows: np.nd
     """Claimants who work (PAYE or self-employed) but declare nothing or far too little."""
     person = claims["person"].to_numpy()[rows]
     k = len(rows)
-    earning = people["paye_monthly"].to_numpy()[person] + people["se_monthly"].to_numpy()[person]
-    needs_job = earning < 400
+    needs_job = current_earnings(people)[person] < 400
     as_self = needs_job & (rng.random(k) < 0.25)
     as_paye = needs_job & ~as_self
     pay = rng.lognormal(np.log(1300), 0.4, k)
@@ -132,18 +132,23 @@ def _undeclared_earnings(people: pd.DataFrame, claims: pd.DataFrame, rows: np.nd
                   second_employer=-1)
     people = _set(people, person[as_self], self_employed=True,
                   se_monthly=rng.lognormal(np.log(1000), 0.5, k)[as_self])
-    actual = people["paye_monthly"].to_numpy()[person] + people["se_monthly"].to_numpy()[person]
+    actual = current_earnings(people)[person]
     declared = np.where(rng.random(k) < 0.55, 0.0, actual * _strength(k, (0.05, 0.35), (0.4, 0.6), rng))
     return people, _set(claims, rows, declared_monthly_earnings=np.round(declared, 2))
 
 
 def _living_together(people: pd.DataFrame, claims: pd.DataFrame, rows: np.ndarray,
-                     rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A couple's claimant declares living alone; the partner lives, earns and registers there."""
+                     claimant: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A couple's claimant declares living alone; the partner lives, earns and registers there.
+
+    A partner with a live claim of their own (``claimant``) keeps their means, so that
+    claim stays honest.
+    """
     person = claims["person"].to_numpy()[rows]
     k = len(rows)
     partner = person + 1  # the second adult follows the head in household order
-    idle = (people["paye_monthly"].to_numpy()[partner] == 0) & (people["age"].to_numpy()[partner] < 66)
+    idle = ((people["paye_monthly"].to_numpy()[partner] == 0) & (people["age"].to_numpy()[partner] < 66)
+            & ~claimant[partner])
     works = idle & (rng.random(k) < 0.6)
     people = _set(people, partner[works], employed=True,
                   paye_monthly=rng.lognormal(np.log(1700), 0.4, k)[works],
@@ -253,7 +258,11 @@ def plant_fraud(population: Population, people: pd.DataFrame, benefit: pd.DataFr
         """Mark ``rows`` of ``frame`` with typology ``name``."""
         return _set(frame, rows, typology=name)
 
-    rows = _pick(np.flatnonzero(live_b & np.isin(btype, (UC, JSA, ESA))), b_person, used,
+    # Hidden earnings and capital belong to the person, so they go to people with one live claim
+    # (another live claim of theirs would show the same gap while staying honest).
+    live_claims = np.bincount(b_person[live_b], minlength=len(people))
+    single_claim = live_claims[b_person] == 1
+    rows = _pick(np.flatnonzero(live_b & single_claim & np.isin(btype, (UC, JSA, ESA))), b_person, used,
                  counts[("benefit", "undeclared_earnings")], rng)
     people, benefit = _undeclared_earnings(people, benefit, rows, rng)
     benefit = label(benefit, rows, "undeclared_earnings")
@@ -266,11 +275,11 @@ def plant_fraud(population: Population, people: pd.DataFrame, benefit: pd.DataFr
                                 & benefit["declared_partner"].to_numpy()),
                  b_person, used, counts[("benefit", "living_together")], rng)
     used[b_person[rows] + 1] = True
-    people, benefit = _living_together(people, benefit, rows, rng)
+    people, benefit = _living_together(people, benefit, rows, live_claims > 0, rng)
     benefit = label(benefit, rows, "living_together")
 
-    rows = _pick(np.flatnonzero(live_b & np.isin(btype, (UC, PC)) & low_earner), b_person, used,
-                 counts[("benefit", "undeclared_capital")], rng)
+    rows = _pick(np.flatnonzero(live_b & single_claim & np.isin(btype, (UC, PC)) & low_earner), b_person,
+                 used, counts[("benefit", "undeclared_capital")], rng)
     people, benefit = _undeclared_capital(people, benefit, rows, rng)
     benefit = label(benefit, rows, "undeclared_capital")
 

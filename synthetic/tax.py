@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import pandas as pd
 
-from synthetic.constants import LAST_TAX_MONTH, TAX_MONTHS
+from synthetic.constants import LAST_TAX_MONTH, SELF_EMPLOYMENT_VOLATILITY, TAX_MONTHS
 
 INCOME_TYPES = ("paye_employment", "self_employment", "savings_interest", "property")
 PAYE, SELF_EMPLOYMENT, SAVINGS_INTEREST, PROPERTY = range(4)
@@ -37,6 +37,16 @@ def employer_refs(employer: np.ndarray) -> np.ndarray:
 def payer_refs() -> np.ndarray:
     """Reference of every payer code: employers' PAYE references, then banks."""
     return np.concatenate([employer_refs(np.arange(EMPLOYERS)), BANKS])
+
+
+def month_factor(volatility: np.ndarray | float, size: int, rng: np.random.Generator) -> np.ndarray:
+    """One month's pay or profit relative to its usual level: log-normal with mean one.
+
+    The mean of one keeps a month's figure (what a claimant declares) centred on
+    the average the tax records show over many months.
+    """
+    volatility = np.broadcast_to(np.asarray(volatility, dtype=float), (size,))
+    return rng.lognormal(-volatility**2 / 2, volatility)
 
 
 def _monthly(person: np.ndarray, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +89,7 @@ def make_tax_records(people: pd.DataFrame, rng: np.random.Generator) -> pd.DataF
     n = len(p_person)
     base = people["paye_monthly"].to_numpy()[p_person]
     bonus = np.where(rng.random(n) < 0.04, rng.uniform(1.3, 2.0, n), 1.0)
-    paye = base * rng.lognormal(0, people["pay_volatility"].to_numpy()[p_person]) * bonus
+    paye = base * month_factor(people["pay_volatility"].to_numpy()[p_person], n, rng) * bonus
     second = people["second_employer"].to_numpy()[p_person]
     moved_job = (second >= 0) & (p_month >= people["job_change_month"].to_numpy()[p_person])
     employer = np.where(moved_job, second, people["employer"].to_numpy()[p_person])
@@ -87,7 +97,7 @@ def make_tax_records(people: pd.DataFrame, rng: np.random.Generator) -> pd.DataF
 
     trader = np.flatnonzero(has_nino & (people["se_monthly"].to_numpy() > 0))
     s_person, s_month = _monthly(trader, np.zeros(len(trader), np.int64), np.full(len(trader), last))
-    se = people["se_monthly"].to_numpy()[s_person] * rng.lognormal(0, 0.45, len(s_person))
+    se = people["se_monthly"].to_numpy()[s_person] * month_factor(SELF_EMPLOYMENT_VOLATILITY, len(s_person), rng)
 
     capital = people["capital"].to_numpy() + people["disregarded_capital"].to_numpy()
     saver = np.flatnonzero(has_nino & (capital >= 500))

@@ -341,6 +341,21 @@ def test_build_is_deterministic_and_leaves_inputs_untouched(world, settings):
         pd.testing.assert_frame_equal(getattr(extract, name), frame)
 
 
+@pytest.mark.parametrize("empty", ["benefit_claims", "housing_claims", "electoral_register", "tax_records"])
+def test_an_empty_table_still_builds(world, settings, empty):
+    extract, links = world
+    extract = dataclasses.replace(extract, **{empty: getattr(extract, empty).iloc[0:0]})
+    table = build_features(extract, links, AS_OF, settings)
+    assert np.isfinite(table[list(feature_names())].to_numpy()).all()
+    assert len(table) > 0
+
+
+def test_an_unlinked_claim_is_a_person_of_its_own(world, settings):
+    extract, links = world
+    table = build_features(extract, links.iloc[0:0], AS_OF, settings).set_index("subject_ref")
+    assert table.loc["B01", "person_key"] == "benefit_claims:B01"
+    assert table.loc["H01", "claims_elsewhere"] == 0  # the same person can no longer be seen
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     """A small generated world through the real contract and linking."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 import random
 
 import numpy as np
@@ -103,9 +104,8 @@ def test_explanations_point_at_the_columns_that_make_a_row_unusual(
 
 @pytest.mark.slow  # starts worker processes
 def test_explanations_in_parallel_blocks_add_up_too() -> None:
-    rows = 2 * _EXPLAIN_CHUNK_ROWS + 1
-    X = np.random.default_rng(2).normal(size=(rows, 3))
-    detector = small_detector(forest_n_estimators=5, n_jobs=2).fit(X)
+    X = np.random.default_rng(2).normal(size=(_EXPLAIN_CHUNK_ROWS + 1, 3))
+    detector = small_detector(forest_n_estimators=5, autoencoder_weight=0.0, n_jobs=2).fit(X)
     contributions, base_value = detector.explain(X)
     np.testing.assert_allclose(
         contributions.sum(axis=1) + base_value, detector.decision_scores_, rtol=0, atol=1e-6
@@ -219,3 +219,8 @@ def test_the_autoencoder_trains_on_at_most_max_train_rows(data: np.ndarray) -> N
     detector = small_detector(autoencoder_max_train_rows=100).fit(data)
     assert detector.autoencoder_.data_num == 100
     assert detector.decision_scores_.shape == (len(data),)
+
+
+def test_a_pickled_detector_scores_the_same(data: np.ndarray, fitted: CombinedDetector) -> None:
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.decision_function(data), fitted.decision_scores_)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from configs.settings import Settings, load_settings
+from features.definitions import feature_names
 from models.evaluate import flag_count
 from tests.conftest import activated_workspace
 
@@ -95,7 +96,8 @@ def test_flagged_subjects_are_explained_and_add_up(runs):
     assert list(explanations.columns) == ["subject_ref", "feature", "value", "contribution", "base_value"]
     assert set(explanations["subject_ref"]) == set(flagged.index)
     per_subject = explanations.groupby("subject_ref")
-    assert per_subject.size().nunique() == 1  # one row per feature of every flagged subject
+    # one row per model feature of the feature table, for every flagged subject
+    assert (per_subject["feature"].agg(tuple) == feature_names()).all()
     totals = per_subject["contribution"].sum() + per_subject["base_value"].first()
     np.testing.assert_allclose(totals.reindex(flagged.index), flagged["score"], atol=1e-6, rtol=0)
     assert (flagged["reasons"].str.len() > 0).all()

@@ -345,3 +345,21 @@ def test_rings_share_contact_details_across_addresses_and_honest_sharing_is_rare
     # Couples often share one account at their home.
     same_home = claims.groupby("bank_account_token")["person_id"].transform("nunique") > 1
     assert (same_home & (spread == 1) & honest).any()
+
+
+def test_honest_claimants_declare_the_earnings_and_capital_the_tax_records_show(tables, truth):
+    claims = tables["benefit_claims"].merge(truth, left_on="claim_id", right_on="record_ref")
+    claims = claims[claims["claim_end"].isna() & claims["typology"].isna() & claims["nino"].notna()]
+    tax = tables["tax_records"]
+    tax = tax[tax["period"] >= "2025-10"].assign(amount=lambda frame: frame["amount"].astype(float))
+    earning = tax["income_type"].isin(["paye_employment", "self_employment"])
+    mean_earnings = claims["nino"].map(tax[earning].groupby("nino")["amount"].sum() / 12).fillna(0.0)
+    interest = tax[tax["income_type"] == "savings_interest"].groupby("nino")["amount"].sum()
+    implied_capital = claims["nino"].map(interest).fillna(0.0) / 0.03
+    earnings_gap = mean_earnings - claims["declared_monthly_earnings"].astype(float)
+    capital_gap = implied_capital - claims["declared_savings"].astype(float)
+    assert (earnings_gap > 300).mean() < 0.05
+    assert (capital_gap > 6000).mean() < 0.04
+    # Only universal credit claimants earn much; the other benefits limit work.
+    limited = claims["benefit_type"] != "universal_credit"
+    assert (mean_earnings[limited] > 300).mean() < 0.01

@@ -1,0 +1,27 @@
+"""The benchmark harness end to end on a tiny world: the real commands, a real report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run import main
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_smoke_benchmark_writes_a_report_with_every_section(tmp_path: Path) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    report = tmp_path / "RESULTS.md"
+    with pytest.MonkeyPatch.context() as patch:
+        # the stages run as their own processes: they reach the harness's server by its URL
+        patch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
+        main(["--smoke", "--workdir", str(tmp_path / "work"), "--out", str(report)])
+    text = report.read_text()
+    for heading in ("## Typologies: quality at capacity", "## Speed and memory"):
+        assert heading in text
+    assert "| 1,500 people, seed 101 |" in text
+    assert "| baseline |" in text and "| pipeline |" in text
+    for stage in ("generate", "train", "score", "baseline"):
+        assert f"| 1,500 | {stage} |" in text
