@@ -258,7 +258,7 @@ class CombinedDetector(BaseEstimator):
 
         raw = self._raw_component_scores(z)
         self.component_means_ = {name: float(s.mean()) for name, s in raw.items()}
-        # A component that scores every training row alike contributes a constant 0.
+        # A component scoring every training row alike cannot be standardised: keep scale 1.
         self.component_stds_ = {name: float(s.std()) or 1.0 for name, s in raw.items()}
         self.decision_scores_ = self._combine(raw)
         return self

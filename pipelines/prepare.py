@@ -1,13 +1,16 @@
 """Validate → link → features: the first third of every run.
 
-``prepare_features`` is the plain sequence that the train and score flows run as
-one task; ``prepare_flow`` is the same sequence as a Prefect flow with a task per
-stage, writing the feature table, for a scheduler that only prepares data.
+``prepare_features`` is the sequence that the train and score flows run as one
+task; ``prepare_flow`` runs it on its own and writes the feature table, for a
+scheduler (or a person) that only prepares data.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pandas as pd
@@ -20,33 +23,48 @@ from features.contract import Extract, load_extract
 from features.linking import link_records
 
 
+def _untimed(_stage: str) -> AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
 def prepare_features(
-    data_dir: str | Path, settings: Settings
+    data_dir: str | Path,
+    settings: Settings,
+    stage: Callable[[str], AbstractContextManager[None]] = _untimed,
 ) -> tuple[Extract, pd.DataFrame, pd.DataFrame, dt.date]:
     """Validate the extract, link its people and build one feature row per live subject.
+
+    Parameters
+    ----------
+    data_dir : path
+        A data directory in the input contract; never modified.
+    settings : Settings
+    stage : callable, optional
+        ``stage(name)`` wraps each step (``validate``, ``link``, ``features``), e.g. a
+        stopwatch's context manager, so a run can report the time of each.
 
     Returns
     -------
     extract, links, feature_table, as_of
     """
-    extract = load_extract(data_dir, settings)
-    links = link_records(extract, settings)
-    as_of = resolve_as_of(extract.tax_records, settings.as_of)
-    feature_table = build_features(extract, links, as_of, settings)
+    with stage("validate"):
+        extract = load_extract(data_dir, settings)
+    with stage("link"):
+        links = link_records(extract, settings)
+    with stage("features"):
+        as_of = resolve_as_of(extract.tax_records, settings.as_of)
+        feature_table = build_features(extract, links, as_of, settings)
     return extract, links, feature_table, as_of
 
 
-@flow(name="prepare-features", log_prints=False)
+@flow(name="prepare-features", validate_parameters=False)
 def prepare_flow(data_dir: Path, out_dir: Path, settings: Settings) -> Path:
     """Validate, link and build features; write ``features.parquet`` and ``links.parquet``."""
-    extract = task(load_extract, name="validate", cache_policy=NO_CACHE)(data_dir, settings)
-    links = task(link_records, name="link", cache_policy=NO_CACHE)(extract, settings)
-    as_of = resolve_as_of(extract.tax_records, settings.as_of)
-    features = task(build_features, name="build features", cache_policy=NO_CACHE)(
-        extract, links, as_of, settings)
+    _extract, links, features, _as_of = task(
+        prepare_features, name="validate, link and build features", cache_policy=NO_CACHE
+    )(data_dir, settings)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     links.to_parquet(out / "links.parquet", index=False)
-    path = out / "features.parquet"
-    features.to_parquet(path, index=False)
-    return path
+    features.to_parquet(out / "features.parquet", index=False)
+    return out / "features.parquet"

@@ -148,8 +148,7 @@ def score_flow(
     with clock.stage("load model"):
         model = load(model_version, model_name=settings.registry.model_name)
         log.info("model %s version %s", model.model_name, model.version)
-    with clock.stage("prepare"):
-        extract, links, features_table, as_of = prepare(data_dir, settings)
+    extract, links, features_table, as_of = prepare(data_dir, settings, stage=clock.stage)
     with clock.stage("score"):
         log.info("scoring %d live subjects", len(features_table))
         scores = score(model, features_table)

@@ -129,7 +129,7 @@ def test_all_outputs_are_written(runs):
     assert summary["rows_out"]["links"] == len(links)
     assert summary["rejects_total"] == len(rejects)
     assert summary["model"] == {"name": "counterfraud-detector", "version": "1", "reference": "champion"}
-    assert set(summary["timings_seconds"]) >= {"prepare", "load model", "score", "explain", "write",
+    assert set(summary["timings_seconds"]) >= {"validate", "link", "features", "load model", "score", "explain", "write",
                                                "total"}
     assert summary["tables"]["benefit_claims"]["rows_in"] > 0
 
