@@ -50,9 +50,11 @@ EARNING_INCOME_TYPES: tuple[str, ...] = ("paye_employment", "self_employment")
 SAVINGS_INCOME_TYPE = "savings_interest"
 INTEREST_LOOKBACK_MONTHS = 12
 CHILDREN_CAP = 3
+"""Households with more children share a peer group for the award."""
+ARRIVAL_TOLERANCE = np.timedelta64(92, "D")
+"""People registering up to this long before the claimant's arrival count as arriving with them."""
 MAX_TOKEN_HOLDERS = 50
 """A bank account, phone or e-mail held by more people is counted without pairing its holders."""
-"""Households with more children share a peer group for the award."""
 
 NO_TAX_RECORDS_ERROR = "cannot choose an as-of date: table tax_records has no rows in column period"
 BAD_PERIOD_ERROR = "table tax_records, column period: {value!r} is not a YYYY-MM month"
@@ -491,28 +493,42 @@ class _Subjects:
     tokens: dict[str, np.ndarray]
 
 
-def _address_context(subject: _Subjects, keys: _Keys, earning: np.ndarray, index: pd.Index) -> pd.DataFrame:
-    """Who else is registered, claims or earns at each subject's address (subjects = the live claims)."""
+def _address_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.DataFrame, keys: _Keys,
+                     earning: np.ndarray) -> pd.DataFrame:
+    """Who else is registered, and who of them earns, at each subject's address since the claimant arrived.
+
+    The register keeps stale entries (earlier occupants who never re-registered, adult
+    children long gone), so only people whose latest registration at the address dates
+    from the claimant's arrival (less :data:`ARRIVAL_TOLERANCE`) count as living there now.
+    The arrival is the claim start, or the claimant's own registration at the address when earlier.
+    """
     people = keys.people
-    registered = _distinct(_pair(keys.elector_address, keys.elector_person, people))
-    subject_pairs = _pair(subject.address, subject.person, people)
-    occupants = _distinct(np.concatenate([registered, subject_pairs]))
-    occupant_address, occupant_person = np.divmod(occupants, max(people, 1))
+    index = subjects.index
+    registered_from = electors["registered_from"].to_numpy("datetime64[ns]")
+    latest = np.full(people, -1, dtype=np.int64)
+    latest[keys.elector_person] = np.arange(len(electors))  # one (latest) registration per person
+    own = _at(latest, subject.person)
+    own_here = (own >= 0) & (_at(keys.elector_address, own) == subject.address) & (subject.address >= 0)
+    own_from = _at(registered_from, np.where(own_here, own, -1), np.datetime64("NaT", "ns"))
+    start = subjects["start"].to_numpy("datetime64[ns]")
+    arrival = np.where(own_here & (own_from < start), own_from, start)
 
-    def at_subject_address(addresses: np.ndarray) -> np.ndarray:
-        return _at(np.bincount(addresses, minlength=keys.addresses).astype(np.float64), subject.address, 0.0)
-
-    people_here = at_subject_address(occupant_address)
-    registered_here = at_subject_address(registered // max(people, 1))
-    earning_here = at_subject_address(occupant_address[earning[occupant_person]])
-    self_registered = pd.Series(subject_pairs).isin(registered).to_numpy() & (subject_pairs >= 0)
-    self_earning = _at(earning, subject.person, False) & (subject.address >= 0)
+    asking = pd.DataFrame({"row": np.arange(len(index)), "address": subject.address, "person": subject.person,
+                           "since": arrival - ARRIVAL_TOLERANCE})
+    asking = asking.loc[subject.address >= 0]
+    residents = pd.DataFrame({"address": keys.elector_address, "other": keys.elector_person,
+                              "registered_from": registered_from})
+    pairs = asking.merge(residents.loc[residents["address"] >= 0], on="address")
+    pairs = pairs.loc[(pairs["other"] != pairs["person"]) & (pairs["registered_from"] >= pairs["since"])]
+    rows = pairs["row"].to_numpy(np.int64)
+    registered = np.bincount(rows, minlength=len(index)).astype(np.float64)
+    earning_here = np.bincount(rows, weights=earning[pairs["other"].to_numpy(np.int64)].astype(np.float64),
+                               minlength=len(index))
     return pd.DataFrame(
         {
-            # the subject's own live claim always puts its person at its address
-            "other_adults_at_address": np.maximum(people_here - 1.0, 0.0),
-            "other_registered_adults": registered_here - self_registered,
-            "other_earning_adults": np.maximum(earning_here - self_earning, 0.0),
+            "claimant_arrival": arrival,
+            "other_registered_adults": registered,
+            "other_earning_adults": earning_here,
         },
         index=index,
     )
@@ -797,7 +813,7 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
         [
             subjects,
             _tax_context(subjects, subject.person, income, first_month, settings),
-            _address_context(subject, keys, earning, subjects.index),
+            _address_context(subjects, subject, electors, keys, earning),
             _possible_partners(subjects, subject, keys),
             _sharing_context(subject, keys, recent, subjects.index),
             _elsewhere_context(subjects, subject, electors, keys),

@@ -144,9 +144,9 @@ CONTEXT: dict[str, ContextSpec] = {
         _context("declared_partner", "The claim is made as a couple.", "flag"),
         _context("declared_adults", "Adults declared in the household, the claimant included (housing: occupants declared).", "count", ("adult", "adults")),
         _context("declared_occupants", "Occupants a housing claim declares, the claimant included.", "count", ("person", "people")),
-        _context("other_adults_at_address", "Other people (not the claimant) whose latest electoral registration is at the address, or with a live claim there.", "count", _OTHER_ADULTS),
-        _context("other_registered_adults", "Other people whose latest electoral registration (on or before the as-of date) is at the address.", "count", _OTHER_ADULTS),
-        _context("other_earning_adults", "Other people at the address whose tax records show earnings in the latest months.", "count", _OTHER_ADULTS),
+        _context("claimant_arrival", "When the claimant arrived at the address: the claim start, or the claimant's own electoral registration there when earlier.", "date"),
+        _context("other_registered_adults", "Other people whose latest electoral registration (on or before the as-of date) is at the address and dates from the claimant's arrival (less a few months) or later.", "count", _OTHER_ADULTS),
+        _context("other_earning_adults", "Of those other people, the ones whose tax records show earnings in the latest months.", "count", _OTHER_ADULTS),
         _context("possible_partners", "Other people at the address sharing the claimant's surname, bank account, phone or e-mail.", "count", _OTHER_ADULTS),
         _context("people_sharing_bank_account", "Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account.", "count", _OTHER_PEOPLE),
         _context("people_sharing_contact", "Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail.", "count", _OTHER_PEOPLE),
@@ -170,42 +170,56 @@ def _excess(frame: pd.DataFrame, observed: str, declared: str, offset: float = 0
     return (frame[observed] - (frame[declared] - offset)).clip(lower=0.0)
 
 
-def _log_excess(frame: pd.DataFrame, observed: str, expected: str, plus_one: bool = True) -> pd.Series:
-    """``ln(observed / expected)``, floored at 0; each side ``+1`` when ``plus_one``.
+EARNINGS_TOLERANCE_GBP = 100.0
+"""Monthly earnings this far above the declared amount are within normal pay variation."""
+CAPITAL_TOLERANCE_GBP = 6000.0
+"""Capital below the lower capital limit of means-tested benefits does not change an award."""
+TOLERANCE_SHARE = 0.2
+"""A gap within this share of the declared amount is within normal variation (volatile pay, interest timing)."""
+PEER_TOLERANCE_SHARE = 0.5
+"""Costs and awards up to this share above the peer median are common (size, condition, household needs)."""
 
-    Without ``plus_one`` the ratio is undefined (NaN, later the neutral value) unless
-    both sides are positive.
-    """
-    observed_values, expected_values = frame[observed], frame[expected]
-    if plus_one:
-        ratio = (observed_values + 1.0) / (expected_values + 1.0)
-    else:
-        ratio = (observed_values / expected_values).where((observed_values > 0) & (expected_values > 0))
-    return np.log(ratio).clip(lower=0.0)
+
+def _tolerance(declared: pd.Series, floor: float) -> pd.Series:
+    """How far an observed amount may exceed ``declared`` unremarked: ``max(floor, share × declared)``."""
+    return np.maximum(floor, TOLERANCE_SHARE * declared.clip(lower=0.0))
+
+
+def _excess_beyond(frame: pd.DataFrame, observed: str, declared: str, floor: float) -> pd.Series:
+    """``observed - declared - tolerance``, floored at 0."""
+    declared_values = frame[declared]
+    return (frame[observed] - declared_values - _tolerance(declared_values, floor)).clip(lower=0.0)
+
+
+def _log_ratio_beyond(frame: pd.DataFrame, observed: str, declared: str, floor: float) -> pd.Series:
+    """``ln(observed / (declared + tolerance))``, floored at 0."""
+    declared_values = frame[declared]
+    ratio = frame[observed] / (declared_values + _tolerance(declared_values, floor))
+    return np.log(ratio.clip(lower=1.0))
 
 
 def _earnings_gap(frame: pd.DataFrame) -> pd.Series:
-    return _excess(frame, "tax_monthly_earnings", "declared_monthly_earnings")
+    return _excess_beyond(frame, "tax_monthly_earnings", "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
 
 
 def _recent_earnings_gap(frame: pd.DataFrame) -> pd.Series:
-    return _excess(frame, "tax_recent_monthly_earnings", "declared_monthly_earnings")
+    return _excess_beyond(frame, "tax_recent_monthly_earnings", "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
 
 
 def _earnings_log_ratio(frame: pd.DataFrame) -> pd.Series:
-    return _log_excess(frame, "tax_monthly_earnings", "declared_monthly_earnings")
+    return _log_ratio_beyond(frame, "tax_monthly_earnings", "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
 
 
 def _capital_log_ratio(frame: pd.DataFrame) -> pd.Series:
-    return _log_excess(frame, "implied_capital", "declared_savings")
+    return _log_ratio_beyond(frame, "implied_capital", "declared_savings", CAPITAL_TOLERANCE_GBP)
 
 
 def _undeclared_adults(frame: pd.DataFrame) -> pd.Series:
-    return _excess(frame, "other_adults_at_address", "declared_adults", offset=1.0)
+    return _excess(frame, "other_registered_adults", "declared_occupants", offset=1.0)
 
 
 def _undeclared_earning_adults(frame: pd.DataFrame) -> pd.Series:
-    return _excess(frame, "other_earning_adults", "declared_adults", offset=1.0)
+    return _excess(frame, "other_earning_adults", "declared_occupants", offset=1.0)
 
 
 def _possible_undeclared_partner(frame: pd.DataFrame) -> pd.Series:
@@ -220,12 +234,19 @@ def _column(name: str) -> Callable[[pd.DataFrame], pd.Series]:
     return compute
 
 
+def _log_ratio_above_peers(frame: pd.DataFrame, observed: str, peer_median: str) -> pd.Series:
+    """``ln(observed / (peer median × (1 + PEER_TOLERANCE_SHARE)))``, floored at 0; missing unless both are positive."""
+    observed_values, median = frame[observed], frame[peer_median]
+    ratio = (observed_values / (median * (1.0 + PEER_TOLERANCE_SHARE))).where((observed_values > 0) & (median > 0))
+    return np.log(ratio.clip(lower=1.0))
+
+
 def _housing_cost_ratio(frame: pd.DataFrame) -> pd.Series:
-    return _log_excess(frame, "housing_cost", "peer_housing_cost", plus_one=False)
+    return _log_ratio_above_peers(frame, "housing_cost", "peer_housing_cost")
 
 
 def _award_ratio(frame: pd.DataFrame) -> pd.Series:
-    return _log_excess(frame, "monthly_award", "peer_award", plus_one=False)
+    return _log_ratio_above_peers(frame, "monthly_award", "peer_award")
 
 
 _HOUSEHOLD = "the claim declares {declared_adults} in the household, the claimant included."
@@ -235,7 +256,7 @@ _HOUSING_HOUSEHOLD = "the claim declares {declared_occupants} living there, the 
 FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec(
         name="earnings_gap",
-        meaning="Mean monthly earnings in tax records over the compared months of the claim minus the declared monthly earnings (0 if not above).",
+        meaning="Mean monthly earnings in tax records over the compared months of the claim minus the declared monthly earnings and a tolerance of max(£100, 20 % of declared) (0 if not above).",
         unit="gbp_per_month",
         suspicious="high",
         applies_to="benefit_claim",
@@ -245,7 +266,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="recent_earnings_gap",
-        meaning="Mean monthly earnings in tax records over the latest months of the claim minus the declared monthly earnings (0 if not above).",
+        meaning="Mean monthly earnings in tax records over the latest months of the claim minus the declared monthly earnings and a tolerance of max(£100, 20 % of declared) (0 if not above).",
         unit="gbp_per_month",
         suspicious="high",
         applies_to="benefit_claim",
@@ -255,7 +276,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="earnings_log_ratio",
-        meaning="ln((1 + earnings in tax records) / (1 + declared earnings)), monthly, 0 if not above: the gap relative to what was declared.",
+        meaning="ln(monthly earnings in tax records / (declared earnings + a tolerance of max(£100, 20 % of declared))), 0 if not above: the gap relative to what was declared.",
         unit="log_ratio",
         suspicious="high",
         applies_to="benefit_claim",
@@ -265,7 +286,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="capital_log_ratio",
-        meaning="ln((1 + capital implied by savings interest) / (1 + declared savings)), 0 if not above.",
+        meaning="ln(capital implied by savings interest / (declared savings + a tolerance of max(£6,000, 20 % of declared))), 0 if not above.",
         unit="log_ratio",
         suspicious="high",
         applies_to="benefit_claim",
@@ -275,24 +296,22 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="undeclared_adults_at_address",
-        meaning="Other people whose latest electoral registration is at the address, or claiming there, beyond the other adults the claim declares (0 if none).",
+        meaning="Other people registered to vote at the address since the claimant arrived (stale earlier entries left out), beyond the other adults the claim declares (0 if none).",
         unit="count",
         suspicious="high",
-        applies_to="both",
-        reason="{other_adults_at_address} registered to vote or with a live claim at the address ({other_registered_adults} on the electoral register); " + _HOUSEHOLD,
-        housing_reason="{other_adults_at_address} registered to vote or with a live claim at the address ({other_registered_adults} on the electoral register); " + _HOUSING_HOUSEHOLD,
-        context=("other_adults_at_address", "other_registered_adults", "declared_adults", "declared_occupants"),
+        applies_to="housing_claim",
+        reason="{other_registered_adults} registered to vote at the address since the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
+        context=("other_registered_adults", "claimant_arrival", "declared_occupants"),
         compute=_undeclared_adults,
     ),
     FeatureSpec(
         name="undeclared_earning_adults",
-        meaning="Other people at the address with earnings in tax records in the latest months beyond the other adults the claim declares (0 if none).",
+        meaning="Other people registered at the address since the claimant arrived with earnings in tax records in the latest months, beyond the other adults the claim declares (0 if none).",
         unit="count",
         suspicious="high",
-        applies_to="both",
-        reason="Tax records show earnings over the latest {recent_months} for {other_earning_adults} at the address; " + _HOUSEHOLD,
-        housing_reason="Tax records show earnings over the latest {recent_months} for {other_earning_adults} at the address; " + _HOUSING_HOUSEHOLD,
-        context=("other_earning_adults", "recent_months", "declared_adults", "declared_occupants"),
+        applies_to="housing_claim",
+        reason="Tax records show earnings over the latest {recent_months} for {other_earning_adults} registered at the address since the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
+        context=("other_earning_adults", "recent_months", "claimant_arrival", "declared_occupants"),
         compute=_undeclared_earning_adults,
     ),
     FeatureSpec(
@@ -347,7 +366,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="housing_cost_ratio",
-        meaning="ln(monthly housing cost or rent / median of live claims in the same local authority and bedrooms), 0 if not above or unknown.",
+        meaning="ln(monthly housing cost or rent / (1.5 × median of live claims in the same local authority and bedrooms)), 0 if not above or unknown.",
         unit="log_ratio",
         suspicious="high",
         applies_to="both",
@@ -358,7 +377,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="award_ratio",
-        meaning="ln(monthly award / median award of live claims in the same peer group), 0 if not above.",
+        meaning="ln(monthly award / (1.5 × median award of live claims in the same peer group)), 0 if not above.",
         unit="log_ratio",
         suspicious="high",
         applies_to="both",

@@ -99,6 +99,8 @@ def hand_world() -> tuple[Extract, pd.DataFrame]:
         housing_claim("H03", "spd03", "U22", scheme="single_person_discount", monthly_rent=None, monthly_award=40.0),
         housing_claim("H04", "tenant04", "U23", scheme="social_tenancy", monthly_rent=450.0),
         *[housing_claim(f"H0{i}", "dup01", f"U2{i}", la_code="E06000003") for i in (5, 6, 7)],
+        housing_claim("H08", "newtenant08", "U24", la_code="E06000004", scheme="social_tenancy",
+                      start_date=pd.Timestamp("2025-01-01")),
     ]
     electors = [
         elector("E01", "honest01", "U01"),
@@ -113,13 +115,15 @@ def hand_world() -> tuple[Extract, pd.DataFrame]:
         elector("E99", "future", "U01", "2026-05-01"),  # registers after AS_OF
         elector("E98a", "leaver", "U01", "2015-01-01"),  # left U01: registered elsewhere since
         elector("E98b", "leaver", "U29", "2021-01-01"),
+        elector("E24a", "stale24", "U24", "2015-01-01"),  # an earlier occupant who never re-registered
+        elector("E24b", "cotenant24", "U24", "2024-12-01"),
     ]
     tax = [
         *monthly(nino_of("earner02"), "paye_employment", 1450.0),
         *monthly("AB000003C", "paye_employment", 2000.0),  # the partner's NINO, from claim B14
         *monthly(nino_of("saver04"), "savings_interest", 25.0),
         *monthly(nino_of("worker09"), "paye_employment", 1000.0),
-        *monthly(nino_of("worker09"), "self_employment", 200.0, MONTHS[-3:]),
+        *monthly(nino_of("worker09"), "self_employment", 500.0, MONTHS[-3:]),
         *monthly(nino_of("worker09"), "paye_employment", 5000.0, ["2024-12"]),  # before the window
     ]
     address_register = pd.DataFrame(
@@ -213,18 +217,20 @@ def test_honest_subject_is_neutral_everywhere(table):
     assert (table.loc["B01", list(feature_names())] == 0).all()
 
 
-def test_earnings_gap_is_tax_earnings_above_declared(table):
-    assert table.loc["B02", "earnings_gap"] == pytest.approx(1450.0)
-    assert table.loc["B02", "recent_earnings_gap"] == pytest.approx(1450.0)
-    assert table.loc["B02", "earnings_log_ratio"] == pytest.approx(np.log(1451.0))
+def test_earnings_gap_is_tax_earnings_above_declared_and_a_tolerance(table):
+    # declared £0: the tolerance is its floor, £100 a month
+    assert table.loc["B02", "earnings_gap"] == pytest.approx(1350.0)
+    assert table.loc["B02", "recent_earnings_gap"] == pytest.approx(1350.0)
+    assert table.loc["B02", "earnings_log_ratio"] == pytest.approx(np.log(1450.0 / 100.0))
     assert table.loc["B02", "months_with_earnings"] == 12
 
 
-def test_earnings_declared_in_full_show_no_gap_and_recent_months_stand_alone(table):
-    # B09 declares the £1,000 PAYE; £200 self-employment started in the last 3 months
-    assert table.loc["B09", "earnings_gap"] == pytest.approx(50.0)
-    assert table.loc["B09", "recent_earnings_gap"] == pytest.approx(200.0)
-    assert table.loc["B09", "tax_monthly_earnings"] == pytest.approx(1050.0)  # Dec 2024 is outside the window
+def test_earnings_within_tolerance_show_no_gap_and_recent_months_stand_alone(table):
+    # B09 declares the £1,000 PAYE (tolerance 20 %: £200); £500 self-employment started in the last 3 months
+    assert table.loc["B09", "tax_monthly_earnings"] == pytest.approx(1125.0)  # Dec 2024 is outside the window
+    assert table.loc["B09", "earnings_gap"] == 0
+    assert table.loc["B09", "earnings_log_ratio"] == 0
+    assert table.loc["B09", "recent_earnings_gap"] == pytest.approx(1500.0 - 1000.0 - 200.0)
 
 
 def test_claim_window_starts_with_the_claim():
@@ -234,32 +240,49 @@ def test_claim_window_starts_with_the_claim():
     extract = dataclasses.replace(extract, benefit_claims=claims)
     row = build_features(extract, links, AS_OF, load_settings()).set_index("subject_ref").loc["B02"]
     assert row["window_months"] == 3
-    assert row["earnings_gap"] == pytest.approx(1450.0)
+    assert row["earnings_gap"] == pytest.approx(1350.0)
 
 
-def test_capital_implied_by_interest_above_declared_savings(table):
-    # £25 a month = £300 a year, at 3 % = £10,000 of capital against £500 declared
+def test_capital_implied_by_interest_above_declared_savings_and_a_tolerance(table):
+    # £25 a month = £300 a year, at 3 % = £10,000 of capital against £500 declared and £6,000 tolerated
     assert table.loc["B04", "implied_capital"] == pytest.approx(10_000.0)
-    assert table.loc["B04", "capital_log_ratio"] == pytest.approx(np.log(10_001 / 501))
+    assert table.loc["B04", "capital_log_ratio"] == pytest.approx(np.log(10_000 / 6_500))
+
+
+def test_small_undeclared_capital_is_within_tolerance():
+    extract, links = hand_world()
+    claims = extract.benefit_claims.copy()
+    claims.loc[claims["claim_id"] == "B04", "declared_savings"] = 5_000.0
+    extract = dataclasses.replace(extract, benefit_claims=claims)
+    row = build_features(extract, links, AS_OF, load_settings()).set_index("subject_ref").loc["B04"]
+    assert row["capital_log_ratio"] == 0  # £10,000 against £5,000 declared and £6,000 tolerated
 
 
 def test_undeclared_partner_living_at_the_address(table):
     row = table.loc["B03"]
     assert row["other_registered_adults"] == 1
-    assert row["undeclared_adults_at_address"] == 1
-    assert row["undeclared_earning_adults"] == 1  # the partner's NINO came from an old claim
+    assert row["other_earning_adults"] == 1  # the partner's NINO came from an old claim
     assert row["possible_undeclared_partner"] == 1
+    assert row["undeclared_adults_at_address"] == 0  # housing claims only
 
 
 def test_declared_other_adults_are_not_undeclared():
     extract, links = hand_world()
     claims = extract.benefit_claims.copy()
     claims.loc[claims["claim_id"] == "B03", ["adults_in_household", "declared_partner"]] = [2, True]
-    extract = dataclasses.replace(extract, benefit_claims=claims)
-    row = build_features(extract, links, AS_OF, load_settings()).set_index("subject_ref").loc["B03"]
-    assert row["undeclared_adults_at_address"] == 0
-    assert row["undeclared_earning_adults"] == 0
-    assert row["possible_undeclared_partner"] == 0
+    housing = extract.housing_claims.copy()
+    housing.loc[housing["housing_claim_id"] == "H03", "occupants_declared"] = 3
+    extract = dataclasses.replace(extract, benefit_claims=claims, housing_claims=housing)
+    table = build_features(extract, links, AS_OF, load_settings()).set_index("subject_ref")
+    assert table.loc["B03", "possible_undeclared_partner"] == 0
+    assert table.loc["H03", "undeclared_adults_at_address"] == 0
+
+
+def test_only_adults_registered_since_the_claimant_arrived_count(table):
+    row = table.loc["H08"]
+    assert row["claimant_arrival"] == pd.Timestamp("2025-01-01")
+    assert row["other_registered_adults"] == 1  # the co-tenant registered weeks before; the stale entry is ignored
+    assert row["undeclared_adults_at_address"] == 1
 
 
 def test_shared_bank_account_and_contact_count_other_people(table):
@@ -308,10 +331,10 @@ def test_only_the_latest_registration_on_as_of_counts(table):
 def test_housing_cost_against_local_peers(table):
     row = table.loc["B08"]
     assert row["peer_housing_cost"] == pytest.approx(600.0)  # median of the live claims in E06000001, 2 bedrooms
-    assert row["housing_cost_ratio"] == pytest.approx(np.log(1800.0 / 600.0))
+    assert row["housing_cost_ratio"] == pytest.approx(np.log(1800.0 / (1.5 * 600.0)))  # beyond half as much again
     assert row["housing_peer_group"] == "2-bedroom homes in E06000001"
     assert table.loc["B01", "housing_cost_ratio"] == 0  # below the median is not suspicious
-    assert row["award_ratio"] == pytest.approx(np.log(1900.0 / 800.0))
+    assert row["award_ratio"] == pytest.approx(np.log(1900.0 / (1.5 * 800.0)))
 
 
 def test_claim_without_uprn_keys_on_postcode(table):

@@ -86,8 +86,8 @@ def test_every_reason_renders_from_a_built_table():
     moved = render_reason(FEATURES_BY_NAME["registered_elsewhere"], table.loc["H04"])
     assert moved == "The claimant's latest electoral registration is at another address (UPRN U30), from 1 June 2023."
     spd = render_reason(FEATURES_BY_NAME["undeclared_adults_at_address"], table.loc["H03"])
-    assert spd == ("2 other adults registered to vote or with a live claim at the address (2 other adults on the "
-                   "electoral register); the claim declares 1 person living there, the claimant included.")
+    assert spd == ("2 other adults registered to vote at the address since the claimant arrived (1 January 2020); "
+                   "the claim declares 1 person living there, the claimant included.")
     award = render_reason(FEATURES_BY_NAME["award_ratio"], table.loc["B08"])
     assert award == ("An award of £1,900 a month against a median of £800 for universal credit claims with 1 adult "
                      "and no children.")
