@@ -493,26 +493,31 @@ class _Subjects:
     tokens: dict[str, np.ndarray]
 
 
+def _arrival(subjects: pd.DataFrame, subject: _Subjects, electors: pd.DataFrame, keys: _Keys) -> np.ndarray:
+    """When each claimant arrived at the claimed address: the claim start, or their own registration there when earlier."""
+    registered_from = electors["registered_from"].to_numpy("datetime64[ns]")
+    latest = np.full(keys.people, -1, dtype=np.int64)
+    latest[keys.elector_person] = np.arange(len(electors))  # one (latest) registration per person
+    own = _at(latest, subject.person)
+    own_here = (own >= 0) & (_at(keys.elector_address, own) == subject.address) & (subject.address >= 0)
+    own_from = _at(registered_from, np.where(own_here, own, -1), np.datetime64("NaT", "ns"))
+    start = subjects["start"].to_numpy("datetime64[ns]")
+    return np.where(own_here & (own_from < start), own_from, start)
+
+
 def _address_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.DataFrame, keys: _Keys,
-                     earning: np.ndarray) -> pd.DataFrame:
+                     earning: np.ndarray, arrival: np.ndarray) -> pd.DataFrame:
     """Who else is registered, and who of them earns, at each subject's address since the claimant arrived.
 
     The register keeps stale entries (earlier occupants who never re-registered, adult
     children long gone), so only people whose latest registration at the address dates
     from the claimant's arrival (less :data:`ARRIVAL_TOLERANCE`) count as living there now.
     The arrival is the claim start, or the claimant's own registration at the address when earlier.
+    Those registering within the tolerance either side of the arrival moved in with the
+    claimant (a household registers over a few weeks); the others moved in later.
     """
-    people = keys.people
     index = subjects.index
     registered_from = electors["registered_from"].to_numpy("datetime64[ns]")
-    latest = np.full(people, -1, dtype=np.int64)
-    latest[keys.elector_person] = np.arange(len(electors))  # one (latest) registration per person
-    own = _at(latest, subject.person)
-    own_here = (own >= 0) & (_at(keys.elector_address, own) == subject.address) & (subject.address >= 0)
-    own_from = _at(registered_from, np.where(own_here, own, -1), np.datetime64("NaT", "ns"))
-    start = subjects["start"].to_numpy("datetime64[ns]")
-    arrival = np.where(own_here & (own_from < start), own_from, start)
-
     asking = pd.DataFrame({"row": np.arange(len(index)), "address": subject.address, "person": subject.person,
                            "since": arrival - ARRIVAL_TOLERANCE})
     asking = asking.loc[subject.address >= 0]
@@ -521,34 +526,47 @@ def _address_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.Da
     pairs = asking.merge(residents.loc[residents["address"] >= 0], on="address")
     pairs = pairs.loc[(pairs["other"] != pairs["person"]) & (pairs["registered_from"] >= pairs["since"])]
     rows = pairs["row"].to_numpy(np.int64)
-    registered = np.bincount(rows, minlength=len(index)).astype(np.float64)
-    earning_here = np.bincount(rows, weights=earning[pairs["other"].to_numpy(np.int64)].astype(np.float64),
-                               minlength=len(index))
+    later = (pairs["registered_from"] > pairs["since"] + 2 * ARRIVAL_TOLERANCE).to_numpy()
+
+    def per_subject(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(rows, weights=weights.astype(np.float64), minlength=len(index))
+
     return pd.DataFrame(
         {
             "claimant_arrival": arrival,
-            "other_registered_adults": registered,
-            "other_earning_adults": earning_here,
+            "other_registered_adults": per_subject(np.ones(len(rows))),
+            "adults_moved_in_with_claimant": per_subject(~later),
+            "adults_moved_in_later": per_subject(later),
+            "other_earning_adults": per_subject(earning[pairs["other"].to_numpy(np.int64)]),
         },
         index=index,
     )
 
 
-def _possible_partners(subjects: pd.DataFrame, subject: _Subjects, keys: _Keys) -> pd.Series:
-    """Other people at a benefit claim's address sharing its surname, or a token on a live claim there."""
+def _possible_partners(subjects: pd.DataFrame, subject: _Subjects, electors: pd.DataFrame, keys: _Keys,
+                       arrival: np.ndarray) -> pd.Series:
+    """Other people at a benefit claim's address sharing its surname, or a token on a live claim there.
+
+    Registrations from before the claimant's arrival (less :data:`ARRIVAL_TOLERANCE`) are
+    stale entries of earlier occupants, not partners; live claims at the address always count.
+    """
     named = pd.DataFrame(
         {
             "address": np.concatenate([keys.elector_address, subject.address]),
             "surname": np.concatenate([keys.elector_surname, subject.surname]),
             "other": np.concatenate([keys.elector_person, subject.person]),
+            "since": np.concatenate([electors["registered_from"].to_numpy("datetime64[ns]"),
+                                     np.full(len(subject.person), np.datetime64("NaT", "ns"))]),
         }
     )
     named = named.loc[(named["address"] >= 0) & (named["surname"] >= 0)].drop_duplicates()
     asking = pd.DataFrame(
         {"row": np.arange(len(subjects)), "address": subject.address, "surname": subject.surname,
-         "person": subject.person}
+         "person": subject.person, "arrival": arrival - ARRIVAL_TOLERANCE}
     ).loc[(subjects["subject_type"] == "benefit_claim").to_numpy() & (subject.address >= 0)]
-    matches = [asking.merge(named, on=["address", "surname"])[["row", "person", "other"]]]
+    by_name = asking.merge(named, on=["address", "surname"])
+    by_name = by_name.loc[by_name["since"].isna() | (by_name["since"] >= by_name["arrival"])]
+    matches = [by_name[["row", "person", "other"]]]
     for token in TOKEN_COLUMNS:
         holders = pd.DataFrame({"address": subject.address, "token": subject.tokens[token], "other": subject.person})
         holders = holders.loc[(holders["token"] >= 0) & (holders["address"] >= 0)].drop_duplicates()
@@ -594,24 +612,33 @@ def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, index:
         union = np.bincount(other // max(keys.people, 1), minlength=len(index)).astype(np.float64)
         counts[name] = np.maximum(union, crowded)
     return pd.DataFrame(
-        {"people_sharing_bank_account": counts["bank"], "people_sharing_contact": counts["contact"]}, index=index
+        {"others_sharing_bank_account": counts["bank"], "others_sharing_contact": counts["contact"]}, index=index
     )
 
 
 def _elsewhere_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.DataFrame,
                        keys: _Keys) -> pd.DataFrame:
-    """The same person's live claims at other addresses, and a latest registration elsewhere."""
+    """The same person's live claims of the same kind at other addresses, and a latest registration elsewhere.
+
+    A person may hold different benefits, or a benefit and a council tax reduction, with
+    addresses recorded at different times; the same benefit or scheme for two homes at once is the anomaly.
+    """
     person, address = subject.person, subject.address
-    per_person = np.bincount(person, minlength=keys.people)[person]
-    place_codes, _ = pd.factorize(_pair(person, address, keys.addresses))
+    kind, kinds = _factorize(subjects["subject_type"] + ":" + subjects["kind"].fillna(""))
+    claimant = pd.factorize(_pair(person, kind, len(kinds)))[0]
+    per_claimant = np.bincount(claimant)[claimant]
+    place_codes, _ = pd.factorize(_pair(claimant, address, keys.addresses))
     per_place = np.bincount(place_codes)[place_codes]
-    elsewhere = (per_person - per_place).astype(np.float64)
+    elsewhere = (per_claimant - per_place).astype(np.float64)
+    per_person = np.bincount(person, minlength=keys.people)[person]
+    person_place, _ = pd.factorize(_pair(person, address, keys.addresses))
+    any_elsewhere = (per_person - np.bincount(person_place)[person_place]).astype(np.float64)
 
     refs = pd.Series(np.nan, index=subjects.index, dtype="str")
     if (elsewhere > 0).any():
-        keyed = pd.DataFrame({"row": np.arange(len(subjects)), "person": person, "address": address,
+        keyed = pd.DataFrame({"row": np.arange(len(subjects)), "claimant": claimant, "address": address,
                               "ref": subjects["subject_ref"].to_numpy()})
-        pairs = keyed.loc[elsewhere > 0].merge(keyed, on="person", suffixes=("", "_other"))
+        pairs = keyed.loc[elsewhere > 0].merge(keyed, on="claimant", suffixes=("", "_other"))
         pairs = pairs.loc[pairs["address"] != pairs["address_other"]].sort_values(["row", "ref_other"])
         pairs = pairs.assign(nth=pairs.groupby("row").cumcount())
         listed = pairs.loc[pairs["nth"] < 3].pivot(index="row", columns="nth", values="ref_other")
@@ -629,6 +656,7 @@ def _elsewhere_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.
     return pd.DataFrame(
         {
             "claims_elsewhere": elsewhere,
+            "any_claims_elsewhere": any_elsewhere,
             "claims_elsewhere_refs": refs,
             "registered_elsewhere": moved.astype(np.float64),
             "registered_elsewhere_address": ("UPRN " + _take(electors["uprn"], shown)).to_numpy(),
@@ -809,12 +837,13 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
     recent_months = min(settings.features.recent_months, window)
     earning = income.earnings[:, window - recent_months:].sum(axis=1) > 0
 
+    arrival = _arrival(subjects, subject, electors, keys)
     context = pd.concat(
         [
             subjects,
             _tax_context(subjects, subject.person, income, first_month, settings),
-            _address_context(subjects, subject, electors, keys, earning),
-            _possible_partners(subjects, subject, keys),
+            _address_context(subjects, subject, electors, keys, earning, arrival),
+            _possible_partners(subjects, subject, electors, keys, arrival),
             _sharing_context(subject, keys, recent, subjects.index),
             _elsewhere_context(subjects, subject, electors, keys),
             _peer_context(subjects, settings),

@@ -146,11 +146,14 @@ CONTEXT: dict[str, ContextSpec] = {
         _context("declared_occupants", "Occupants a housing claim declares, the claimant included.", "count", ("person", "people")),
         _context("claimant_arrival", "When the claimant arrived at the address: the claim start, or the claimant's own electoral registration there when earlier.", "date"),
         _context("other_registered_adults", "Other people whose latest electoral registration (on or before the as-of date) is at the address and dates from the claimant's arrival (less a few months) or later.", "count", _OTHER_ADULTS),
+        _context("adults_moved_in_with_claimant", "Of those other people, the ones who registered within a few months either side of the claimant's arrival: they moved in together.", "count", _OTHER_ADULTS),
+        _context("adults_moved_in_later", "Of those other people, the ones who registered later than that.", "count", _OTHER_ADULTS),
         _context("other_earning_adults", "Of those other people, the ones whose tax records show earnings in the latest months.", "count", _OTHER_ADULTS),
         _context("possible_partners", "Other people at the address sharing the claimant's surname, bank account, phone or e-mail.", "count", _OTHER_ADULTS),
-        _context("people_sharing_bank_account", "Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account.", "count", _OTHER_PEOPLE),
-        _context("people_sharing_contact", "Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail.", "count", _OTHER_PEOPLE),
-        _context("claims_elsewhere", "Other live claims of the same person at other addresses.", "count", ("other live claim", "other live claims")),
+        _context("others_sharing_bank_account", "Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account.", "count", _OTHER_PEOPLE),
+        _context("others_sharing_contact", "Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail.", "count", _OTHER_PEOPLE),
+        _context("claims_elsewhere", "Other live claims of the same kind (benefit or housing scheme) by the same person at other addresses.", "count", ("other live claim", "other live claims")),
+        _context("any_claims_elsewhere", "Other live claims of any kind by the same person at other addresses.", "count", ("other live claim", "other live claims")),
         _context("claims_elsewhere_refs", "References of up to three of those claims.", "text"),
         _context("registered_elsewhere", "The person's latest electoral registration is at another address.", "flag"),
         _context("registered_elsewhere_address", "That other address.", "text"),
@@ -206,8 +209,14 @@ def _recent_earnings_gap(frame: pd.DataFrame) -> pd.Series:
     return _excess_beyond(frame, "tax_recent_monthly_earnings", "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
 
 
+EVIDENCE_PRIOR_MONTHS = 3.0
+"""A mean over few months is weak evidence: the ratio is weighted by ``months / (months + this)``."""
+
+
 def _earnings_log_ratio(frame: pd.DataFrame) -> pd.Series:
-    return _log_ratio_beyond(frame, "tax_monthly_earnings", "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
+    months = frame["window_months"]
+    weight = months / (months + EVIDENCE_PRIOR_MONTHS)
+    return weight * _log_ratio_beyond(frame, "tax_monthly_earnings", "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
 
 
 def _capital_log_ratio(frame: pd.DataFrame) -> pd.Series:
@@ -215,15 +224,37 @@ def _capital_log_ratio(frame: pd.DataFrame) -> pd.Series:
 
 
 def _undeclared_adults(frame: pd.DataFrame) -> pd.Series:
-    return _excess(frame, "other_registered_adults", "declared_occupants", offset=1.0)
+    return _excess(frame, "adults_moved_in_with_claimant", "declared_occupants", offset=1.0)
 
 
 def _undeclared_earning_adults(frame: pd.DataFrame) -> pd.Series:
     return _excess(frame, "other_earning_adults", "declared_occupants", offset=1.0)
 
 
+MIN_AGREEING_SIGNS = 2
+"""One sign alone (a stale registration, a claim not yet closed) is common; two agreeing are not."""
+
+
+def _signs_of_living_elsewhere(frame: pd.DataFrame) -> pd.Series:
+    signs = (
+        (frame["registered_elsewhere"] > 0).astype("float64")
+        + (frame["any_claims_elsewhere"] > 0)
+        + (frame["adults_moved_in_later"] > frame["declared_occupants"] - 1.0)
+    )
+    return signs.where(signs >= MIN_AGREEING_SIGNS, 0.0)
+
+
 def _possible_undeclared_partner(frame: pd.DataFrame) -> pd.Series:
     return frame["possible_partners"].where(frame["declared_partner"] == 0, 0.0)
+
+
+def _beyond_one(name: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """The count in column ``name`` less one, floored at 0: one other person sharing a detail is ordinary."""
+    def compute(frame: pd.DataFrame) -> pd.Series:
+        return (frame[name].astype("float64") - 1.0).clip(lower=0.0)
+
+    compute.__name__ = f"beyond_one_{name}"
+    return compute
 
 
 def _column(name: str) -> Callable[[pd.DataFrame], pd.Series]:
@@ -249,7 +280,6 @@ def _award_ratio(frame: pd.DataFrame) -> pd.Series:
     return _log_ratio_above_peers(frame, "monthly_award", "peer_award")
 
 
-_HOUSEHOLD = "the claim declares {declared_adults} in the household, the claimant included."
 _HOUSING_HOUSEHOLD = "the claim declares {declared_occupants} living there, the claimant included."
 
 #: The model features, in model column order.
@@ -276,7 +306,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="earnings_log_ratio",
-        meaning="ln(monthly earnings in tax records / (declared earnings + a tolerance of max(£100, 20 % of declared))), 0 if not above: the gap relative to what was declared.",
+        meaning="ln(monthly earnings in tax records / (declared earnings + a tolerance of max(£100, 20 % of declared))), 0 if not above, weighted by months compared / (months compared + 3): the gap relative to what was declared, discounted when seen over few months.",
         unit="log_ratio",
         suspicious="high",
         applies_to="benefit_claim",
@@ -296,12 +326,12 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="undeclared_adults_at_address",
-        meaning="Other people registered to vote at the address since the claimant arrived (stale earlier entries left out), beyond the other adults the claim declares (0 if none).",
+        meaning="Other people who registered to vote at the address when the claimant arrived (within a few months either side), beyond the other adults the claim declares (0 if none).",
         unit="count",
         suspicious="high",
         applies_to="housing_claim",
-        reason="{other_registered_adults} registered to vote at the address since the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
-        context=("other_registered_adults", "claimant_arrival", "declared_occupants"),
+        reason="{adults_moved_in_with_claimant} registered to vote at the address when the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
+        context=("adults_moved_in_with_claimant", "claimant_arrival", "declared_occupants"),
         compute=_undeclared_adults,
     ),
     FeatureSpec(
@@ -326,43 +356,46 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="people_sharing_bank_account",
-        meaning="Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account.",
+        meaning="Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account, beyond the first (one relative or former partner elsewhere is common).",
         unit="count",
         suspicious="high",
         applies_to="benefit_claim",
-        reason="Benefit claims of {people_sharing_bank_account} at other addresses in the last {window_months} are paid into the same bank account.",
-        context=("people_sharing_bank_account", "window_months"),
-        compute=_column("people_sharing_bank_account"),
+        reason="Benefit claims of {others_sharing_bank_account} at other addresses in the last {window_months} are paid into the same bank account.",
+        context=("others_sharing_bank_account", "window_months"),
+        compute=_beyond_one("others_sharing_bank_account"),
     ),
     FeatureSpec(
         name="people_sharing_contact",
-        meaning="Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail.",
+        meaning="Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail, beyond the first (one relative or former partner elsewhere is common).",
         unit="count",
         suspicious="high",
         applies_to="benefit_claim",
-        reason="Benefit claims of {people_sharing_contact} at other addresses in the last {window_months} give the same phone number or e-mail address.",
-        context=("people_sharing_contact", "window_months"),
-        compute=_column("people_sharing_contact"),
+        reason="Benefit claims of {others_sharing_contact} at other addresses in the last {window_months} give the same phone number or e-mail address.",
+        context=("others_sharing_contact", "window_months"),
+        compute=_beyond_one("others_sharing_contact"),
     ),
     FeatureSpec(
         name="claims_elsewhere",
-        meaning="Other live benefit or housing claims of the same person at other addresses.",
+        meaning="Other live claims of the same kind (benefit or housing scheme) by the same person at other addresses.",
         unit="count",
         suspicious="high",
         applies_to="both",
-        reason="The same person has {claims_elsewhere} at other addresses ({claims_elsewhere_refs}).",
+        reason="The same person has {claims_elsewhere} of the same kind at other addresses ({claims_elsewhere_refs}).",
         context=("claims_elsewhere", "claims_elsewhere_refs"),
         compute=_column("claims_elsewhere"),
     ),
     FeatureSpec(
-        name="registered_elsewhere",
-        meaning="1 if the person's latest electoral registration is at another address than the claim's, else 0.",
-        unit="flag",
+        name="signs_of_living_elsewhere",
+        meaning="Signs that a housing claimant lives elsewhere while others live at the claimed home — latest electoral registration elsewhere, a live claim elsewhere, adults who moved in later beyond those declared — counted when at least two agree (else 0).",
+        unit="count",
         suspicious="high",
-        applies_to="both",
-        reason="The claimant's latest electoral registration is at another address ({registered_elsewhere_address}), from {registered_elsewhere_from}.",
-        context=("registered_elsewhere", "registered_elsewhere_address", "registered_elsewhere_from"),
-        compute=_column("registered_elsewhere"),
+        applies_to="housing_claim",
+        reason="The claimant's latest electoral registration is at {registered_elsewhere_address} (from {registered_elsewhere_from}); "
+               "the same person has {any_claims_elsewhere} at other addresses; {adults_moved_in_later} registered at the claimed "
+               "address after the claimant arrived ({claimant_arrival}); the claim declares {declared_occupants} living there.",
+        context=("registered_elsewhere", "registered_elsewhere_address", "registered_elsewhere_from", "any_claims_elsewhere",
+                 "adults_moved_in_later", "claimant_arrival", "declared_occupants"),
+        compute=_signs_of_living_elsewhere,
     ),
     FeatureSpec(
         name="housing_cost_ratio",

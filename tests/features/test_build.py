@@ -111,7 +111,7 @@ def hand_world() -> tuple[Extract, pd.DataFrame]:
         elector("E22c", "spd03", "U22"),
         elector("E23a", "tenant04", "U23", "2019-01-01"),
         elector("E23b", "tenant04", "U30", "2023-06-01"),  # the tenant moved out
-        elector("E23c", "lodger", "U23", "2024-01-01"),
+        elector("E23c", "lodger", "U23", "2025-01-01"),  # moved in a year after the claim started
         elector("E99", "future", "U01", "2026-05-01"),  # registers after AS_OF
         elector("E98a", "leaver", "U01", "2015-01-01"),  # left U01: registered elsewhere since
         elector("E98b", "leaver", "U29", "2021-01-01"),
@@ -221,7 +221,7 @@ def test_earnings_gap_is_tax_earnings_above_declared_and_a_tolerance(table):
     # declared £0: the tolerance is its floor, £100 a month
     assert table.loc["B02", "earnings_gap"] == pytest.approx(1350.0)
     assert table.loc["B02", "recent_earnings_gap"] == pytest.approx(1350.0)
-    assert table.loc["B02", "earnings_log_ratio"] == pytest.approx(np.log(1450.0 / 100.0))
+    assert table.loc["B02", "earnings_log_ratio"] == pytest.approx(12 / 15 * np.log(1450.0 / 100.0))  # 12 months seen
     assert table.loc["B02", "months_with_earnings"] == 12
 
 
@@ -286,16 +286,19 @@ def test_only_adults_registered_since_the_claimant_arrived_count(table):
 
 
 def test_shared_bank_account_and_contact_count_other_people(table):
-    assert table.loc["B05", "people_sharing_bank_account"] == 2
-    assert table.loc["B07", "people_sharing_bank_account"] == 2
-    assert table.loc["B05", "people_sharing_contact"] == 1
-    assert table.loc["B07", "people_sharing_contact"] == 0
+    assert table.loc["B05", "others_sharing_bank_account"] == 2
+    assert table.loc["B07", "others_sharing_bank_account"] == 2
+    assert table.loc["B05", "others_sharing_contact"] == 1
+    assert table.loc["B07", "others_sharing_contact"] == 0
+    # one other person sharing a detail is ordinary: only those beyond the first count
+    assert table.loc["B05", "people_sharing_bank_account"] == 1
+    assert table.loc["B05", "people_sharing_contact"] == 0
     assert table.loc["H01", "people_sharing_bank_account"] == 0  # housing claims carry no token
 
 
 def test_a_household_sharing_an_account_is_not_a_ring(table):
-    assert table.loc["B16", "people_sharing_bank_account"] == 0
-    assert table.loc["B17", "people_sharing_bank_account"] == 0
+    assert table.loc["B16", "others_sharing_bank_account"] == 0
+    assert table.loc["B17", "others_sharing_bank_account"] == 0
 
 
 def test_duplicate_housing_claims_elsewhere(table):
@@ -319,8 +322,16 @@ def test_tenant_registered_elsewhere_with_others_at_the_tenancy(table):
     assert row["registered_elsewhere"] == 1
     assert row["registered_elsewhere_address"] == "UPRN U30"
     assert row["registered_elsewhere_from"] == pd.Timestamp("2023-06-01")
-    assert row["undeclared_adults_at_address"] == 1  # the lodger
+    assert row["adults_moved_in_later"] == 1  # the lodger
+    assert row["undeclared_adults_at_address"] == 0  # nobody moved in with the tenant
+    assert row["signs_of_living_elsewhere"] == 2  # registered elsewhere, and a lodger moved in
     assert table.loc["B01", "registered_elsewhere"] == 0
+
+
+def test_one_sign_of_living_elsewhere_alone_is_not_counted(table):
+    # H01 has live claims elsewhere but no registration elsewhere and nobody moved in
+    assert table.loc["H01", "claims_elsewhere"] == 4
+    assert table.loc["H01", "signs_of_living_elsewhere"] == 0
 
 
 def test_only_the_latest_registration_on_as_of_counts(table):
