@@ -4,7 +4,7 @@ ADBench protocol (Han et al., "ADBench: Anomaly Detection Benchmark", NeurIPS 20
 stratified 70/30 train/test split, the detector fitted on the training part
 without labels, ROC-AUC and AUC-PR (average precision) measured on the test part,
 mean of 3 seeds. The detector is run as configured (combined) and with each
-component alone (the other's weight set to 0).
+component alone (the others' weights set to 0).
 
 Run ``python -m benchmarks.adbench [--data-dir DIR]``; the data directory is
 otherwise ``$COUNTERFRAUD_ADBENCH_DIR`` or ``../shared/benchmarks/adbench`` beside
@@ -51,11 +51,11 @@ PUBLISHED_BEST_ROC_AUC = {"cardio": 95.5, "thyroid": 98.3, "shuttle": 99.6, "mam
 
 VARIANTS: dict[str, dict[str, float]] = {
     "combined": {},
-    "forest alone": {"autoencoder_weight": 0.0},
-    "autoencoder alone": {"forest_weight": 0.0},
+    "forest alone": {"forest_weight": 1.0, "autoencoder_weight": 0.0, "tail_weight": 0.0},
+    "autoencoder alone": {"forest_weight": 0.0, "autoencoder_weight": 1.0, "tail_weight": 0.0},
+    "tail alone": {"forest_weight": 0.0, "autoencoder_weight": 0.0, "tail_weight": 1.0},
 }
 """Detector parameters changed from the configured detector for each reported variant."""
-
 
 
 class DataDirError(FileNotFoundError):

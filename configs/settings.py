@@ -79,11 +79,13 @@ class DetectorSettings(_Strict):
 
     isolation_forest: IsolationForestSettings = IsolationForestSettings()
     autoencoder: AutoencoderSettings = AutoencoderSettings()
-    weights: dict[str, float] = {"isolation_forest": 0.7, "autoencoder": 0.3}
+    weights: dict[str, float] = {"isolation_forest": 0.2, "autoencoder": 0.3, "tail": 0.5}
+    """Weights of the standardised component scores (``isolation_forest``, ``autoencoder``,
+    ``tail``); a component of weight 0 or absent is not fitted."""
 
     @model_validator(mode="after")
     def _known_components(self) -> DetectorSettings:
-        unknown = set(self.weights) - {"isolation_forest", "autoencoder"}
+        unknown = set(self.weights) - {"isolation_forest", "autoencoder", "tail"}
         if unknown:
             raise ValueError(f"unknown detector component(s) in weights: {sorted(unknown)}")
         if not any(w > 0 for w in self.weights.values()):

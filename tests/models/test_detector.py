@@ -6,6 +6,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from pyod.models.ecod import ECOD
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -15,10 +16,12 @@ from models.detector import (
     _EXPLAIN_CHUNK_ROWS,
     INVALID_PARAMETER,
     DetectorParameterError,
+    EmpiricalTails,
     average_path_length,
 )
 
 SMALL = {
+    "tail_weight": 0.5,
     "forest_n_estimators": 25,
     "forest_max_samples": 64,
     "autoencoder_hidden_neurons": (8, 4),
@@ -112,13 +115,21 @@ def test_explanations_in_parallel_blocks_add_up_too() -> None:
     )
 
 
-@pytest.mark.parametrize("weights", [{"autoencoder_weight": 0.0}, {"forest_weight": 0.0}])
+ALONE = {
+    "forest": {"autoencoder_weight": 0.0, "tail_weight": 0.0},
+    "autoencoder": {"forest_weight": 0.0, "tail_weight": 0.0},
+    "tail": {"forest_weight": 0.0, "autoencoder_weight": 0.0},
+}
+
+
+@pytest.mark.parametrize("weights", ALONE.values(), ids=ALONE.keys())
 def test_one_component_alone_is_fitted_and_explained_alone(
     data: np.ndarray, weights: dict[str, float]
 ) -> None:
     detector = small_detector(**weights).fit(data)
     assert (detector.forest_ is None) == (weights.get("forest_weight") == 0.0)
     assert (detector.autoencoder_ is None) == (weights.get("autoencoder_weight") == 0.0)
+    assert (detector.tails_ is None) == (weights.get("tail_weight") == 0.0)
     contributions, base_value = detector.explain(data)
     np.testing.assert_allclose(
         contributions.sum(axis=1) + base_value, detector.decision_scores_, rtol=0, atol=1e-6
@@ -182,7 +193,8 @@ def test_missing_values_are_refused(data: np.ndarray) -> None:
 @pytest.mark.parametrize(
     ("weights", "name"),
     [
-        ({"forest_weight": 0.0, "autoencoder_weight": 0.0}, "weights"),
+        ({"forest_weight": 0.0, "autoencoder_weight": 0.0, "tail_weight": 0.0}, "weights"),
+        ({"tail_weight": np.inf}, "tail weight"),
         ({"forest_weight": -1.0}, "isolation_forest weight"),
     ],
 )
@@ -202,7 +214,7 @@ def test_make_detector_takes_its_parameters_from_the_settings() -> None:
     settings = DetectorSettings(
         isolation_forest=IsolationForestSettings(n_estimators=7, max_samples=32),
         autoencoder=AutoencoderSettings(hidden_neurons=(6, 3), epochs=2, max_train_rows=500),
-        weights={"isolation_forest": 0.25},
+        weights={"isolation_forest": 0.25, "tail": 0.5},
     )
     params = make_detector(settings, random_state=5).get_params()
     assert params["forest_n_estimators"] == 7
@@ -211,6 +223,7 @@ def test_make_detector_takes_its_parameters_from_the_settings() -> None:
     assert params["autoencoder_max_train_rows"] == 500
     assert params["forest_weight"] == 0.25
     assert params["autoencoder_weight"] == 0.0
+    assert params["tail_weight"] == 0.5
     assert params["random_state"] == 5
     assert make_detector().get_params() == CombinedDetector().get_params()
 
@@ -224,3 +237,54 @@ def test_the_autoencoder_trains_on_at_most_max_train_rows(data: np.ndarray) -> N
 def test_a_pickled_detector_scores_the_same(data: np.ndarray, fitted: CombinedDetector) -> None:
     restored = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(restored.decision_function(data), fitted.decision_scores_)
+
+
+def exact_tail_terms(train: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``-log`` of the smoothed shares ``<= x`` and ``>= x`` per column, counted directly."""
+    n = len(train)
+    at_most = (train[None, :, :] <= X[:, None, :]).sum(axis=1)
+    at_least = (train[None, :, :] >= X[:, None, :]).sum(axis=1)
+    return -np.log((at_most + 1) / (n + 1)), -np.log((at_least + 1) / (n + 1))
+
+
+@pytest.fixture(scope="module")
+def zero_inflated() -> np.ndarray:
+    """A normal column, a mostly-zero left-skewed column, a small-integer column, a constant."""
+    rng = np.random.default_rng(5)
+    n = 300
+    mostly_zero = np.where(rng.random(n) < 0.7, 0.0, -rng.exponential(size=n))
+    return np.c_[rng.normal(size=n), mostly_zero, rng.integers(0, 4, n), np.ones(n)]
+
+
+def test_tail_terms_follow_ecod_with_ties_counted_exactly(zero_inflated: np.ndarray) -> None:
+    queries = np.vstack([zero_inflated, zero_inflated + 0.37, -3 * zero_inflated])
+    tails = EmpiricalTails.fit(zero_inflated, max_knots=10_000)
+    left, right = exact_tail_terms(zero_inflated, queries)
+    np.testing.assert_allclose(tails.terms(queries), np.maximum(left, right), rtol=0, atol=1e-9)
+
+
+def test_tail_terms_match_pyod_ecod_on_continuous_columns() -> None:
+    X = np.random.default_rng(6).normal(size=(500, 3))
+    # both sum -log(smaller tail share) over the columns; PyOD does not smooth the shares
+    ecod_scores = ECOD().fit(X).decision_scores_
+    ours = EmpiricalTails.fit(X, max_knots=10_000).terms(X).sum(axis=1)
+    assert np.corrcoef(ours, ecod_scores)[0, 1] > 0.999
+
+
+def test_tail_knots_keep_point_masses_and_extremes_exact(zero_inflated: np.ndarray) -> None:
+    tails = EmpiricalTails.fit(zero_inflated, max_knots=40)
+    assert all(len(knots) <= 40 for knots in tails.knots)
+    on_knots = np.array([0.0, zero_inflated[:, 1].min(), zero_inflated[:, 1].max()])
+    queries = np.zeros((3, 4))
+    queries[:, 1] = on_knots
+    exact_left, exact_right = exact_tail_terms(zero_inflated, queries)
+    np.testing.assert_allclose(
+        tails.terms(queries)[:, 1], np.maximum(exact_left, exact_right)[:, 1], rtol=0, atol=1e-12
+    )
+
+
+def test_tail_scores_are_finite_beyond_the_training_range(fitted: CombinedDetector) -> None:
+    far = np.full((2, fitted.n_features_in_), 1e6) * np.array([[1.0], [-1.0]])
+    terms = fitted.tails_.terms(fitted._scale(far))
+    assert np.isfinite(terms).all() and (terms >= 0).all()
+    assert fitted.decision_function(far).min() > fitted.decision_scores_.max()
