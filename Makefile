@@ -22,6 +22,7 @@ demo: install
 	$(BIN)/counterfraud generate --out $(DEMO)/data --people $(PEOPLE) --seed $(SEED) --truth $(DEMO)/truth.parquet
 	$(BIN)/counterfraud train --data $(DEMO)/data --workspace $(DEMO)/workspace --truth $(DEMO)/truth.parquet
 	$(BIN)/counterfraud score --data $(DEMO)/data --out $(DEMO)/run --workspace $(DEMO)/workspace
+	@echo; echo "Top of the case list ($(DEMO)/run/cases.csv):"; head -n 6 $(DEMO)/run/cases.csv | cut -c1-200
 
 test: install
 	$(BIN)/ruff check .

@@ -112,11 +112,33 @@ def format_validation(summary: dict) -> str:
     return "\n".join(lines)
 
 
+SOURCE_TITLES = {
+    "truth": "truth file (every subject labelled)",
+    "investigation_outcomes": "past investigations (a small, biased sample)",
+}
+
+
 def format_training(result: dict) -> str:
-    """The train command's report: the registered version and its evaluation figures."""
+    """The train command's report: the registered version and its evaluation per label source."""
     lines = [f"registered {result['model_name']} version {result['version']} as {result['alias']} "
              f"({result['n_subjects']:,} subjects, as of {result['as_of']})"]
-    lines += [f"  {name:<52}{value:>10.3f}" for name, value in sorted(result["metrics"].items())]
+    metrics = result["metrics"]
+    for source, title in SOURCE_TITLES.items():
+        if f"{source}.n_labelled" not in metrics:
+            continue
+        figure = {name.removeprefix(f"{source}."): value for name, value in metrics.items()
+                  if name.startswith(f"{source}.")}
+        lines.append(
+            f"against {title}: {figure['n_labelled']:,.0f} labelled, {figure['n_fraud']:,.0f} fraud; "
+            f"average precision {figure['average_precision']:.3f}; of the "
+            f"{figure['n_labelled_flagged']:,.0f} labelled subjects within capacity, precision "
+            f"{figure['precision_at_capacity']:.3f}, "
+            f"recall {figure['recall_at_capacity']:.3f}")
+        by_typology = sorted((name.split(".", 1)[1], value) for name, value in figure.items()
+                             if name.startswith("recall_at_capacity."))
+        if by_typology:
+            lines.append("  recall at capacity by typology: "
+                         + ", ".join(f"{name} {value:.2f}" for name, value in by_typology))
     return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.cli import EXIT_USER_ERROR, main
+from pipelines.cli import EXIT_USER_ERROR, format_training, main
 from tests.features.contract_fixtures import clean_rows, write_contract_dir
 
 
@@ -78,3 +78,16 @@ def test_bad_arguments_exit_non_zero(argv: list[str], capsys) -> None:
         main(argv)
     assert stopped.value.code != 0
     assert "error" in capsys.readouterr().err
+
+
+def test_training_report_marks_past_investigations_as_a_biased_sample() -> None:
+    figures = {"n_labelled": 60.0, "n_fraud": 7.0, "average_precision": 0.46,
+               "n_labelled_flagged": 5.0, "precision_at_capacity": 0.4, "recall_at_capacity": 0.29}
+    metrics = {f"investigation_outcomes.{name}": value for name, value in figures.items()}
+    metrics["investigation_outcomes.recall_at_capacity.subletting"] = 0.5
+    report = format_training({"model_name": "m", "version": "2", "alias": "challenger",
+                              "n_subjects": 4308, "as_of": "2026-09-30", "metrics": metrics})
+    assert "version 2 as challenger (4,308 subjects" in report
+    assert "past investigations (a small, biased sample): 60 labelled, 7 fraud" in report
+    assert "of the 5 labelled subjects within capacity, precision 0.400" in report
+    assert "subletting 0.50" in report and "truth file" not in report
