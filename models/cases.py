@@ -108,15 +108,17 @@ def rank_subjects(
 
 def _link_pairs(features_table: pd.DataFrame, flagged_refs: pd.Series) -> pd.DataFrame:
     """Every (flagged subject, other subject, link) sharing a non-empty key or token."""
-    link_columns = [column for column in LINK_COLUMNS if column in features_table.columns]
-    keys = (
-        features_table[["subject_ref", *link_columns]]
-        .melt(id_vars="subject_ref", var_name="link", value_name="key")
-        .dropna(subset=["key"])
-    )
-    keys = keys[keys["key"].astype("str").str.strip() != ""]
-    flagged_keys = keys[keys["subject_ref"].isin(flagged_refs)]
-    pairs = flagged_keys.merge(keys, on=["link", "key"], suffixes=("", "_other"))
+    flagged = features_table["subject_ref"].isin(flagged_refs)
+    parts = []
+    for link in (column for column in LINK_COLUMNS if column in features_table.columns):
+        keys = features_table[["subject_ref", link]].rename(columns={link: "key"}).dropna(subset=["key"])
+        keys = keys[keys["key"].astype("str").str.strip() != ""]
+        flagged_keys = keys[flagged.loc[keys.index]]
+        # only the subjects holding a flagged subject's key can pair with it
+        sharing = keys[keys["key"].isin(flagged_keys["key"])]
+        pairs = flagged_keys.merge(sharing, on="key", suffixes=("", "_other"))
+        parts.append(pairs.assign(link=link))
+    pairs = pd.concat(parts, ignore_index=True)
     return pairs.loc[pairs["subject_ref"] != pairs["subject_ref_other"],
                      ["subject_ref", "subject_ref_other", "link"]]
 

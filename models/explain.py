@@ -10,7 +10,7 @@ table and from the feature declarations, never computed a second way.
 
 How the contributions are computed
 ----------------------------------
-The combined score (:mod:`models.detector`) is a weighted sum of two standardised
+The combined score (:mod:`models.detector`) is a weighted sum of three standardised
 component scores, so a contribution is the weighted sum of the components'
 contributions, and each component is explained by a method that is exact for it:
 
@@ -37,8 +37,12 @@ contributions, and each component is explained by a method that is exact for it:
   that an error shows up on the feature that is badly reconstructed, which is
   not always the input that caused it; reasons therefore only cite features whose
   value itself departs in the suspicious direction.
+* **Empirical tails (ECOD-style): the score is already a sum over features.**
+  Each feature's term is minus the log of how rare a value this far out is among
+  the training subjects (the larger of its two tails), so a feature's
+  contribution is its own term, exactly, at the cost of a lookup per feature.
 
-Both parts are computed on the detector's own columns, which are exactly the
+All parts are computed on the detector's own columns, which are exactly the
 feature table's model columns (``features.definitions.feature_names()``), so the
 contributions are reported per feature of the feature table.
 
@@ -287,8 +291,10 @@ def top_reasons(
         ["subject_order", "contribution", "feature_order"], ascending=[True, False, True],
         kind="mergesort")
 
+    # one record per chosen subject: row lookups in a wide frame cost far more than the sentence
+    context = rows.loc[pd.unique(chosen["subject_ref"])].to_dict("index")
     reasons = [
-        render_reason(specs[feature], rows.loc[ref])
+        render_reason(specs[feature], context[ref])
         for ref, feature in zip(chosen["subject_ref"], chosen["feature"], strict=True)
     ]
     return pd.DataFrame({
