@@ -4,7 +4,7 @@ A *subject* is every benefit claim and every housing claim live on the as-of dat
 For each, :func:`build_features` gathers context from the other sources — tax
 records (by the NINOs of the subject's person), the electoral register and other
 claims at the same address, other claims sharing a bank account, phone or e-mail,
-the same person's claims elsewhere, and peers (same local authority and bedrooms,
+the same person's claims elsewhere, and peers (same local authority, bedrooms and property type,
 same benefit and household) — and then computes every model feature declared in
 :mod:`features.definitions` from exactly the context columns it declares.
 
@@ -328,6 +328,7 @@ def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
             "end": pd.to_datetime(benefit["claim_end"]),
             "la_code": benefit_la.set_axis(benefit.index),
             "bedrooms": _take(register["bedrooms"], benefit_row).set_axis(benefit.index),
+            "property_type": _take(register["property_type"], benefit_row).set_axis(benefit.index),
             "adults": benefit["adults_in_household"].astype("float64"),
             "children": benefit["children_in_household"].astype("float64").clip(upper=CHILDREN_CAP),
             "declared_monthly_earnings": benefit["declared_monthly_earnings"].astype("float64"),
@@ -352,6 +353,7 @@ def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
             "end": pd.to_datetime(housing["end_date"]),
             "la_code": housing["la_code"].astype("str"),
             "bedrooms": _take(register["bedrooms"], keys.claim_register_row[benefit_count:]).set_axis(housing.index),
+            "property_type": _take(register["property_type"], keys.claim_register_row[benefit_count:]).set_axis(housing.index),
             "adults": -1.0,
             "children": -1.0,
             "declared_monthly_earnings": np.nan,
@@ -505,6 +507,11 @@ def _arrival(subjects: pd.DataFrame, subject: _Subjects, electors: pd.DataFrame,
     return np.where(own_here & (own_from < start), own_from, start)
 
 
+def _registered_at_arrival(subjects: pd.DataFrame, arrival: np.ndarray) -> np.ndarray:
+    """Whether the arrival is the claimant's own registration at the address (earlier than the claim start)."""
+    return arrival < subjects["start"].to_numpy("datetime64[ns]")
+
+
 def _address_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.DataFrame, keys: _Keys,
                      earning: np.ndarray, arrival: np.ndarray) -> pd.DataFrame:
     """Who else is registered, and who of them earns, at each subject's address since the claimant arrived.
@@ -534,6 +541,7 @@ def _address_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.Da
     return pd.DataFrame(
         {
             "claimant_arrival": arrival,
+            "claimant_registered_at_arrival": _registered_at_arrival(subjects, arrival).astype(np.float64),
             "other_registered_adults": per_subject(np.ones(len(rows))),
             "adults_moved_in_with_claimant": per_subject(~later),
             "adults_moved_in_later": per_subject(later),
@@ -712,8 +720,9 @@ def _peer_median(values: pd.Series, levels: list[tuple[np.ndarray, pd.Series]],
 
 
 def _homes(frame: pd.DataFrame) -> pd.Series:
-    words = np.where(frame["subject_type"] == "housing_claim", "rented homes", "homes")
-    return pd.Series(words, index=frame.index, dtype="str")
+    """``homes`` for a benefit claim, ``homes on housing benefit`` etc. for a housing claim (rents differ by scheme)."""
+    on_scheme = "homes on " + _readable(frame["kind"])
+    return on_scheme.where(frame["subject_type"] == "housing_claim", "homes").astype("str")
 
 
 def _bedrooms(frame: pd.DataFrame) -> pd.Series:
@@ -731,15 +740,27 @@ def _award_words(frame: pd.DataFrame) -> pd.Series:
     return _readable(frame["kind"]) + " claims" + detail
 
 
+def _property_words(frame: pd.DataFrame) -> pd.Series:
+    """`` (flat)``, `` (semi detached)``: the property type after the homes."""
+    return " (" + _readable(frame["property_type"]) + ")"
+
+
 def _peer_context(subjects: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Median housing cost (same local authority and bedrooms) and award (same benefit and household)."""
-    frame = subjects[["subject_type", "la_code", "bedrooms", "kind", "adults", "children"]]
+    """Median housing cost (same local authority, bedrooms and property type) and award (same benefit and household).
+
+    Rents differ by property type as much as by size (a room in a house in multiple
+    occupation against a detached house), so the property type sharpens the cost norm.
+    """
+    frame = subjects[["subject_type", "la_code", "bedrooms", "property_type", "kind", "adults", "children"]]
     housing = (frame["subject_type"] == "housing_claim").to_numpy()
     la = _factorize(frame["la_code"])[0]
     frame = frame.assign(
         type_code=housing.astype(np.int64),
         la_group=la,
         bedroom_group=frame["bedrooms"].fillna(-1).to_numpy(np.int64),
+        property_group=_factorize(frame["property_type"])[0],
+        # a social rent is set below the market rent, so a housing claim's rent is compared within its scheme
+        scheme_group=np.where(housing, _factorize(frame["kind"])[0], 0),
         kind_group=_factorize(frame["kind"])[0],
         # the award of a benefit claim depends on its household, of a housing claim on its authority
         adults_group=np.where(housing, 0, frame["adults"].to_numpy(np.int64)),
@@ -750,12 +771,15 @@ def _peer_context(subjects: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     housing_median, housing_label = _peer_median(
         subjects["housing_cost"],
         [
-            _groups(frame, ["type_code", "la_group", "bedroom_group"],
+            _groups(frame, ["type_code", "scheme_group", "la_group", "bedroom_group", "property_group"],
+                    lambda first: _bedrooms(first) + _homes(first) + _property_words(first) + " in " + first["la_code"]),
+            _groups(frame, ["type_code", "scheme_group", "la_group", "bedroom_group"],
                     lambda first: _bedrooms(first) + _homes(first) + " in " + first["la_code"]),
-            _groups(frame, ["type_code", "la_group"], lambda first: _homes(first) + " in " + first["la_code"]),
-            _groups(frame, ["type_code", "bedroom_group"],
+            _groups(frame, ["type_code", "scheme_group", "la_group"],
+                    lambda first: _homes(first) + " in " + first["la_code"]),
+            _groups(frame, ["type_code", "scheme_group", "bedroom_group"],
                     lambda first: _bedrooms(first) + _homes(first) + " nationally"),
-            _groups(frame, ["type_code"], lambda first: "all " + _homes(first)),
+            _groups(frame, ["type_code", "scheme_group"], lambda first: "all " + _homes(first)),
         ],
         min_peers,
     )

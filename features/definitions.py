@@ -145,6 +145,7 @@ CONTEXT: dict[str, ContextSpec] = {
         _context("declared_adults", "Adults declared in the household, the claimant included (housing: occupants declared).", "count", ("adult", "adults")),
         _context("declared_occupants", "Occupants a housing claim declares, the claimant included.", "count", ("person", "people")),
         _context("claimant_arrival", "When the claimant arrived at the address: the claim start, or the claimant's own electoral registration there when earlier.", "date"),
+        _context("claimant_registered_at_arrival", "The claimant's own electoral registration at the address predates the claim, and marks the arrival.", "flag"),
         _context("other_registered_adults", "Other people whose latest electoral registration (on or before the as-of date) is at the address and dates from the claimant's arrival (less a few months) or later.", "count", _OTHER_ADULTS),
         _context("adults_moved_in_with_claimant", "Of those other people, the ones who registered within a few months either side of the claimant's arrival: they moved in together.", "count", _OTHER_ADULTS),
         _context("adults_moved_in_later", "Of those other people, the ones who registered later than that.", "count", _OTHER_ADULTS),
@@ -160,7 +161,7 @@ CONTEXT: dict[str, ContextSpec] = {
         _context("registered_elsewhere_from", "Date of that registration.", "date"),
         _context("housing_cost", "Monthly housing costs (benefit claims) or rent (housing claims).", "gbp"),
         _context("peer_housing_cost", "Median monthly housing cost of live claims in the same peer group.", "gbp"),
-        _context("housing_peer_group", "The peer group: local authority and bedrooms, or the widest group with enough claims.", "text"),
+        _context("housing_peer_group", "The peer group: local authority, bedrooms and property type (housing claims: within their scheme), or the narrowest wider group with enough claims.", "text"),
         _context("monthly_award", "Award paid per month.", "gbp"),
         _context("peer_award", "Median monthly award of live claims in the same peer group.", "gbp"),
         _context("award_peer_group", "The peer group of the award.", "text"),
@@ -223,8 +224,14 @@ def _capital_log_ratio(frame: pd.DataFrame) -> pd.Series:
     return _log_ratio_beyond(frame, "implied_capital", "declared_savings", CAPITAL_TOLERANCE_GBP)
 
 
+UNATTESTED_ARRIVAL_WEIGHT = 0.5
+"""Weight of an adult registering around a claim start the claimant's own registration does not attest:
+a new occupant may simply follow the claim; registering alongside the claimant's own registration is a household moving in."""
+
+
 def _undeclared_adults(frame: pd.DataFrame) -> pd.Series:
-    return _excess(frame, "adults_moved_in_with_claimant", "declared_occupants", offset=1.0)
+    weight = np.where(frame["claimant_registered_at_arrival"] > 0, 1.0, UNATTESTED_ARRIVAL_WEIGHT)
+    return weight * _excess(frame, "adults_moved_in_with_claimant", "declared_occupants", offset=1.0)
 
 
 def _undeclared_earning_adults(frame: pd.DataFrame) -> pd.Series:
@@ -326,12 +333,12 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="undeclared_adults_at_address",
-        meaning="Other people who registered to vote at the address when the claimant arrived (within a few months either side), beyond the other adults the claim declares (0 if none).",
+        meaning="Other people who registered to vote at the address when the claimant arrived (within a few months either side), beyond the other adults the claim declares (0 if none); halved when the arrival is only the claim start, not the claimant's own registration there.",
         unit="count",
         suspicious="high",
         applies_to="housing_claim",
         reason="{adults_moved_in_with_claimant} registered to vote at the address when the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
-        context=("adults_moved_in_with_claimant", "claimant_arrival", "declared_occupants"),
+        context=("adults_moved_in_with_claimant", "claimant_arrival", "claimant_registered_at_arrival", "declared_occupants"),
         compute=_undeclared_adults,
     ),
     FeatureSpec(
@@ -399,7 +406,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="housing_cost_ratio",
-        meaning="ln(monthly housing cost or rent / (1.5 × median of live claims in the same local authority and bedrooms)), 0 if not above or unknown.",
+        meaning="ln(monthly housing cost or rent / (1.5 × median of live claims in the same local authority, bedrooms and property type; housing claims within their scheme)), 0 if not above or unknown.",
         unit="log_ratio",
         suspicious="high",
         applies_to="both",

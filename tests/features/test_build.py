@@ -282,7 +282,8 @@ def test_only_adults_registered_since_the_claimant_arrived_count(table):
     row = table.loc["H08"]
     assert row["claimant_arrival"] == pd.Timestamp("2025-01-01")
     assert row["other_registered_adults"] == 1  # the co-tenant registered weeks before; the stale entry is ignored
-    assert row["undeclared_adults_at_address"] == 1
+    assert row["claimant_registered_at_arrival"] == 0  # the arrival is only the claim start
+    assert row["undeclared_adults_at_address"] == 0.5  # so the co-tenant counts half
 
 
 def test_shared_bank_account_and_contact_count_other_people(table):
@@ -313,6 +314,7 @@ def test_duplicate_housing_claims_elsewhere(table):
 def test_single_person_discount_with_other_adults_registered(table):
     row = table.loc["H03"]
     assert row["other_registered_adults"] == 2
+    assert row["claimant_registered_at_arrival"] == 1  # they registered alongside the claimant's own registration
     assert row["undeclared_adults_at_address"] == 2
     assert row["housing_cost_ratio"] == 0  # no rent on a discount
 
@@ -343,7 +345,7 @@ def test_housing_cost_against_local_peers(table):
     row = table.loc["B08"]
     assert row["peer_housing_cost"] == pytest.approx(600.0)  # median of the live claims in E06000001, 2 bedrooms
     assert row["housing_cost_ratio"] == pytest.approx(np.log(1800.0 / (1.5 * 600.0)))  # beyond half as much again
-    assert row["housing_peer_group"] == "2-bedroom homes in E06000001"
+    assert row["housing_peer_group"] == "2-bedroom homes (flat) in E06000001"  # same property type too
     assert table.loc["B01", "housing_cost_ratio"] == 0  # below the median is not suspicious
     assert row["award_ratio"] == pytest.approx(np.log(1900.0 / (1.5 * 800.0)))
 
