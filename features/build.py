@@ -471,6 +471,7 @@ def _tax_context(subjects: pd.DataFrame, person: np.ndarray, income: _Income, fi
         {
             "tax_monthly_earnings": np.where(known, (rows * in_window).sum(axis=1) / window_months, np.nan),
             "tax_recent_monthly_earnings": np.where(known, (rows * in_recent).sum(axis=1) / recent_months, np.nan),
+            "tax_latest_monthly_earnings": np.where(known, rows[:, -1], np.nan),
             "window_months": window_months,
             "recent_months": recent_months,
             "months_with_earnings": np.where(known, ((rows > 0) & in_window).sum(axis=1), np.nan),

@@ -134,6 +134,7 @@ CONTEXT: dict[str, ContextSpec] = {
         _context("declared_monthly_earnings", "Earnings the claimant declared, per month.", "gbp"),
         _context("tax_monthly_earnings", "Mean monthly PAYE and self-employment income in tax records over the compared months of the claim.", "gbp"),
         _context("tax_recent_monthly_earnings", "Mean monthly PAYE and self-employment income over the latest months of the claim.", "gbp"),
+        _context("tax_latest_monthly_earnings", "PAYE and self-employment income in the latest month of the tax records.", "gbp"),
         _context("window_months", "Months of the claim compared with tax records (up to the earnings window).", "months"),
         _context("recent_months", "Latest months of the claim compared with tax records.", "months"),
         _context("months_with_earnings", "Compared months in which tax records show earnings.", "months"),
@@ -202,12 +203,24 @@ def _log_ratio_beyond(frame: pd.DataFrame, observed: str, declared: str, floor: 
     return np.log(ratio.clip(lower=1.0))
 
 
+def _sustained(frame: pd.DataFrame, mean_earnings: str) -> pd.DataFrame:
+    """Earnings over a span and in the latest month, whichever is lower.
+
+    Honest pay varies from month to month, so a declaration matches some month and
+    not the average; earnings kept from the benefit show both on average and now.
+    """
+    lower = np.fmin(frame[mean_earnings], frame["tax_latest_monthly_earnings"])
+    return frame.assign(sustained_earnings=lower)
+
+
 def _earnings_gap(frame: pd.DataFrame) -> pd.Series:
-    return _excess_beyond(frame, "tax_monthly_earnings", "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
+    return _excess_beyond(_sustained(frame, "tax_monthly_earnings"), "sustained_earnings",
+                          "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
 
 
 def _recent_earnings_gap(frame: pd.DataFrame) -> pd.Series:
-    return _excess_beyond(frame, "tax_recent_monthly_earnings", "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
+    return _excess_beyond(_sustained(frame, "tax_recent_monthly_earnings"), "sustained_earnings",
+                          "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
 
 
 EVIDENCE_PRIOR_MONTHS = 3.0
@@ -217,7 +230,8 @@ EVIDENCE_PRIOR_MONTHS = 3.0
 def _earnings_log_ratio(frame: pd.DataFrame) -> pd.Series:
     months = frame["window_months"]
     weight = months / (months + EVIDENCE_PRIOR_MONTHS)
-    return weight * _log_ratio_beyond(frame, "tax_monthly_earnings", "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
+    return weight * _log_ratio_beyond(_sustained(frame, "tax_monthly_earnings"), "sustained_earnings",
+                                      "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
 
 
 def _capital_log_ratio(frame: pd.DataFrame) -> pd.Series:
@@ -293,32 +307,32 @@ _HOUSING_HOUSEHOLD = "the claim declares {declared_occupants} living there, the 
 FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec(
         name="earnings_gap",
-        meaning="Mean monthly earnings in tax records over the compared months of the claim minus the declared monthly earnings and a tolerance of max(£100, 20 % of declared) (0 if not above).",
+        meaning="The lower of the mean monthly earnings in tax records over the compared months of the claim and the latest month's, minus the declared monthly earnings and a tolerance of max(£100, 20 % of declared) (0 if not above).",
         unit="gbp_per_month",
         suspicious="high",
         applies_to="benefit_claim",
-        reason="Declared earnings {declared_monthly_earnings} a month; tax records show {tax_monthly_earnings} a month from employment and self-employment over the last {window_months} of the claim.",
-        context=("declared_monthly_earnings", "tax_monthly_earnings", "window_months"),
+        reason="Declared earnings {declared_monthly_earnings} a month; tax records show {tax_monthly_earnings} a month from employment and self-employment over the last {window_months} of the claim, and {tax_latest_monthly_earnings} in the latest month.",
+        context=("declared_monthly_earnings", "tax_monthly_earnings", "window_months", "tax_latest_monthly_earnings"),
         compute=_earnings_gap,
     ),
     FeatureSpec(
         name="recent_earnings_gap",
-        meaning="Mean monthly earnings in tax records over the latest months of the claim minus the declared monthly earnings and a tolerance of max(£100, 20 % of declared) (0 if not above).",
+        meaning="The lower of the mean monthly earnings in tax records over the latest months of the claim and the latest month's, minus the declared monthly earnings and a tolerance of max(£100, 20 % of declared) (0 if not above).",
         unit="gbp_per_month",
         suspicious="high",
         applies_to="benefit_claim",
-        reason="Declared earnings {declared_monthly_earnings} a month; tax records show {tax_recent_monthly_earnings} a month over the latest {recent_months}.",
-        context=("declared_monthly_earnings", "tax_recent_monthly_earnings", "recent_months"),
+        reason="Declared earnings {declared_monthly_earnings} a month; tax records show {tax_recent_monthly_earnings} a month over the latest {recent_months}, and {tax_latest_monthly_earnings} in the latest month.",
+        context=("declared_monthly_earnings", "tax_recent_monthly_earnings", "recent_months", "tax_latest_monthly_earnings"),
         compute=_recent_earnings_gap,
     ),
     FeatureSpec(
         name="earnings_log_ratio",
-        meaning="ln(monthly earnings in tax records / (declared earnings + a tolerance of max(£100, 20 % of declared))), 0 if not above, weighted by months compared / (months compared + 3): the gap relative to what was declared, discounted when seen over few months.",
+        meaning="ln(monthly earnings in tax records (the lower of the claim's mean and the latest month) / (declared earnings + a tolerance of max(£100, 20 % of declared))), 0 if not above, weighted by months compared / (months compared + 3): the gap relative to what was declared, discounted when seen over few months.",
         unit="log_ratio",
         suspicious="high",
         applies_to="benefit_claim",
-        reason="Over the last {window_months} of the claim, tax records show earnings in {months_with_earnings}, averaging {tax_monthly_earnings} a month, against {declared_monthly_earnings} a month declared.",
-        context=("months_with_earnings", "window_months", "tax_monthly_earnings", "declared_monthly_earnings"),
+        reason="Over the last {window_months} of the claim, tax records show earnings in {months_with_earnings}, averaging {tax_monthly_earnings} a month ({tax_latest_monthly_earnings} in the latest month), against {declared_monthly_earnings} a month declared.",
+        context=("months_with_earnings", "window_months", "tax_monthly_earnings", "declared_monthly_earnings", "tax_latest_monthly_earnings"),
         compute=_earnings_log_ratio,
     ),
     FeatureSpec(

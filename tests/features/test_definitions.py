@@ -136,3 +136,13 @@ def test_features_unchanged_when_protected_values_change():
         _model_and_context(build_features(extract, links, AS_OF, settings)),
         _model_and_context(build_features(changed, links, AS_OF, settings)),
     )
+
+
+def test_an_earnings_gap_must_show_on_average_and_in_the_latest_month():
+    # volatile pay: the declaration matches the latest month, not the 12-month mean
+    frame = pd.DataFrame({"declared_monthly_earnings": [1000.0, 0.0],
+                          "tax_monthly_earnings": [1600.0, 1600.0],
+                          "tax_latest_monthly_earnings": [1000.0, 1500.0],
+                          "window_months": [12.0, 12.0]})
+    gap = FEATURES_BY_NAME["earnings_gap"].compute(frame)
+    assert gap.tolist() == [0.0, 1400.0]  # 1,500 sustained - 0 declared - £100 tolerance

@@ -52,10 +52,11 @@ def test_missing_values_read_unknown():
 
 
 def test_earnings_reason_states_own_values_and_the_norm():
-    row = {"declared_monthly_earnings": 0.0, "tax_monthly_earnings": 1450.0, "window_months": 12.0}
+    row = {"declared_monthly_earnings": 0.0, "tax_monthly_earnings": 1450.0, "window_months": 12.0,
+           "tax_latest_monthly_earnings": 1512.3}
     assert render_reason(FEATURES_BY_NAME["earnings_gap"], row) == (
         "Declared earnings £0 a month; tax records show £1,450 a month from employment and "
-        "self-employment over the last 12 months of the claim."
+        "self-employment over the last 12 months of the claim, and £1,512.30 in the latest month."
     )
 
 
