@@ -1010,6 +1010,14 @@ def reject_counts(rejects: pd.DataFrame) -> dict[str, dict[str, int]]:
     return summary
 
 
+def extract_summary(extract: Extract) -> dict[str, Any]:
+    """Per table: rows in, valid and refused, completeness, validity and key uniqueness; rejects per rule."""
+    return {
+        "tables": {name: quality.as_dict() for name, quality in extract.quality.items()},
+        "rejects": reject_counts(extract.rejects),
+    }
+
+
 # --------------------------------------------------------------------------------------------- extract
 
 

@@ -31,7 +31,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from configs.settings import Settings
-from features.contract import Extract, reject_counts, write_rejects
+from features.contract import Extract, extract_summary, write_rejects
 from models.cases import (
     case_table,
     flagged_subjects,
@@ -205,7 +205,7 @@ def run_summary(
     """The JSON-ready summary of a scoring run.
 
     Keys: ``as_of``, ``data_dir``, ``workspace``, ``model`` (name, version, the reference
-    asked for), ``tables`` (rows in, valid, refused per input table), ``rejects``
+    asked for), ``tables`` (rows in, valid, refused and data quality per input table), ``rejects``
     (per table and rule), ``rejects_total``, ``subjects`` (scored, per type),
     ``capacity``, ``flagged``, ``rows_out`` (per output table), ``timings_seconds``
     (per stage, and ``total``), ``peak_memory_mb`` (of this process) and ``outputs``
@@ -221,12 +221,7 @@ def run_summary(
             "version": str(model.version),
             "reference": CHAMPION if model_reference is None else str(model_reference),
         },
-        "tables": {
-            table: {"rows_in": quality.rows_in, "rows_valid": quality.rows_valid,
-                    "rows_refused": quality.rows_refused}
-            for table, quality in extract.quality.items()
-        },
-        "rejects": reject_counts(extract.rejects),
+        **extract_summary(extract),
         "rejects_total": len(extract.rejects),
         "subjects": {"scored": len(cases), **{str(k): int(v) for k, v in subject_types.items()}},
         "capacity": capacity,

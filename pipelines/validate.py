@@ -11,21 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from configs.settings import Settings
-from features.contract import (
-    Extract,
-    check_extract,
-    enforce_reject_limit,
-    reject_counts,
-    write_rejects,
-)
-
-
-def extract_summary(extract: Extract) -> dict[str, Any]:
-    """Rows in and out, rejects per rule and data quality, per table."""
-    return {
-        "tables": {name: quality.as_dict() for name, quality in extract.quality.items()},
-        "rejects": reject_counts(extract.rejects),
-    }
+from features.contract import check_extract, enforce_reject_limit, extract_summary, write_rejects
 
 
 def run_validation(data_dir: str | Path, out_dir: str | Path, settings: Settings) -> dict[str, Any]:

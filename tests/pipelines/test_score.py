@@ -132,6 +132,9 @@ def test_all_outputs_are_written(runs):
     assert set(summary["timings_seconds"]) >= {"validate", "link", "features", "load model", "score", "explain", "write",
                                                "total"}
     assert summary["tables"]["benefit_claims"]["rows_in"] > 0
+    quality = summary["tables"]["benefit_claims"]
+    assert quality["validity"] == quality["rows_valid"] / quality["rows_in"]
+    assert set(quality["completeness"]) >= {"claim_id", "nino"} and quality["key_uniqueness"] == 1.0
 
 
 @pytest.mark.slow
