@@ -26,6 +26,7 @@ import pandas as pd
 from configs.settings import LinkingSettings, load_settings
 from features.contract import read_table, validate_table
 from features.linking import PERSON_TABLES, link_people, normalise_nino
+from synthetic.truth import read_truth
 
 LINKED_TABLES = ("benefit_claims", "housing_claims", "electoral_register", "address_register")
 
@@ -33,11 +34,6 @@ LINKED_TABLES = ("benefit_claims", "housing_claims", "electoral_register", "addr
 def read_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
     """The valid rows of the tables the linking stage reads, typed by the contract."""
     return {table: validate_table(table, read_table(data_dir, table))[0] for table in LINKED_TABLES}
-
-
-def read_truth(path: Path) -> pd.DataFrame:
-    truth = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
-    return truth[["table", "record_ref", "person_id"]].astype("str")
 
 
 def nino_only_links(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
