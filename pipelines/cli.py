@@ -100,16 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def format_validation(summary: dict) -> str:
-    """The validate command's report: one line per table, then where the rejects are."""
-    lines = [f"{'table':<24}{'rows':>12}{'valid':>12}{'refused':>10}"]
-    for table, quality in summary["tables"].items():
-        lines.append(f"{table:<24}{quality['rows_in']:>12,}{quality['rows_valid']:>12,}"
-                     f"{quality['rows_refused']:>10,}")
-    for table, rules in summary["rejects"].items():
-        for rule, count in rules.items():
-            lines.append(f"  {table}: {count:,} × {rule}")
-    lines.append(f"rejects: {summary['rejects_file']}")
-    return "\n".join(lines)
+    """The validate command's report: the input tables and their rejects, then where the rejects are."""
+    from pipelines.validate import format_tables
+
+    return "\n".join([*format_tables(summary), f"rejects file: {summary['rejects_file']}"])
 
 
 SOURCE_TITLES = {

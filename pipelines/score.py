@@ -43,6 +43,7 @@ from models.evaluate import configured_capacity
 from models.explain import explain_subjects, join_reasons, top_reasons
 from models.registry import CHAMPION, SCORE_COLUMN, LoadedModel, ModelNotFoundError, load_model
 from pipelines.prepare import prepare_features
+from pipelines.validate import format_tables
 from pipelines.workspace import Workspace
 
 STORE_RETRIES = 2
@@ -271,15 +272,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"Scoring run as of {summary['as_of']}: model {model['name']} version {model['version']}"
         f" ({model['reference']})",
         "",
-        f"{'input table':<24}{'rows in':>12}{'valid':>12}{'refused':>12}",
+        *format_tables(summary),
     ]
-    for table, counts in summary["tables"].items():
-        lines.append(f"{table:<24}{counts['rows_in']:>12,}{counts['rows_valid']:>12,}"
-                     f"{counts['rows_refused']:>12,}")
-    lines += ["", f"rejects: {summary['rejects_total']:,}"]
-    for table, rules in summary["rejects"].items():
-        for rule, count in rules.items():
-            lines.append(f"  {table:<22}{rule:<34}{count:>10,}")
     subjects = summary["subjects"]
     by_type = ", ".join(f"{name} {count:,}" for name, count in subjects.items() if name != "scored")
     lines += [

@@ -14,6 +14,20 @@ from configs.settings import Settings
 from features.contract import check_extract, enforce_reject_limit, extract_summary, write_rejects
 
 
+def format_tables(summary: dict[str, Any]) -> list[str]:
+    """Rows in, valid and refused per input table, then refused rows per table and rule."""
+    lines = [f"{'input table':<24}{'rows in':>12}{'valid':>12}{'refused':>12}"]
+    for table, counts in summary["tables"].items():
+        lines.append(f"{table:<24}{counts['rows_in']:>12,}{counts['rows_valid']:>12,}"
+                     f"{counts['rows_refused']:>12,}")
+    total = sum(count for rules in summary["rejects"].values() for count in rules.values())
+    lines += ["", f"rejects: {total:,}"]
+    for table, rules in summary["rejects"].items():
+        for rule, count in rules.items():
+            lines.append(f"  {table:<22}{rule:<34}{count:>10,}")
+    return lines
+
+
 def run_validation(data_dir: str | Path, out_dir: str | Path, settings: Settings) -> dict[str, Any]:
     """Check every table against the contract; write ``rejects.csv`` and ``run_summary.json``.
 
