@@ -18,8 +18,6 @@ from configs.settings import Settings
 from features.definitions import FEATURES
 from models.evaluate import configured_capacity, evaluate_training
 from models.registry import (
-    SCORE_COLUMN,
-    DetectorModel,
     extract_row_counts,
     fingerprint_inputs,
     fit_detector,
@@ -36,7 +34,6 @@ STORE_RETRY_DELAY_SECONDS = 5
 prepare = task(prepare_features, name="prepare features", cache_policy=NO_CACHE)
 fingerprint = task(fingerprint_inputs, name="fingerprint input tables", cache_policy=NO_CACHE)
 fit = task(fit_detector, name="fit detector", cache_policy=NO_CACHE)
-score = task(DetectorModel.score, name="score training subjects", cache_policy=NO_CACHE)
 read_labels = task(read_truth, name="read truth file", cache_policy=NO_CACHE)
 evaluate = task(evaluate_training, name="evaluate against labels", cache_policy=NO_CACHE)
 register = task(log_training_run, name="log and register model version", cache_policy=NO_CACHE,
@@ -72,9 +69,9 @@ def train_flow(
     extract, _links, feature_table, as_of = prepare(data_dir, settings)
     fingerprints = fingerprint(data_dir, extract_row_counts(extract))
     model = fit(feature_table, FEATURES, settings)
-    scores = score(model, feature_table)
     truth = read_labels(truth_path) if truth_path is not None else None
-    evaluations = evaluate(feature_table, scores[SCORE_COLUMN], configured_capacity(settings.capacity),
+    # the detector scored every training row while fitting: no second pass
+    evaluations = evaluate(feature_table, model.detector.decision_scores_, configured_capacity(settings.capacity),
                            truth=truth, outcomes=extract.investigation_outcomes)
     version = register(model=model, feature_table=feature_table, feature_specs=FEATURES, settings=settings,
                        as_of=as_of, fingerprints=fingerprints, evaluations=evaluations,
