@@ -41,6 +41,9 @@ from models.evaluate import TRUTH, Evaluation, evaluate_scores, labels_from_trut
 from synthetic.truth import read_truth
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+FINDINGS = Path(__file__).with_name("FINDINGS.md")
+"""What was tried for the targets not met, what limits them and what would move them: written by
+hand from the measurements, and carried into every report."""
 CAPACITY = 0.02
 
 
@@ -299,6 +302,8 @@ def render_report(runs: list[dict], adbench: pd.DataFrame | None, started: dt.da
         _throughput_table(runs),
         "",
     ]
+    if FINDINGS.exists():
+        parts += [FINDINGS.read_text(encoding="utf-8").rstrip(), ""]
     if adbench is not None:
         parts += ["## Public data (ADBench)", "",
                   "`models.make_detector()` with default settings, ADBench protocol "

@@ -49,8 +49,9 @@ KEY_COLUMNS: tuple[str, ...] = (
 EARNING_INCOME_TYPES: tuple[str, ...] = ("paye_employment", "self_employment")
 SAVINGS_INCOME_TYPE = "savings_interest"
 INTEREST_LOOKBACK_MONTHS = 12
-CHILDREN_CAP = 3
-"""Households with more children share a peer group for the award."""
+CAPITAL_TESTED_BENEFITS: tuple[str, ...] = ("universal_credit", "pension_credit")
+"""Benefits whose award depends on the claimant's capital; new-style jobseeker's and employment and
+support allowance and carer's allowance have no capital test, so undeclared savings do not change them."""
 ARRIVAL_TOLERANCE = np.timedelta64(92, "D")
 """People registering up to this long before the claimant's arrival count as arriving with them."""
 MAX_TOKEN_HOLDERS = 50
@@ -329,15 +330,13 @@ def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
             "la_code": benefit_la.set_axis(benefit.index),
             "bedrooms": _take(register["bedrooms"], benefit_row).set_axis(benefit.index),
             "property_type": _take(register["property_type"], benefit_row).set_axis(benefit.index),
-            "adults": benefit["adults_in_household"].astype("float64"),
-            "children": benefit["children_in_household"].astype("float64").clip(upper=CHILDREN_CAP),
             "declared_monthly_earnings": benefit["declared_monthly_earnings"].astype("float64"),
             "declared_savings": benefit["declared_savings"].astype("float64"),
             "declared_partner": benefit["declared_partner"].astype("float64"),
+            "capital_rules_apply": _is_in(benefit["benefit_type"], CAPITAL_TESTED_BENEFITS).astype("float64"),
             "declared_adults": benefit["adults_in_household"].astype("float64"),
             "declared_occupants": np.nan,
             "housing_cost": benefit["monthly_housing_costs"].astype("float64"),
-            "monthly_award": benefit["monthly_award"].astype("float64"),
         }
     )
     housing_frame = pd.DataFrame(
@@ -354,15 +353,13 @@ def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
             "la_code": housing["la_code"].astype("str"),
             "bedrooms": _take(register["bedrooms"], keys.claim_register_row[benefit_count:]).set_axis(housing.index),
             "property_type": _take(register["property_type"], keys.claim_register_row[benefit_count:]).set_axis(housing.index),
-            "adults": -1.0,
-            "children": -1.0,
             "declared_monthly_earnings": np.nan,
             "declared_savings": np.nan,
             "declared_partner": np.nan,
+            "capital_rules_apply": np.nan,
             "declared_adults": housing["occupants_declared"].astype("float64"),
             "declared_occupants": housing["occupants_declared"].astype("float64"),
             "housing_cost": housing["monthly_rent"].astype("float64"),
-            "monthly_award": housing["monthly_award"].astype("float64"),
         }
     )
     return pd.concat([benefit_frame, housing_frame], ignore_index=True)
@@ -470,8 +467,7 @@ def _tax_context(subjects: pd.DataFrame, person: np.ndarray, income: _Income, fi
     return pd.DataFrame(
         {
             "tax_monthly_earnings": np.where(known, (rows * in_window).sum(axis=1) / window_months, np.nan),
-            "tax_recent_monthly_earnings": np.where(known, (rows * in_recent).sum(axis=1) / recent_months, np.nan),
-            "tax_latest_monthly_earnings": np.where(known, rows[:, -1], np.nan),
+            "tax_lowest_recent_monthly_earnings": np.where(known, np.where(in_recent, rows, np.inf).min(axis=1), np.nan),
             "window_months": window_months,
             "recent_months": recent_months,
             "months_with_earnings": np.where(known, ((rows > 0) & in_window).sum(axis=1), np.nan),
@@ -593,35 +589,47 @@ def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, index:
 
     People at the subject's own address (a household sharing an account or a phone) do not count.
     A phone or e-mail shared by more than ``MAX_TOKEN_HOLDERS`` people is counted without that
-    exclusion, so a very common token cannot multiply pairs.
+    exclusion, so a very common token cannot multiply pairs. Besides the counts per kind of detail
+    (bank account; phone or e-mail), it counts the people sharing two or more of the three details:
+    one shared detail has honest causes (an appointee's account, a support worker's phone), several
+    at once rarely do.
     """
     holders = pd.DataFrame({"person": keys.claim_person[recent], "address": keys.claim_address[recent]})
     asking = pd.DataFrame({"row": np.arange(len(index)), "person": subject.person, "address": subject.address})
-    counts = {}
-    for name, tokens in (("bank", ("bank_account_token",)), ("contact", ("phone_token", "email_token"))):
-        pairs, crowded = [], np.zeros(len(index))
-        for token in tokens:
-            codes = keys.claim_tokens[token]
-            held = holders.assign(token=codes[recent]).loc[lambda frame: frame["token"] >= 0].drop_duplicates()
-            people_per_token = np.bincount(
-                _distinct(_pair(held["token"].to_numpy(), held["person"].to_numpy(), keys.people)) // max(keys.people, 1),
-                minlength=codes.max(initial=-1) + 1,
-            )
-            subject_people = _at(people_per_token, subject.tokens[token], 0)
-            crowded = np.maximum(crowded, np.where(subject_people > MAX_TOKEN_HOLDERS, subject_people - 1, 0))
-            small = held.loc[people_per_token[held["token"].to_numpy()] <= MAX_TOKEN_HOLDERS]
-            pairs.append(
-                asking.assign(token=subject.tokens[token]).loc[lambda frame: frame["token"] >= 0]
-                .merge(small, on="token", suffixes=("", "_other"))
-                .loc[lambda frame: (frame["person"] != frame["person_other"]) & (frame["address"] != frame["address_other"])]
-                [["row", "person_other"]]
-            )
-        found = pd.concat(pairs)
-        other = _distinct(_pair(found["row"].to_numpy(np.int64), found["person_other"].to_numpy(np.int64), keys.people))
-        union = np.bincount(other // max(keys.people, 1), minlength=len(index)).astype(np.float64)
-        counts[name] = np.maximum(union, crowded)
+    pairs, crowded = {}, {}
+    for token in ("bank_account_token", "phone_token", "email_token"):
+        codes = keys.claim_tokens[token]
+        held = holders.assign(token=codes[recent]).loc[lambda frame: frame["token"] >= 0].drop_duplicates()
+        people_per_token = np.bincount(
+            _distinct(_pair(held["token"].to_numpy(), held["person"].to_numpy(), keys.people)) // max(keys.people, 1),
+            minlength=codes.max(initial=-1) + 1,
+        )
+        subject_people = _at(people_per_token, subject.tokens[token], 0)
+        crowded[token] = np.where(subject_people > MAX_TOKEN_HOLDERS, subject_people - 1, 0)
+        small = held.loc[people_per_token[held["token"].to_numpy()] <= MAX_TOKEN_HOLDERS]
+        found = (
+            asking.assign(token=subject.tokens[token]).loc[lambda frame: frame["token"] >= 0]
+            .merge(small, on="token", suffixes=("", "_other"))
+            .loc[lambda frame: (frame["person"] != frame["person_other"]) & (frame["address"] != frame["address_other"])]
+        )
+        pairs[token] = _distinct(_pair(found["row"].to_numpy(np.int64), found["person_other"].to_numpy(np.int64),
+                                       keys.people))
+
+    def others(kinds: list[np.ndarray], at_least: int = 1) -> np.ndarray:
+        """Per subject, the other people found in at least ``at_least`` of the pair sets ``kinds``."""
+        every, times = np.unique(np.concatenate(kinds), return_counts=True)
+        return np.bincount(every[times >= at_least] // max(keys.people, 1), minlength=len(index)).astype(np.float64)
+
+    contact = [pairs["phone_token"], pairs["email_token"]]
     return pd.DataFrame(
-        {"others_sharing_bank_account": counts["bank"], "others_sharing_contact": counts["contact"]}, index=index
+        {
+            "others_sharing_bank_account": np.maximum(others([pairs["bank_account_token"]]),
+                                                      crowded["bank_account_token"]),
+            "others_sharing_contact": np.maximum(others(contact),
+                                                 np.maximum(crowded["phone_token"], crowded["email_token"])),
+            "others_sharing_several_details": others([pairs["bank_account_token"], *contact], at_least=2),
+        },
+        index=index,
     )
 
 
@@ -730,29 +738,34 @@ def _bedrooms(frame: pd.DataFrame) -> pd.Series:
     return frame["bedrooms"].astype("int64").astype("str") + "-bedroom "
 
 
-def _award_words(frame: pd.DataFrame) -> pd.Series:
-    """``universal credit claims with 1 adult and no children`` / ``housing benefit claims in E06000001``."""
-    children = frame["children"]
-    child_words = _plural(children, "child", "children").where(children < CHILDREN_CAP, f"{CHILDREN_CAP} or more children")
-    child_words = child_words.where(children != 0, "no children")
-    household = " with " + _plural(frame["adults"], "adult", "adults") + " and " + child_words
-    place = " in " + frame["la_code"].astype("str")
-    detail = household.where(frame["subject_type"] == "benefit_claim", place)
-    return _readable(frame["kind"]) + " claims" + detail
-
-
 def _property_words(frame: pd.DataFrame) -> pd.Series:
     """`` (flat)``, `` (semi detached)``: the property type after the homes."""
     return " (" + _readable(frame["property_type"]) + ")"
 
 
+def _recorded_rent_context(subjects: pd.DataFrame, subject: _Subjects) -> pd.DataFrame:
+    """For each benefit claim, the rent its claimant's live housing claim records for the same home.
+
+    The local authority's record of a rent is a second source for the housing costs a benefit
+    claim declares; the highest rent recorded for the person at the address is kept (a rent
+    can be recorded under more than one scheme).
+    """
+    housing = (subjects["subject_type"] == "housing_claim").to_numpy()
+    rents = subjects["housing_cost"].to_numpy(np.float64)
+    home = _pair(subject.person, subject.address, int(subject.address.max(initial=0)) + 1)
+    recorded = housing & (rents > 0) & (home >= 0)
+    highest = pd.Series(rents[recorded]).groupby(home[recorded]).max()
+    looked_up = pd.Series(home).map(highest).to_numpy(np.float64)
+    return pd.DataFrame({"recorded_rent": np.where(housing | (home < 0), np.nan, looked_up)}, index=subjects.index)
+
+
 def _peer_context(subjects: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Median housing cost (same local authority, bedrooms and property type) and award (same benefit and household).
+    """Median housing cost of live claims in the same local authority, bedrooms and property type.
 
     Rents differ by property type as much as by size (a room in a house in multiple
     occupation against a detached house), so the property type sharpens the cost norm.
     """
-    frame = subjects[["subject_type", "la_code", "bedrooms", "property_type", "kind", "adults", "children"]]
+    frame = subjects[["subject_type", "la_code", "bedrooms", "property_type", "kind"]]
     housing = (frame["subject_type"] == "housing_claim").to_numpy()
     la = _factorize(frame["la_code"])[0]
     frame = frame.assign(
@@ -762,11 +775,6 @@ def _peer_context(subjects: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         property_group=_factorize(frame["property_type"])[0],
         # a social rent is set below the market rent, so a housing claim's rent is compared within its scheme
         scheme_group=np.where(housing, _factorize(frame["kind"])[0], 0),
-        kind_group=_factorize(frame["kind"])[0],
-        # the award of a benefit claim depends on its household, of a housing claim on its authority
-        adults_group=np.where(housing, 0, frame["adults"].to_numpy(np.int64)),
-        children_group=np.where(housing, 0, frame["children"].to_numpy(np.int64)),
-        place_group=np.where(housing, la, 0),
     )
     min_peers = settings.features.min_peer_group
     housing_median, housing_label = _peer_median(
@@ -784,21 +792,10 @@ def _peer_context(subjects: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         ],
         min_peers,
     )
-    award_median, award_label = _peer_median(
-        subjects["monthly_award"],
-        [
-            _groups(frame, ["type_code", "kind_group", "adults_group", "children_group", "place_group"],
-                    _award_words),
-            _groups(frame, ["type_code", "kind_group"], lambda first: "all " + _readable(first["kind"]) + " claims"),
-        ],
-        min_peers,
-    )
     return pd.DataFrame(
         {
             "peer_housing_cost": housing_median,
             "housing_peer_group": housing_label,
-            "peer_award": award_median,
-            "award_peer_group": award_label,
         },
         index=subjects.index,
     )
@@ -871,6 +868,7 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
             _possible_partners(subjects, subject, electors, keys, arrival),
             _sharing_context(subject, keys, recent, subjects.index),
             _elsewhere_context(subjects, subject, electors, keys),
+            _recorded_rent_context(subjects, subject),
             _peer_context(subjects, settings),
         ],
         axis=1,

@@ -18,7 +18,7 @@ features nor context: the declarations are checked at import.
 Example
 -------
 >>> feature_names()[:2]
-('earnings_gap', 'recent_earnings_gap')
+('earnings_gap', 'earnings_log_ratio')
 >>> FEATURES_BY_NAME["earnings_gap"].suspicious
 'high'
 """
@@ -133,12 +133,12 @@ CONTEXT: dict[str, ContextSpec] = {
     for spec in (
         _context("declared_monthly_earnings", "Earnings the claimant declared, per month.", "gbp"),
         _context("tax_monthly_earnings", "Mean monthly PAYE and self-employment income in tax records over the compared months of the claim.", "gbp"),
-        _context("tax_recent_monthly_earnings", "Mean monthly PAYE and self-employment income over the latest months of the claim.", "gbp"),
-        _context("tax_latest_monthly_earnings", "PAYE and self-employment income in the latest month of the tax records.", "gbp"),
+        _context("tax_lowest_recent_monthly_earnings", "Lowest monthly PAYE and self-employment income over the latest months of the claim.", "gbp"),
         _context("window_months", "Months of the claim compared with tax records (up to the earnings window).", "months"),
         _context("recent_months", "Latest months of the claim compared with tax records.", "months"),
         _context("months_with_earnings", "Compared months in which tax records show earnings.", "months"),
         _context("declared_savings", "Capital the claimant declared.", "gbp"),
+        _context("capital_rules_apply", "The benefit's award depends on the claimant's capital (universal credit, pension credit).", "flag"),
         _context("annual_savings_interest", "Savings interest in tax records over the last twelve months.", "gbp"),
         _context("implied_capital", "Capital that would earn that interest at the assumed rate, to the pound.", "gbp"),
         _context("interest_rate", "Assumed annual interest rate on savings.", "percent"),
@@ -154,6 +154,7 @@ CONTEXT: dict[str, ContextSpec] = {
         _context("possible_partners", "Other people at the address sharing the claimant's surname, bank account, phone or e-mail.", "count", _OTHER_ADULTS),
         _context("others_sharing_bank_account", "Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account.", "count", _OTHER_PEOPLE),
         _context("others_sharing_contact", "Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail.", "count", _OTHER_PEOPLE),
+        _context("others_sharing_several_details", "Other people, claiming from other addresses, whose benefit claims in the window share two or more of the claim's bank account, phone and e-mail.", "count", _OTHER_PEOPLE),
         _context("claims_elsewhere", "Other live claims of the same kind (benefit or housing scheme) by the same person at other addresses.", "count", ("other live claim", "other live claims")),
         _context("any_claims_elsewhere", "Other live claims of any kind by the same person at other addresses.", "count", ("other live claim", "other live claims")),
         _context("claims_elsewhere_refs", "References of up to three of those claims.", "text"),
@@ -163,9 +164,7 @@ CONTEXT: dict[str, ContextSpec] = {
         _context("housing_cost", "Monthly housing costs (benefit claims) or rent (housing claims).", "gbp"),
         _context("peer_housing_cost", "Median monthly housing cost of live claims in the same peer group.", "gbp"),
         _context("housing_peer_group", "The peer group: local authority, bedrooms and property type (housing claims: within their scheme), or the narrowest wider group with enough claims.", "text"),
-        _context("monthly_award", "Award paid per month.", "gbp"),
-        _context("peer_award", "Median monthly award of live claims in the same peer group.", "gbp"),
-        _context("award_peer_group", "The peer group of the award.", "text"),
+        _context("recorded_rent", "Rent recorded on a live housing claim of the same person for the same home (highest if several).", "gbp"),
     )
 }
 
@@ -182,7 +181,7 @@ CAPITAL_TOLERANCE_GBP = 6000.0
 TOLERANCE_SHARE = 0.2
 """A gap within this share of the declared amount is within normal variation (volatile pay, interest timing)."""
 PEER_TOLERANCE_SHARE = 0.5
-"""Costs and awards up to this share above the peer median are common (size, condition, household needs)."""
+"""Housing costs up to this share above the peer median are common (size, condition, service charges)."""
 
 
 def _tolerance(declared: pd.Series, floor: float) -> pd.Series:
@@ -209,17 +208,12 @@ def _sustained(frame: pd.DataFrame, mean_earnings: str) -> pd.DataFrame:
     Honest pay varies from month to month, so a declaration matches some month and
     not the average; earnings kept from the benefit show both on average and now.
     """
-    lower = np.fmin(frame[mean_earnings], frame["tax_latest_monthly_earnings"])
+    lower = np.fmin(frame[mean_earnings], frame["tax_lowest_recent_monthly_earnings"])
     return frame.assign(sustained_earnings=lower)
 
 
 def _earnings_gap(frame: pd.DataFrame) -> pd.Series:
     return _excess_beyond(_sustained(frame, "tax_monthly_earnings"), "sustained_earnings",
-                          "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
-
-
-def _recent_earnings_gap(frame: pd.DataFrame) -> pd.Series:
-    return _excess_beyond(_sustained(frame, "tax_recent_monthly_earnings"), "sustained_earnings",
                           "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
 
 
@@ -235,7 +229,8 @@ def _earnings_log_ratio(frame: pd.DataFrame) -> pd.Series:
 
 
 def _capital_log_ratio(frame: pd.DataFrame) -> pd.Series:
-    return _log_ratio_beyond(frame, "implied_capital", "declared_savings", CAPITAL_TOLERANCE_GBP)
+    ratio = _log_ratio_beyond(frame, "implied_capital", "declared_savings", CAPITAL_TOLERANCE_GBP)
+    return ratio.where(frame["capital_rules_apply"] > 0, 0.0)
 
 
 UNATTESTED_ARRIVAL_WEIGHT = 0.5
@@ -297,8 +292,10 @@ def _housing_cost_ratio(frame: pd.DataFrame) -> pd.Series:
     return _log_ratio_above_peers(frame, "housing_cost", "peer_housing_cost")
 
 
-def _award_ratio(frame: pd.DataFrame) -> pd.Series:
-    return _log_ratio_above_peers(frame, "monthly_award", "peer_award")
+def _housing_cost_above_recorded_rent(frame: pd.DataFrame) -> pd.Series:
+    declared, recorded = frame["housing_cost"], frame["recorded_rent"]
+    ratio = (declared / (recorded * (1.0 + TOLERANCE_SHARE))).where((declared > 0) & (recorded > 0))
+    return np.log(ratio.clip(lower=1.0))
 
 
 _HOUSING_HOUSEHOLD = "the claim declares {declared_occupants} living there, the claimant included."
@@ -311,19 +308,9 @@ FEATURES: tuple[FeatureSpec, ...] = (
         unit="gbp_per_month",
         suspicious="high",
         applies_to="benefit_claim",
-        reason="Declared earnings {declared_monthly_earnings} a month; tax records show {tax_monthly_earnings} a month from employment and self-employment over the last {window_months} of the claim, and {tax_latest_monthly_earnings} in the latest month.",
-        context=("declared_monthly_earnings", "tax_monthly_earnings", "window_months", "tax_latest_monthly_earnings"),
+        reason="Declared earnings {declared_monthly_earnings} a month; tax records show {tax_monthly_earnings} a month from employment and self-employment over the last {window_months} of the claim, and at least {tax_lowest_recent_monthly_earnings} in each of the latest {recent_months}.",
+        context=("declared_monthly_earnings", "tax_monthly_earnings", "window_months", "tax_lowest_recent_monthly_earnings", "recent_months"),
         compute=_earnings_gap,
-    ),
-    FeatureSpec(
-        name="recent_earnings_gap",
-        meaning="The lower of the mean monthly earnings in tax records over the latest months of the claim and the latest month's, minus the declared monthly earnings and a tolerance of max(£100, 20 % of declared) (0 if not above).",
-        unit="gbp_per_month",
-        suspicious="high",
-        applies_to="benefit_claim",
-        reason="Declared earnings {declared_monthly_earnings} a month; tax records show {tax_recent_monthly_earnings} a month over the latest {recent_months}, and {tax_latest_monthly_earnings} in the latest month.",
-        context=("declared_monthly_earnings", "tax_recent_monthly_earnings", "recent_months", "tax_latest_monthly_earnings"),
-        compute=_recent_earnings_gap,
     ),
     FeatureSpec(
         name="earnings_log_ratio",
@@ -331,18 +318,18 @@ FEATURES: tuple[FeatureSpec, ...] = (
         unit="log_ratio",
         suspicious="high",
         applies_to="benefit_claim",
-        reason="Over the last {window_months} of the claim, tax records show earnings in {months_with_earnings}, averaging {tax_monthly_earnings} a month ({tax_latest_monthly_earnings} in the latest month), against {declared_monthly_earnings} a month declared.",
-        context=("months_with_earnings", "window_months", "tax_monthly_earnings", "declared_monthly_earnings", "tax_latest_monthly_earnings"),
+        reason="Over the last {window_months} of the claim, tax records show earnings in {months_with_earnings}, averaging {tax_monthly_earnings} a month (at least {tax_lowest_recent_monthly_earnings} in each of the latest {recent_months}), against {declared_monthly_earnings} a month declared.",
+        context=("months_with_earnings", "window_months", "tax_monthly_earnings", "declared_monthly_earnings", "tax_lowest_recent_monthly_earnings", "recent_months"),
         compute=_earnings_log_ratio,
     ),
     FeatureSpec(
         name="capital_log_ratio",
-        meaning="ln(capital implied by savings interest / (declared savings + a tolerance of max(£6,000, 20 % of declared))), 0 if not above.",
+        meaning="For a benefit with a capital test (universal credit, pension credit): ln(capital implied by savings interest / (declared savings + a tolerance of max(£6,000, 20 % of declared))), 0 if not above.",
         unit="log_ratio",
         suspicious="high",
         applies_to="benefit_claim",
         reason="Savings interest of {annual_savings_interest} over the last year implies capital of about {implied_capital} at {interest_rate} a year; declared savings are {declared_savings}.",
-        context=("annual_savings_interest", "implied_capital", "interest_rate", "declared_savings"),
+        context=("annual_savings_interest", "implied_capital", "interest_rate", "declared_savings", "capital_rules_apply"),
         compute=_capital_log_ratio,
     ),
     FeatureSpec(
@@ -396,6 +383,16 @@ FEATURES: tuple[FeatureSpec, ...] = (
         compute=_beyond_one("others_sharing_contact"),
     ),
     FeatureSpec(
+        name="people_sharing_several_details",
+        meaning="Other people, claiming from other addresses, whose benefit claims in the window share two or more of the claim's bank account, phone and e-mail, beyond the first: one shared detail has common honest causes (an appointee, a support worker), and one other person sharing several is often a relative or former partner; a group sharing several rarely has an honest cause.",
+        unit="count",
+        suspicious="high",
+        applies_to="benefit_claim",
+        reason="Benefit claims of {others_sharing_several_details} at other addresses in the last {window_months} share two or more of this claim's bank account, phone number and e-mail address.",
+        context=("others_sharing_several_details", "window_months"),
+        compute=_beyond_one("others_sharing_several_details"),
+    ),
+    FeatureSpec(
         name="claims_elsewhere",
         meaning="Other live claims of the same kind (benefit or housing scheme) by the same person at other addresses.",
         unit="count",
@@ -430,14 +427,14 @@ FEATURES: tuple[FeatureSpec, ...] = (
         compute=_housing_cost_ratio,
     ),
     FeatureSpec(
-        name="award_ratio",
-        meaning="ln(monthly award / (1.5 × median award of live claims in the same peer group)), 0 if not above.",
+        name="housing_cost_above_recorded_rent",
+        meaning="ln(monthly housing costs on the benefit claim / (1.2 × the rent recorded on the same person's live housing claim for the same home)), 0 if not above or no rent is recorded.",
         unit="log_ratio",
         suspicious="high",
-        applies_to="both",
-        reason="An award of {monthly_award} a month against a median of {peer_award} for {award_peer_group}.",
-        context=("monthly_award", "peer_award", "award_peer_group"),
-        compute=_award_ratio,
+        applies_to="benefit_claim",
+        reason="Housing costs of {housing_cost} a month on the benefit claim; the local authority's housing claim for the same home records a rent of {recorded_rent} a month.",
+        context=("housing_cost", "recorded_rent"),
+        compute=_housing_cost_above_recorded_rent,
     ),
 )
 

@@ -220,17 +220,16 @@ def test_honest_subject_is_neutral_everywhere(table):
 def test_earnings_gap_is_tax_earnings_above_declared_and_a_tolerance(table):
     # declared £0: the tolerance is its floor, £100 a month
     assert table.loc["B02", "earnings_gap"] == pytest.approx(1350.0)
-    assert table.loc["B02", "recent_earnings_gap"] == pytest.approx(1350.0)
     assert table.loc["B02", "earnings_log_ratio"] == pytest.approx(12 / 15 * np.log(1450.0 / 100.0))  # 12 months seen
     assert table.loc["B02", "months_with_earnings"] == 12
 
 
-def test_earnings_within_tolerance_show_no_gap_and_recent_months_stand_alone(table):
+def test_earnings_within_tolerance_show_no_gap(table):
     # B09 declares the £1,000 PAYE (tolerance 20 %: £200); £500 self-employment started in the last 3 months
     assert table.loc["B09", "tax_monthly_earnings"] == pytest.approx(1125.0)  # Dec 2024 is outside the window
-    assert table.loc["B09", "earnings_gap"] == 0
+    assert table.loc["B09", "tax_lowest_recent_monthly_earnings"] == pytest.approx(1500.0)
+    assert table.loc["B09", "earnings_gap"] == 0  # the 12-month mean, £1,125, is within the tolerance
     assert table.loc["B09", "earnings_log_ratio"] == 0
-    assert table.loc["B09", "recent_earnings_gap"] == pytest.approx(1500.0 - 1000.0 - 200.0)
 
 
 def test_claim_window_starts_with_the_claim():
@@ -294,6 +293,10 @@ def test_shared_bank_account_and_contact_count_other_people(table):
     # one other person sharing a detail is ordinary: only those beyond the first count
     assert table.loc["B05", "people_sharing_bank_account"] == 1
     assert table.loc["B05", "people_sharing_contact"] == 0
+    # B05 and B06 share both the account and the phone; B07 only the account
+    assert table.loc["B05", "others_sharing_several_details"] == 1
+    assert table.loc["B07", "others_sharing_several_details"] == 0
+    assert table.loc["B05", "people_sharing_several_details"] == 0  # beyond the first
     assert table.loc["H01", "people_sharing_bank_account"] == 0  # housing claims carry no token
 
 
@@ -347,7 +350,23 @@ def test_housing_cost_against_local_peers(table):
     assert row["housing_cost_ratio"] == pytest.approx(np.log(1800.0 / (1.5 * 600.0)))  # beyond half as much again
     assert row["housing_peer_group"] == "2-bedroom homes (flat) in E06000001"  # same property type too
     assert table.loc["B01", "housing_cost_ratio"] == 0  # below the median is not suspicious
-    assert row["award_ratio"] == pytest.approx(np.log(1900.0 / (1.5 * 800.0)))
+    assert row["housing_cost_above_recorded_rent"] == 0  # no housing claim records a rent for the home
+
+
+def test_housing_costs_against_the_rent_the_local_authority_records():
+    extract, links = hand_world()
+    tenancy = pd.DataFrame([housing_claim("H09", "costly08", "U08", scheme="social_tenancy", monthly_rent=700.0),
+                            housing_claim("H10", "costly08", "U09", monthly_rent=300.0)])  # another home
+    extract = dataclasses.replace(extract, housing_claims=pd.concat([extract.housing_claims, tenancy],
+                                                                    ignore_index=True))
+    links = pd.concat([links, pd.DataFrame({"table": "housing_claims", "record_ref": ["H09", "H10"],
+                                            "person_key": links.set_index("record_ref").loc["B08", "person_key"]})],
+                      ignore_index=True)
+    table = build_features(extract, links, AS_OF, load_settings()).set_index("subject_ref")
+    assert table.loc["B08", "recorded_rent"] == 700.0  # the same person's rent at the same home only
+    assert table.loc["B08", "housing_cost_above_recorded_rent"] == pytest.approx(np.log(1800.0 / (1.2 * 700.0)))
+    assert np.isnan(table.loc["B01", "recorded_rent"])
+    assert table.loc["H09", "housing_cost_above_recorded_rent"] == 0  # benefit claims only
 
 
 def test_claim_without_uprn_keys_on_postcode(table):

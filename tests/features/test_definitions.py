@@ -60,7 +60,7 @@ def test_context_columns_leave_out_those_named_like_features():
     ],
 )
 def test_inconsistent_declarations_are_refused(change, message):
-    base = dataclasses.replace(FEATURES_BY_NAME["award_ratio"], name="extra")
+    base = dataclasses.replace(FEATURES_BY_NAME["housing_cost_ratio"], name="extra")
     with pytest.raises(FeatureDeclarationError, match=message):
         check_declarations((*FEATURES, dataclasses.replace(base, **change)))
 
@@ -138,11 +138,11 @@ def test_features_unchanged_when_protected_values_change():
     )
 
 
-def test_an_earnings_gap_must_show_on_average_and_in_the_latest_month():
-    # volatile pay: the declaration matches the latest month, not the 12-month mean
+def test_an_earnings_gap_must_show_on_average_and_in_every_recent_month():
+    # volatile pay: the declaration matches a recent month, not the 12-month mean
     frame = pd.DataFrame({"declared_monthly_earnings": [1000.0, 0.0],
                           "tax_monthly_earnings": [1600.0, 1600.0],
-                          "tax_latest_monthly_earnings": [1000.0, 1500.0],
-                          "window_months": [12.0, 12.0]})
+                          "tax_lowest_recent_monthly_earnings": [1000.0, 1500.0],
+                          "window_months": [12.0, 12.0], "recent_months": [3.0, 3.0]})
     gap = FEATURES_BY_NAME["earnings_gap"].compute(frame)
     assert gap.tolist() == [0.0, 1400.0]  # 1,500 sustained - 0 declared - £100 tolerance

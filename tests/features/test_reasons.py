@@ -53,10 +53,10 @@ def test_missing_values_read_unknown():
 
 def test_earnings_reason_states_own_values_and_the_norm():
     row = {"declared_monthly_earnings": 0.0, "tax_monthly_earnings": 1450.0, "window_months": 12.0,
-           "tax_latest_monthly_earnings": 1512.3}
+           "tax_lowest_recent_monthly_earnings": 1512.3, "recent_months": 3.0}
     assert render_reason(FEATURES_BY_NAME["earnings_gap"], row) == (
         "Declared earnings £0 a month; tax records show £1,450 a month from employment and "
-        "self-employment over the last 12 months of the claim, and £1,512.30 in the latest month."
+        "self-employment over the last 12 months of the claim, and at least £1,512.30 in each of the latest 3 months."
     )
 
 
@@ -91,6 +91,6 @@ def test_every_reason_renders_from_a_built_table():
     spd = render_reason(FEATURES_BY_NAME["undeclared_adults_at_address"], table.loc["H03"])
     assert spd == ("2 other adults registered to vote at the address when the claimant arrived (1 January 2020); "
                    "the claim declares 1 person living there, the claimant included.")
-    award = render_reason(FEATURES_BY_NAME["award_ratio"], table.loc["B08"])
-    assert award == ("An award of £1,900 a month against a median of £800 for universal credit claims with 1 adult "
-                     "and no children.")
+    ring = render_reason(FEATURES_BY_NAME["people_sharing_several_details"], table.loc["B05"])
+    assert ring == ("Benefit claims of 1 other person at other addresses in the last 12 months share two or more of "
+                    "this claim's bank account, phone number and e-mail address.")

@@ -54,7 +54,7 @@ def _subjects(values: dict[str, dict[str, float]], types: dict[str, str]) -> pd.
 def subjects() -> pd.DataFrame:
     return _subjects(
         {
-            "B1": {"earnings_gap": 900.0, "people_sharing_bank_account": 3.0, "award_ratio": 0.4},
+            "B1": {"earnings_gap": 900.0, "people_sharing_bank_account": 3.0, "housing_cost_above_recorded_rent": 0.4},
             "H1": {"housing_cost_ratio": 0.7, "earnings_gap": 0.0},
             "B2": {},  # departs on nothing: still gets one reason
         },
@@ -66,7 +66,7 @@ def subjects() -> pd.DataFrame:
 def detector() -> LinearDetector:
     weights = np.linspace(0.001, 0.02, len(FEATURES))
     weights[FEATURES.index("earnings_gap")] = 0.01
-    weights[FEATURES.index("award_ratio")] = -1.0  # pushes the score down: not a reason
+    weights[FEATURES.index("housing_cost_above_recorded_rent")] = -1.0  # pushes the score down: not a reason
     return LinearDetector(weights)
 
 
@@ -122,7 +122,7 @@ def test_reasons_follow_positive_agreeing_contributions(detector, subjects):
     reasons = top_reasons(explanations, subjects, top_k=3)
     assert list(reasons.columns) == ["subject_ref", "position", "feature", "contribution", "reason"]
     by_subject = reasons.groupby("subject_ref", sort=False)["feature"].agg(list)
-    # B1: earnings gap (9.0) before the shared account; the award pushes down, so it is no reason
+    # B1: earnings gap (9.0) before the shared account; the rent feature pushes down, so it is no reason
     assert by_subject["B1"] == ["earnings_gap", "people_sharing_bank_account"]
     assert reasons.loc[reasons["subject_ref"] == "B1", "position"].tolist() == [1, 2]
     assert reasons["reason"].iloc[0].startswith("Declared earnings £100 a month")
@@ -166,14 +166,14 @@ def test_direction():
 
 def test_a_reason_repeating_a_stronger_ones_facts_is_skipped():
     subjects = _subjects(
-        {"B7": {"earnings_gap": 900.0, "earnings_log_ratio": 2.0, "recent_earnings_gap": 800.0}},
+        {"B7": {"earnings_gap": 900.0, "earnings_log_ratio": 2.0, "capital_log_ratio": 0.8}},
         {"B7": "benefit_claim"},
     )
     weights = np.zeros(len(FEATURES))
     weights[FEATURES.index("earnings_gap")] = 0.01  # 9.0
     weights[FEATURES.index("earnings_log_ratio")] = 4.0  # 8.0: the same facts as the earnings gap
-    weights[FEATURES.index("recent_earnings_gap")] = 0.005  # 4.0: the latest months, other facts
+    weights[FEATURES.index("capital_log_ratio")] = 5.0  # 4.0: other facts
     detector = LinearDetector(weights)
     scores = detector.decision_function(subjects[FEATURES].to_numpy())
     reasons = top_reasons(explain_subjects(detector, subjects, FEATURES, scores), subjects, top_k=3)
-    assert reasons["feature"].tolist() == ["earnings_gap", "recent_earnings_gap"]
+    assert reasons["feature"].tolist() == ["earnings_gap", "capital_log_ratio"]
