@@ -176,60 +176,66 @@ def _excess(frame: pd.DataFrame, observed: str, declared: str, offset: float = 0
 
 EARNINGS_TOLERANCE_GBP = 100.0
 """Monthly earnings this far above the declared amount are within normal pay variation."""
+EARNINGS_TOLERANCE_SHARE = 0.5
+"""Monthly pay routinely differs by up to half between months (shifts, overtime, bonuses), so
+earnings up to this share above a declared month's pay are within normal variation."""
 CAPITAL_TOLERANCE_GBP = 6000.0
 """Capital below the lower capital limit of means-tested benefits does not change an award."""
 TOLERANCE_SHARE = 0.2
-"""A gap within this share of the declared amount is within normal variation (volatile pay, interest timing)."""
+"""A gap within this share of the declared amount is within normal variation (interest timing, rent changes)."""
 PEER_TOLERANCE_SHARE = 0.5
 """Housing costs up to this share above the peer median are common (size, condition, service charges)."""
 
 
-def _tolerance(declared: pd.Series, floor: float) -> pd.Series:
+def _tolerance(declared: pd.Series, floor: float, share: float) -> pd.Series:
     """How far an observed amount may exceed ``declared`` unremarked: ``max(floor, share × declared)``."""
-    return np.maximum(floor, TOLERANCE_SHARE * declared.clip(lower=0.0))
+    return np.maximum(floor, share * declared.clip(lower=0.0))
 
 
-def _excess_beyond(frame: pd.DataFrame, observed: str, declared: str, floor: float) -> pd.Series:
+def _excess_beyond(frame: pd.DataFrame, observed: str, declared: str, floor: float, share: float) -> pd.Series:
     """``observed - declared - tolerance``, floored at 0."""
     declared_values = frame[declared]
-    return (frame[observed] - declared_values - _tolerance(declared_values, floor)).clip(lower=0.0)
+    return (frame[observed] - declared_values - _tolerance(declared_values, floor, share)).clip(lower=0.0)
 
 
-def _log_ratio_beyond(frame: pd.DataFrame, observed: str, declared: str, floor: float) -> pd.Series:
+def _log_ratio_beyond(frame: pd.DataFrame, observed: str, declared: str, floor: float, share: float) -> pd.Series:
     """``ln(observed / (declared + tolerance))``, floored at 0."""
     declared_values = frame[declared]
-    ratio = frame[observed] / (declared_values + _tolerance(declared_values, floor))
+    ratio = frame[observed] / (declared_values + _tolerance(declared_values, floor, share))
     return np.log(ratio.clip(lower=1.0))
 
 
-def _sustained(frame: pd.DataFrame, mean_earnings: str) -> pd.DataFrame:
-    """Earnings over a span and in the latest month, whichever is lower.
+def _sustained(frame: pd.DataFrame) -> pd.DataFrame:
+    """Earnings over the claim's months and in each of the latest months, whichever is lower.
 
     Honest pay varies from month to month, so a declaration matches some month and
     not the average; earnings kept from the benefit show both on average and now.
     """
-    lower = np.fmin(frame[mean_earnings], frame["tax_lowest_recent_monthly_earnings"])
+    lower = np.fmin(frame["tax_monthly_earnings"], frame["tax_lowest_recent_monthly_earnings"])
     return frame.assign(sustained_earnings=lower)
 
 
-def _earnings_gap(frame: pd.DataFrame) -> pd.Series:
-    return _excess_beyond(_sustained(frame, "tax_monthly_earnings"), "sustained_earnings",
-                          "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
-
-
 EVIDENCE_PRIOR_MONTHS = 3.0
-"""A mean over few months is weak evidence: the ratio is weighted by ``months / (months + this)``."""
+"""A mean over few months is weak evidence: earnings gaps are weighted by ``months / (months + this)``."""
+
+
+def _evidence_weight(frame: pd.DataFrame) -> pd.Series:
+    months = frame["window_months"]
+    return months / (months + EVIDENCE_PRIOR_MONTHS)
+
+
+def _earnings_gap(frame: pd.DataFrame) -> pd.Series:
+    return _evidence_weight(frame) * _excess_beyond(_sustained(frame), "sustained_earnings", "declared_monthly_earnings",
+                                                    EARNINGS_TOLERANCE_GBP, EARNINGS_TOLERANCE_SHARE)
 
 
 def _earnings_log_ratio(frame: pd.DataFrame) -> pd.Series:
-    months = frame["window_months"]
-    weight = months / (months + EVIDENCE_PRIOR_MONTHS)
-    return weight * _log_ratio_beyond(_sustained(frame, "tax_monthly_earnings"), "sustained_earnings",
-                                      "declared_monthly_earnings", EARNINGS_TOLERANCE_GBP)
+    return _evidence_weight(frame) * _log_ratio_beyond(_sustained(frame), "sustained_earnings", "declared_monthly_earnings",
+                                                       EARNINGS_TOLERANCE_GBP, EARNINGS_TOLERANCE_SHARE)
 
 
 def _capital_log_ratio(frame: pd.DataFrame) -> pd.Series:
-    ratio = _log_ratio_beyond(frame, "implied_capital", "declared_savings", CAPITAL_TOLERANCE_GBP)
+    ratio = _log_ratio_beyond(frame, "implied_capital", "declared_savings", CAPITAL_TOLERANCE_GBP, TOLERANCE_SHARE)
     return ratio.where(frame["capital_rules_apply"] > 0, 0.0)
 
 
@@ -304,7 +310,7 @@ _HOUSING_HOUSEHOLD = "the claim declares {declared_occupants} living there, the 
 FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec(
         name="earnings_gap",
-        meaning="The lower of the mean monthly earnings in tax records over the compared months of the claim and the latest month's, minus the declared monthly earnings and a tolerance of max(£100, 20 % of declared) (0 if not above).",
+        meaning="The lower of the mean monthly earnings in tax records over the compared months of the claim and the lowest of its latest months, minus the declared monthly earnings and a tolerance of max(£100, 50 % of declared) (0 if not above), weighted by months compared / (months compared + 3).",
         unit="gbp_per_month",
         suspicious="high",
         applies_to="benefit_claim",
@@ -314,7 +320,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="earnings_log_ratio",
-        meaning="ln(monthly earnings in tax records (the lower of the claim's mean and the latest month) / (declared earnings + a tolerance of max(£100, 20 % of declared))), 0 if not above, weighted by months compared / (months compared + 3): the gap relative to what was declared, discounted when seen over few months.",
+        meaning="ln(monthly earnings in tax records (the lower of the claim's mean and the lowest of its latest months) / (declared earnings + a tolerance of max(£100, 50 % of declared))), 0 if not above, weighted by months compared / (months compared + 3): the gap relative to what was declared, discounted when seen over few months.",
         unit="log_ratio",
         suspicious="high",
         applies_to="benefit_claim",

@@ -145,4 +145,4 @@ def test_an_earnings_gap_must_show_on_average_and_in_every_recent_month():
                           "tax_lowest_recent_monthly_earnings": [1000.0, 1500.0],
                           "window_months": [12.0, 12.0], "recent_months": [3.0, 3.0]})
     gap = FEATURES_BY_NAME["earnings_gap"].compute(frame)
-    assert gap.tolist() == [0.0, 1400.0]  # 1,500 sustained - 0 declared - £100 tolerance
+    assert gap.tolist() == [0.0, 12 / 15 * 1400.0]  # 1,500 sustained - 0 declared - £100 tolerance, 12 months seen
