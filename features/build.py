@@ -634,11 +634,15 @@ def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, index:
 
 
 def _elsewhere_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.DataFrame,
-                       keys: _Keys) -> pd.DataFrame:
+                       keys: _Keys, registered_homes: np.ndarray) -> pd.DataFrame:
     """The same person's live claims of the same kind at other addresses, and a latest registration elsewhere.
 
     A person may hold different benefits, or a benefit and a council tax reduction, with
     addresses recorded at different times; the same benefit or scheme for two homes at once is the anomaly.
+    Of those other claims it also counts the ones at an address where the person has never
+    registered to vote (``registered_homes``: distinct person-address pair keys of every
+    registration up to the as-of date): two people who share a name and date of birth each
+    live where they claim, a second claim for a home one does not live in does not.
     """
     person, address = subject.person, subject.address
     kind, kinds = _factorize(subjects["subject_type"] + ":" + subjects["kind"].fillna(""))
@@ -663,6 +667,11 @@ def _elsewhere_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.
         for nth in listed.columns[1:]:
             text = text + (", " + listed[nth].astype("str")).fillna("")
         refs.iloc[listed.index.to_numpy()] = text.to_numpy()
+        other_home = _pair(person[pairs["row_other"].to_numpy()], pairs["address_other"].to_numpy(), keys.addresses)
+        unregistered = pairs.loc[~np.isin(other_home, registered_homes), "row"].to_numpy()
+        elsewhere_unregistered = np.bincount(unregistered, minlength=len(subjects)).astype(np.float64)
+    else:
+        elsewhere_unregistered = np.zeros(len(subjects))
 
     latest = np.full(keys.people, -1, dtype=np.int64)
     latest[keys.elector_person] = np.arange(len(electors))  # one (latest) registration per person
@@ -675,6 +684,7 @@ def _elsewhere_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.
             "claims_elsewhere": elsewhere,
             "any_claims_elsewhere": any_elsewhere,
             "claims_elsewhere_refs": refs,
+            "claims_elsewhere_unregistered": elsewhere_unregistered,
             "registered_elsewhere": moved.astype(np.float64),
             "registered_elsewhere_address": ("UPRN " + _take(electors["uprn"], shown)).to_numpy(),
             "registered_elsewhere_from": _at(registered_from, shown, np.datetime64("NaT", "ns")),
@@ -833,6 +843,7 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
 
     electors = _registered_electors(extract, as_of_ts)
     keys = _encode(extract, links, electors)
+    registered_homes = _distinct(_pair(keys.elector_person, keys.elector_address, keys.addresses))
     current = _latest_registrations(electors, keys.elector_person)
     electors = electors.iloc[current].reset_index(drop=True)
     keys = replace(keys, elector_person=keys.elector_person[current], elector_address=keys.elector_address[current],
@@ -867,7 +878,7 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
             _address_context(subjects, subject, electors, keys, earning, arrival),
             _possible_partners(subjects, subject, electors, keys, arrival),
             _sharing_context(subject, keys, recent, subjects.index),
-            _elsewhere_context(subjects, subject, electors, keys),
+            _elsewhere_context(subjects, subject, electors, keys, registered_homes),
             _recorded_rent_context(subjects, subject),
             _peer_context(subjects, settings),
         ],

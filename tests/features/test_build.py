@@ -312,6 +312,22 @@ def test_duplicate_housing_claims_elsewhere(table):
     assert table.loc["H07", "claims_elsewhere_refs"] == "H01, H02, H05"
     assert table.loc["B01", "claims_elsewhere"] == 0
     assert pd.isna(table.loc["B01", "claims_elsewhere_refs"])
+    assert table.loc["H01", "claims_elsewhere_not_lived_in"] == 4  # never registered at any of them
+
+
+def test_claims_elsewhere_at_a_home_the_person_registered_at_are_not_counted_as_not_lived_in():
+    extract, links = hand_world()
+    registration = pd.DataFrame([elector("E20", "dup01", "U20", "2019-01-01"), elector("E30", "dup01", "U30", "2023-01-01")])
+    extract = dataclasses.replace(extract, electoral_register=pd.concat([extract.electoral_register, registration],
+                                                                        ignore_index=True))
+    links = pd.concat([links, pd.DataFrame({"table": "electoral_register", "record_ref": ["E20", "E30"],
+                                            "person_key": links.set_index("record_ref").loc["H01", "person_key"]})],
+                      ignore_index=True)
+    table = build_features(extract, links, AS_OF, load_settings()).set_index("subject_ref")
+    # registered at U20 once (the latest registration is at U30): the claim there counts as lived in
+    assert table.loc["H01", "claims_elsewhere"] == 4
+    assert table.loc["H01", "claims_elsewhere_not_lived_in"] == 4
+    assert table.loc["H02", "claims_elsewhere_not_lived_in"] == 3
 
 
 def test_single_person_discount_with_other_adults_registered(table):
