@@ -55,6 +55,8 @@ support allowance and carer's allowance have no capital test, so undeclared savi
 ARRIVAL_TOLERANCE = np.timedelta64(92, "D")
 """People registering up to this long before the claimant's arrival count as arriving with them."""
 MAX_TOKEN_HOLDERS = 50
+STARTED_TOGETHER_DAYS = 31
+"""Claims starting within this many days of each other were made together."""
 """A bank account, phone or e-mail held by more people is counted without pairing its holders."""
 
 NO_TAX_RECORDS_ERROR = "cannot choose an as-of date: table tax_records has no rows in column period"
@@ -86,6 +88,12 @@ def _period_months(period: pd.Series) -> np.ndarray:
             raise FeatureBuildError(BAD_PERIOD_ERROR.format(value=uniques[np.flatnonzero(parsed.isna())[0]]))
     numbers = _month_number(parsed.year.to_numpy(np.int64), parsed.month.to_numpy(np.int64))
     return np.asarray(numbers, dtype=np.int64)[codes]
+
+
+def _day_numbers(dates: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 of each date (a missing date: a very distant day)."""
+    days = dates.to_numpy("datetime64[D]").astype(np.int64)
+    return np.where(dates.isna().to_numpy(), np.iinfo(np.int32).min, days)
 
 
 def _date_months(dates: pd.Series) -> np.ndarray:
@@ -584,7 +592,8 @@ def _possible_partners(subjects: pd.DataFrame, subject: _Subjects, electors: pd.
     return pd.Series(counts, index=subjects.index, name="possible_partners")
 
 
-def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, index: pd.Index) -> pd.DataFrame:
+def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, claim_start: np.ndarray,
+                     subject_start: np.ndarray, index: pd.Index) -> pd.DataFrame:
     """Other people, claiming from other addresses, whose recent benefit claims share a subject's details.
 
     People at the subject's own address (a household sharing an account or a phone) do not count.
@@ -592,11 +601,16 @@ def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, index:
     exclusion, so a very common token cannot multiply pairs. Besides the counts per kind of detail
     (bank account; phone or e-mail), it counts the people sharing two or more of the three details:
     one shared detail has honest causes (an appointee's account, a support worker's phone), several
-    at once rarely do.
+    at once rarely do; and the people sharing any detail whose claim started within
+    ``STARTED_TOGETHER_DAYS`` of the subject's (``claim_start`` of every claim, ``subject_start``
+    of the subjects): an appointee or a support worker takes claimants on one at a time, a group
+    making claims together does not.
     """
-    holders = pd.DataFrame({"person": keys.claim_person[recent], "address": keys.claim_address[recent]})
-    asking = pd.DataFrame({"row": np.arange(len(index)), "person": subject.person, "address": subject.address})
-    pairs, crowded = {}, {}
+    holders = pd.DataFrame({"person": keys.claim_person[recent], "address": keys.claim_address[recent],
+                            "start": claim_start[recent]})
+    asking = pd.DataFrame({"row": np.arange(len(index)), "person": subject.person, "address": subject.address,
+                           "start": subject_start})
+    pairs, together, crowded = {}, {}, {}
     for token in ("bank_account_token", "phone_token", "email_token"):
         codes = keys.claim_tokens[token]
         held = holders.assign(token=codes[recent]).loc[lambda frame: frame["token"] >= 0].drop_duplicates()
@@ -614,6 +628,9 @@ def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, index:
         )
         pairs[token] = _distinct(_pair(found["row"].to_numpy(np.int64), found["person_other"].to_numpy(np.int64),
                                        keys.people))
+        close = found.loc[(found["start"] - found["start_other"]).abs() <= STARTED_TOGETHER_DAYS]
+        together[token] = _distinct(_pair(close["row"].to_numpy(np.int64), close["person_other"].to_numpy(np.int64),
+                                          keys.people))
 
     def others(kinds: list[np.ndarray], at_least: int = 1) -> np.ndarray:
         """Per subject, the other people found in at least ``at_least`` of the pair sets ``kinds``."""
@@ -628,6 +645,7 @@ def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, index:
             "others_sharing_contact": np.maximum(others(contact),
                                                  np.maximum(crowded["phone_token"], crowded["email_token"])),
             "others_sharing_several_details": others([pairs["bank_account_token"], *contact], at_least=2),
+            "others_sharing_started_together": others(list(together.values())),
         },
         index=index,
     )
@@ -877,7 +895,8 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
             _tax_context(subjects, subject.person, income, first_month, settings),
             _address_context(subjects, subject, electors, keys, earning, arrival),
             _possible_partners(subjects, subject, electors, keys, arrival),
-            _sharing_context(subject, keys, recent, subjects.index),
+            _sharing_context(subject, keys, recent, _day_numbers(claims["start"]), _day_numbers(subjects["start"]),
+                             subjects.index),
             _elsewhere_context(subjects, subject, electors, keys, registered_homes),
             _recorded_rent_context(subjects, subject),
             _peer_context(subjects, settings),

@@ -297,6 +297,20 @@ def test_shared_bank_account_and_contact_count_other_people(table):
     assert table.loc["B05", "others_sharing_several_details"] == 1
     assert table.loc["B07", "others_sharing_several_details"] == 0
     assert table.loc["B05", "people_sharing_several_details"] == 0  # beyond the first
+    # the three claims started on the same day: made together
+    assert table.loc["B05", "others_sharing_started_together"] == 2
+    assert table.loc["B05", "people_sharing_details_started_together"] == 1
+
+
+def test_claims_sharing_details_started_months_apart_were_not_made_together():
+    extract, links = hand_world()
+    claims = extract.benefit_claims.copy()
+    claims.loc[claims["claim_id"] == "B06", "claim_start"] = pd.Timestamp("2024-03-01")
+    extract = dataclasses.replace(extract, benefit_claims=claims)
+    table = build_features(extract, links, AS_OF, load_settings()).set_index("subject_ref")
+    assert table.loc["B05", "others_sharing_bank_account"] == 2
+    assert table.loc["B05", "others_sharing_started_together"] == 1  # B07 only
+    assert table.loc["B06", "others_sharing_started_together"] == 0
     assert table.loc["H01", "people_sharing_bank_account"] == 0  # housing claims carry no token
 
 
