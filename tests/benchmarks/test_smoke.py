@@ -19,7 +19,8 @@ def test_smoke_benchmark_writes_a_report_with_every_section(tmp_path: Path) -> N
         patch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
         main(["--smoke", "--workdir", str(tmp_path / "work"), "--out", str(report)])
     text = report.read_text()
-    for heading in ("## Targets", "## Typologies: quality at capacity", "## Speed and memory"):
+    for heading in ("## Targets", "## Typologies: quality at capacity", "## Speed and memory",
+                    "## Targets not met: what was tried, what limits them, what would move them"):
         assert heading in text
     assert "| 1,500 people, seed 101 |" in text
     assert "| baseline |" in text and "| pipeline |" in text
