@@ -55,9 +55,9 @@ support allowance and carer's allowance have no capital test, so undeclared savi
 ARRIVAL_TOLERANCE = np.timedelta64(92, "D")
 """People registering up to this long before the claimant's arrival count as arriving with them."""
 MAX_TOKEN_HOLDERS = 50
+"""A bank account, phone or e-mail held by more people is counted without pairing its holders."""
 STARTED_TOGETHER_DAYS = 31
 """Claims starting within this many days of each other were made together."""
-"""A bank account, phone or e-mail held by more people is counted without pairing its holders."""
 
 NO_TAX_RECORDS_ERROR = "cannot choose an as-of date: table tax_records has no rows in column period"
 BAD_PERIOD_ERROR = "table tax_records, column period: {value!r} is not a YYYY-MM month"
@@ -302,11 +302,6 @@ def _encode(extract: Extract, links: pd.DataFrame, electors: pd.DataFrame) -> _K
 def _readable(codes: pd.Series) -> pd.Series:
     """An enum code as words: ``universal_credit`` → ``universal credit``."""
     return codes.astype("str").str.replace("_", " ", regex=False)
-
-
-def _plural(counts: pd.Series, singular: str, plural: str) -> pd.Series:
-    words = np.where(counts == 1, " " + singular, " " + plural)
-    return counts.astype("int64").astype("str") + pd.Series(words, index=counts.index, dtype="str")
 
 
 def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
@@ -771,7 +766,7 @@ def _property_words(frame: pd.DataFrame) -> pd.Series:
     return " (" + _readable(frame["property_type"]) + ")"
 
 
-def _recorded_rent_context(subjects: pd.DataFrame, subject: _Subjects) -> pd.DataFrame:
+def _recorded_rent_context(subjects: pd.DataFrame, subject: _Subjects, keys: _Keys) -> pd.DataFrame:
     """For each benefit claim, the rent its claimant's live housing claim records for the same home.
 
     The local authority's record of a rent is a second source for the housing costs a benefit
@@ -780,7 +775,7 @@ def _recorded_rent_context(subjects: pd.DataFrame, subject: _Subjects) -> pd.Dat
     """
     housing = (subjects["subject_type"] == "housing_claim").to_numpy()
     rents = subjects["housing_cost"].to_numpy(np.float64)
-    home = _pair(subject.person, subject.address, int(subject.address.max(initial=0)) + 1)
+    home = _pair(subject.person, subject.address, keys.addresses)
     recorded = housing & (rents > 0) & (home >= 0)
     highest = pd.Series(rents[recorded]).groupby(home[recorded]).max()
     looked_up = pd.Series(home).map(highest).to_numpy(np.float64)
@@ -898,7 +893,7 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
             _sharing_context(subject, keys, recent, _day_numbers(claims["start"]), _day_numbers(subjects["start"]),
                              subjects.index),
             _elsewhere_context(subjects, subject, electors, keys, registered_homes),
-            _recorded_rent_context(subjects, subject),
+            _recorded_rent_context(subjects, subject, keys),
             _peer_context(subjects, settings),
         ],
         axis=1,
