@@ -71,12 +71,27 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     return Path(chosen).resolve()
 
 
-def load_dataset(data_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """``X`` (float64) and ``y`` (1 = anomaly) of one dataset."""
+def _dataset_path(data_dir: Path, name: str) -> Path:
     path = data_dir / DATASETS[name]
     if not path.is_file():
         raise DataDirError(MISSING_DATA.format(path=path))
-    with np.load(path) as arrays:
+    return path
+
+
+def check_data_dir(data_dir: str | Path | None = None) -> Path:
+    """The resolved data directory, once every dataset file is found there.
+
+    Lets a long benchmark run fail at its start rather than after its other parts.
+    """
+    directory = resolve_data_dir(data_dir)
+    for name in DATASETS:
+        _dataset_path(directory, name)
+    return directory
+
+
+def load_dataset(data_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` (float64) and ``y`` (1 = anomaly) of one dataset."""
+    with np.load(_dataset_path(data_dir, name)) as arrays:
         return arrays["X"].astype(np.float64), arrays["y"].astype(int)
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from benchmarks.adbench import PUBLISHED, format_table, run_adbench
+from benchmarks.adbench import PUBLISHED, check_data_dir, format_table, run_adbench
 from models.evaluate import TRUTH, Evaluation, evaluate_scores, labels_from_truth
 from synthetic.truth import read_truth
 
@@ -315,11 +315,12 @@ def render_report(runs: list[dict], adbench: pd.DataFrame | None, started: dt.da
 def run_benchmarks(profile: Profile, out: Path, workdir: Path, command: str) -> str:
     """Run every world of ``profile`` (and ADBench) and write the report to ``out``."""
     started = dt.datetime.now(dt.UTC)
+    adbench_dir = check_data_dir() if profile.adbench_seeds else None
     log = workdir / "bench.log"
     with prefect_server(workdir / "prefect-server", log) as api_url:
         env = {**os.environ, "PREFECT_API_URL": api_url}
         runs = [run_world(people, seed, workdir, env, log) for people, seed in profile.worlds]
-    adbench = run_adbench(seeds=profile.adbench_seeds) if profile.adbench_seeds else None
+    adbench = run_adbench(adbench_dir, seeds=profile.adbench_seeds) if adbench_dir else None
     report = render_report(runs, adbench, started, command)
     out.write_text(report, encoding="utf-8")
     return report
