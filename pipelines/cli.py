@@ -16,6 +16,8 @@ from pathlib import Path
 from configs.settings import SettingsError, load_settings
 
 EXIT_USER_ERROR = 2
+PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+"""Loggers Prefect reports a failed flow or task run on."""
 
 
 def _date(text: str) -> dt.date:
@@ -157,6 +159,7 @@ def _run(args: argparse.Namespace) -> None:
 
     workspace = Workspace(args.workspace, settings)
     workspace.activate()  # before Prefect or MLflow are imported: both read the environment
+    _log_user_errors_in_one_line()
     if args.verb == "ui":
         workspace.serve_ui(port=args.port)
     elif args.verb == "prepare":
@@ -174,6 +177,28 @@ def _run(args: argparse.Namespace) -> None:
                              model_version=args.model_version)
         print(format_summary(summary))
         print(f"\ncase list: {summary['outputs']['cases_csv']}")
+
+
+class _UserErrorWithoutTraceback(logging.Filter):
+    """Log a user error raised inside a flow without its traceback: the CLI states it in one line."""
+
+    def __init__(self, user_errors: tuple[type[Exception], ...]) -> None:
+        super().__init__()
+        self.user_errors = user_errors
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self.user_errors):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _log_user_errors_in_one_line() -> None:
+    """Keep Prefect's flow and task run logs, minus the tracebacks of errors a user can fix."""
+    from pipelines.errors import USER_ERRORS
+
+    quiet = _UserErrorWithoutTraceback((SettingsError, *USER_ERRORS))
+    for name in PREFECT_RUN_LOGGERS:
+        logging.getLogger(name).addFilter(quiet)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from pipelines import cli
 from pipelines.cli import EXIT_USER_ERROR, format_training, main
 from tests.features.contract_fixtures import clean_rows, write_contract_dir
 
@@ -91,3 +94,25 @@ def test_training_report_marks_past_investigations_as_a_biased_sample() -> None:
     assert "past investigations (a small, biased sample): 60 labelled, 7 fraud" in report
     assert "of the 5 labelled subjects within capacity, precision 0.400" in report
     assert "subletting 0.50" in report and "truth file" not in report
+
+
+def test_user_errors_inside_flows_are_logged_without_traceback() -> None:
+    from models.registry import ModelNotFoundError
+
+    def failed_run(error: Exception) -> logging.LogRecord:
+        try:
+            raise error
+        except Exception:
+            return logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1, "Encountered exception",
+                                     None, sys.exc_info())
+
+    logger = logging.getLogger("prefect.flow_runs")
+    before = list(logger.filters)
+    try:
+        cli._log_user_errors_in_one_line()
+        user_error, bug = failed_run(ModelNotFoundError("no version '99'")), failed_run(KeyError("bug"))
+        assert logger.filter(user_error) and logger.filter(bug)  # both are still logged
+        assert user_error.exc_info is None
+        assert bug.exc_info is not None  # a bug keeps its traceback
+    finally:
+        logger.filters = before
