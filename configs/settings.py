@@ -52,7 +52,7 @@ class FeatureSettings(_Strict):
     savings_interest_rate: float = Field(0.03, gt=0.0, le=0.2)
     """Annual interest rate used to infer capital from reported savings interest."""
     recent_months: int = Field(3, ge=1, le=12)
-    """Latest months of a claim whose tax-record earnings are also compared on their own."""
+    """Latest months of a claim: an earnings gap must show in each of them; other adults earning in them count as earning."""
     min_peer_group: int = Field(20, ge=1)
     """Fewest live claims a peer group needs for its median; smaller groups fall back to a wider one."""
 
