@@ -289,21 +289,19 @@ def _column(name: str) -> Callable[[pd.DataFrame], pd.Series]:
     return compute
 
 
-def _log_ratio_above_peers(frame: pd.DataFrame, observed: str, peer_median: str) -> pd.Series:
-    """``ln(observed / (peer median × (1 + PEER_TOLERANCE_SHARE)))``, floored at 0; missing unless both are positive."""
-    observed_values, median = frame[observed], frame[peer_median]
-    ratio = (observed_values / (median * (1.0 + PEER_TOLERANCE_SHARE))).where((observed_values > 0) & (median > 0))
+def _log_ratio_above(frame: pd.DataFrame, observed: str, reference: str, share: float) -> pd.Series:
+    """``ln(observed / (reference × (1 + share)))``, floored at 0; missing unless both are positive."""
+    observed_values, reference_values = frame[observed], frame[reference]
+    ratio = (observed_values / (reference_values * (1.0 + share))).where((observed_values > 0) & (reference_values > 0))
     return np.log(ratio.clip(lower=1.0))
 
 
 def _housing_cost_ratio(frame: pd.DataFrame) -> pd.Series:
-    return _log_ratio_above_peers(frame, "housing_cost", "peer_housing_cost")
+    return _log_ratio_above(frame, "housing_cost", "peer_housing_cost", PEER_TOLERANCE_SHARE)
 
 
 def _housing_cost_above_recorded_rent(frame: pd.DataFrame) -> pd.Series:
-    declared, recorded = frame["housing_cost"], frame["recorded_rent"]
-    ratio = (declared / (recorded * (1.0 + TOLERANCE_SHARE))).where((declared > 0) & (recorded > 0))
-    return np.log(ratio.clip(lower=1.0))
+    return _log_ratio_above(frame, "housing_cost", "recorded_rent", TOLERANCE_SHARE)
 
 
 _HOUSING_HOUSEHOLD = "the claim declares {declared_occupants} living there, the claimant included."
