@@ -56,8 +56,8 @@ ARRIVAL_TOLERANCE = np.timedelta64(92, "D")
 """People registering up to this long before the claimant's arrival count as arriving with them."""
 MAX_TOKEN_HOLDERS = 50
 """A bank account, phone or e-mail held by more people is counted without pairing its holders."""
-STARTED_TOGETHER_DAYS = 31
-"""Claims starting within this many days of each other were made together."""
+STARTED_TOGETHER = np.timedelta64(31, "D")
+"""Claims starting within this long of each other were made together."""
 
 NO_TAX_RECORDS_ERROR = "cannot choose an as-of date: table tax_records has no rows in column period"
 BAD_PERIOD_ERROR = "table tax_records, column period: {value!r} is not a YYYY-MM month"
@@ -88,12 +88,6 @@ def _period_months(period: pd.Series) -> np.ndarray:
             raise FeatureBuildError(BAD_PERIOD_ERROR.format(value=uniques[np.flatnonzero(parsed.isna())[0]]))
     numbers = _month_number(parsed.year.to_numpy(np.int64), parsed.month.to_numpy(np.int64))
     return np.asarray(numbers, dtype=np.int64)[codes]
-
-
-def _day_numbers(dates: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 of each date (a missing date: a very distant day)."""
-    days = dates.to_numpy("datetime64[D]").astype(np.int64)
-    return np.where(dates.isna().to_numpy(), np.iinfo(np.int32).min, days)
 
 
 def _date_months(dates: pd.Series) -> np.ndarray:
@@ -597,7 +591,7 @@ def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, claim_
     (bank account; phone or e-mail), it counts the people sharing two or more of the three details:
     one shared detail has honest causes (an appointee's account, a support worker's phone), several
     at once rarely do; and the people sharing any detail whose claim started within
-    ``STARTED_TOGETHER_DAYS`` of the subject's (``claim_start`` of every claim, ``subject_start``
+    ``STARTED_TOGETHER`` of the subject's (``claim_start`` of every claim, ``subject_start``
     of the subjects): an appointee or a support worker takes claimants on one at a time, a group
     making claims together does not.
     """
@@ -623,7 +617,7 @@ def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, claim_
         )
         pairs[token] = _distinct(_pair(found["row"].to_numpy(np.int64), found["person_other"].to_numpy(np.int64),
                                        keys.people))
-        close = found.loc[(found["start"] - found["start_other"]).abs() <= STARTED_TOGETHER_DAYS]
+        close = found.loc[(found["start"] - found["start_other"]).abs() <= STARTED_TOGETHER]
         together[token] = _distinct(_pair(close["row"].to_numpy(np.int64), close["person_other"].to_numpy(np.int64),
                                           keys.people))
 
@@ -890,8 +884,8 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
             _tax_context(subjects, subject.person, income, first_month, settings),
             _address_context(subjects, subject, electors, keys, earning, arrival),
             _possible_partners(subjects, subject, electors, keys, arrival),
-            _sharing_context(subject, keys, recent, _day_numbers(claims["start"]), _day_numbers(subjects["start"]),
-                             subjects.index),
+            _sharing_context(subject, keys, recent, claims["start"].to_numpy("datetime64[ns]"),
+                             subjects["start"].to_numpy("datetime64[ns]"), subjects.index),
             _elsewhere_context(subjects, subject, electors, keys, registered_homes),
             _recorded_rent_context(subjects, subject, keys),
             _peer_context(subjects, settings),
