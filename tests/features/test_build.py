@@ -178,6 +178,21 @@ def table(world, settings):
     return build_features(extract, links, AS_OF, settings).set_index("subject_ref", drop=False)
 
 
+RECORD_REF = {"electoral_register": "elector_id", "housing_claims": "housing_claim_id"}
+
+
+def _with_records_of(person_ref: str, table: str, rows: list[dict]) -> pd.DataFrame:
+    """The hand-made world's feature table (indexed by subject_ref) with ``rows`` added to ``table``,
+    each linked to the person of the record ``person_ref``."""
+    extract, links = hand_world()
+    added = pd.DataFrame(rows)
+    extract = dataclasses.replace(extract, **{table: pd.concat([getattr(extract, table), added], ignore_index=True)})
+    person_key = links.set_index("record_ref").loc[person_ref, "person_key"]
+    links = pd.concat([links, pd.DataFrame({"table": table, "record_ref": added[RECORD_REF[table]],
+                                            "person_key": person_key})], ignore_index=True)
+    return build_features(extract, links, AS_OF, load_settings()).set_index("subject_ref")
+
+
 def test_resolve_as_of_is_last_day_of_latest_tax_month():
     tax = pd.DataFrame({"period": ["2025-11", "2026-02", "2025-12"]})
     assert resolve_as_of(tax) == dt.date(2026, 2, 28)
@@ -330,14 +345,8 @@ def test_duplicate_housing_claims_elsewhere(table):
 
 
 def test_claims_elsewhere_at_a_home_the_person_registered_at_are_not_counted_as_not_lived_in():
-    extract, links = hand_world()
-    registration = pd.DataFrame([elector("E20", "dup01", "U20", "2019-01-01"), elector("E30", "dup01", "U30", "2023-01-01")])
-    extract = dataclasses.replace(extract, electoral_register=pd.concat([extract.electoral_register, registration],
-                                                                        ignore_index=True))
-    links = pd.concat([links, pd.DataFrame({"table": "electoral_register", "record_ref": ["E20", "E30"],
-                                            "person_key": links.set_index("record_ref").loc["H01", "person_key"]})],
-                      ignore_index=True)
-    table = build_features(extract, links, AS_OF, load_settings()).set_index("subject_ref")
+    table = _with_records_of("H01", "electoral_register",
+                             [elector("E20", "dup01", "U20", "2019-01-01"), elector("E30", "dup01", "U30", "2023-01-01")])
     # registered at U20 once (the latest registration is at U30): the claim there counts as lived in
     assert table.loc["H01", "claims_elsewhere"] == 4
     assert table.loc["H01", "claims_elsewhere_not_lived_in"] == 4
@@ -384,15 +393,9 @@ def test_housing_cost_against_local_peers(table):
 
 
 def test_housing_costs_against_the_rent_the_local_authority_records():
-    extract, links = hand_world()
-    tenancy = pd.DataFrame([housing_claim("H09", "costly08", "U08", scheme="social_tenancy", monthly_rent=700.0),
-                            housing_claim("H10", "costly08", "U09", monthly_rent=300.0)])  # another home
-    extract = dataclasses.replace(extract, housing_claims=pd.concat([extract.housing_claims, tenancy],
-                                                                    ignore_index=True))
-    links = pd.concat([links, pd.DataFrame({"table": "housing_claims", "record_ref": ["H09", "H10"],
-                                            "person_key": links.set_index("record_ref").loc["B08", "person_key"]})],
-                      ignore_index=True)
-    table = build_features(extract, links, AS_OF, load_settings()).set_index("subject_ref")
+    table = _with_records_of("B08", "housing_claims",
+                             [housing_claim("H09", "costly08", "U08", scheme="social_tenancy", monthly_rent=700.0),
+                              housing_claim("H10", "costly08", "U09", monthly_rent=300.0)])  # another home
     assert table.loc["B08", "recorded_rent"] == 700.0  # the same person's rent at the same home only
     assert table.loc["B08", "housing_cost_above_recorded_rent"] == pytest.approx(np.log(1800.0 / (1.2 * 700.0)))
     assert np.isnan(table.loc["B01", "recorded_rent"])
