@@ -198,7 +198,10 @@ def _log_user_errors_in_one_line() -> None:
 
     quiet = _UserErrorWithoutTraceback((SettingsError, *USER_ERRORS))
     for name in PREFECT_RUN_LOGGERS:
-        logging.getLogger(name).addFilter(quiet)
+        logger = logging.getLogger(name)
+        # one filter per logger, however many commands a process runs
+        if not any(isinstance(present, _UserErrorWithoutTraceback) for present in logger.filters):
+            logger.addFilter(quiet)
 
 
 def main(argv: list[str] | None = None) -> int:
