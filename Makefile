@@ -6,7 +6,7 @@ DEMO := demo
 PEOPLE ?= 5000
 SEED ?= 7
 
-.PHONY: install demo test lint bench bench-smoke ui clean
+.PHONY: install system-packages demo test lint bench bench-smoke ui clean
 
 $(BIN)/counterfraud: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -16,7 +16,14 @@ $(BIN)/counterfraud: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(BIN)/counterfraud
 
-install: $(BIN)/counterfraud
+# The browser tests drive Debian's Chromium through its own driver (browser builds cannot be downloaded).
+system-packages:
+	@command -v chromedriver >/dev/null && command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium and chromium-driver"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+install: system-packages $(BIN)/counterfraud
 
 demo: install
 	$(BIN)/counterfraud generate --out $(DEMO)/data --people $(PEOPLE) --seed $(SEED) --truth $(DEMO)/truth.parquet

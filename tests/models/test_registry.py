@@ -119,7 +119,9 @@ def test_the_pyfunc_checks_its_signature_and_ignores_row_order(trained, settings
     reversed_rows = table.iloc[::-1]
     scores = loaded.score(reversed_rows)
     assert scores.index.equals(reversed_rows.index)
-    assert np.array_equal(scores[SCORE_COLUMN].to_numpy(), trained["scores"][SCORE_COLUMN].to_numpy()[::-1])
+    # another row order puts rows in other BLAS blocks: equal to the last bit or two, not bit for bit
+    np.testing.assert_allclose(scores[SCORE_COLUMN].to_numpy(),
+                               trained["scores"][SCORE_COLUMN].to_numpy()[::-1], rtol=0, atol=1e-12)
     assert loaded.pyfunc.metadata.get_input_schema().input_names() == list(feature_names())
     with pytest.raises(FeatureTableError, match=feature_names()[0]):
         loaded.score(table.drop(columns=feature_names()[0]))

@@ -1,0 +1,1 @@
+"""The oversight panel's reports: model card, fairness audit, transparency record, drift pages."""
