@@ -1,4 +1,4 @@
-"""The ``counterfraud`` command line: generate, validate, train, score, ui.
+"""The ``counterfraud`` command line: generate, validate, train, score, ui, and scheduled operation.
 
 Every verb works on any data directory in the data contract. Errors a user can
 fix (bad arguments, a missing table, too many rejects, a bad setting) end in one
@@ -12,8 +12,12 @@ import datetime as dt
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from configs.settings import SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
 
 EXIT_USER_ERROR = 2
 PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
@@ -98,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     ui = verbs.add_parser("ui", help="start the MLflow UI on the workspace")
     ui.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
     ui.add_argument("--port", type=int, default=5000)
+
+    for name, text in (("server", "start a Prefect server, its database in the workspace (or configured)"),
+                       ("serve", "serve the scheduled deployments: scoring, training, purge"),
+                       ("purge", "delete run outputs past retention.days and record what was deleted")):
+        operation = verbs.add_parser(name, help=text)
+        operation.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+        operation.add_argument("--config", type=Path, help="YAML file of settings to change")
+    runs = verbs.add_parser("runs", help="the run history of the workspace")
+    runs_verbs = runs.add_subparsers(dest="runs_verb", required=True)
+    runs_list = runs_verbs.add_parser("list", help="every kept scoring run, newest first")
+    runs_list.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
     return parser
 
 
@@ -159,8 +174,12 @@ def _run(args: argparse.Namespace) -> None:
 
     workspace = Workspace(args.workspace, settings)
     workspace.activate()  # before Prefect or MLflow are imported: both read the environment
+    if args.verb == "serve":
+        workspace.use_server()
     _log_user_errors_in_one_line()
-    if args.verb == "ui":
+    if args.verb in ("server", "serve", "purge", "runs"):
+        _operate(args, workspace)
+    elif args.verb == "ui":
         workspace.serve_ui(port=args.port)
     elif args.verb == "prepare":
         from pipelines.prepare import prepare_flow
@@ -177,6 +196,27 @@ def _run(args: argparse.Namespace) -> None:
                              model_version=args.model_version)
         print(format_summary(summary))
         print(f"\ncase list: {summary['outputs']['cases_csv']}")
+
+
+def _operate(args: argparse.Namespace, workspace: Workspace) -> None:
+    """The scheduled-operation verbs: ``server``, ``serve``, ``purge``, ``runs list``."""
+    if args.verb == "runs":
+        from pipelines.runs import completed_runs, format_runs
+
+        print(format_runs(completed_runs(workspace.runs_dir)))
+    elif args.verb == "purge":
+        from pipelines.retention import format_purge, purge_workspace
+
+        print(format_purge(purge_workspace(workspace.root, workspace.runs_dir, workspace.settings)))
+    elif args.verb == "server":
+        from pipelines.schedule import run_server
+
+        print(f"Prefect server on {workspace.server_api_url}, home {workspace.prefect_home}")
+        run_server(workspace)
+    else:
+        from pipelines.schedule import serve_deployments
+
+        serve_deployments(workspace, args.config)
 
 
 class _UserErrorWithoutTraceback(logging.Filter):

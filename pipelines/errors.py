@@ -6,6 +6,7 @@ from features.build import FeatureBuildError
 from features.contract import ContractError
 from models.evaluate import EvaluationError
 from models.registry import FeatureTableError, ModelNotFoundError
+from pipelines.schedule import ScheduleError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     ContractError,
@@ -15,4 +16,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ModelNotFoundError,
     FileNotFoundError,
     FileExistsError,
+    ScheduleError,
 )

@@ -39,10 +39,28 @@ from models.cases import (
     related_subjects,
     write_case_list,
 )
+from models.drift import drift_summary
 from models.evaluate import configured_capacity
 from models.explain import explain_subjects, join_reasons, top_reasons
-from models.registry import CHAMPION, SCORE_COLUMN, LoadedModel, ModelNotFoundError, load_model
+from models.registry import (
+    CHAMPION,
+    SCORE_COLUMN,
+    LoadedModel,
+    ModelNotFoundError,
+    data_fingerprint,
+    extract_row_counts,
+    fingerprint_inputs,
+    load_model,
+)
+from pipelines.drift import (
+    emit_drift_alert,
+    measure_drift,
+    previous_run_drift,
+    training_profiles,
+    write_drift,
+)
 from pipelines.prepare import prepare_features
+from pipelines.runs import SUMMARY_FILE, new_run_id, staged_run
 from pipelines.validate import format_tables
 from pipelines.workspace import Workspace
 
@@ -50,7 +68,6 @@ STORE_RETRIES = 2
 STORE_RETRY_DELAY_SECONDS = 5
 TOP_CASES_IN_ARTIFACT = 20
 
-SUMMARY_FILE = "run_summary.json"
 EXPLANATIONS_FILE = "explanations.parquet"
 LINKS_FILE = "links.parquet"
 REJECTS_FILE = "rejects.csv"
@@ -89,6 +106,9 @@ assemble = task(case_table, name="assemble case list", cache_policy=NO_CACHE)
 write_cases = task(write_case_list, name="write case list", cache_policy=NO_CACHE)
 write_table = task(write_parquet, name="write parquet", cache_policy=NO_CACHE)
 write_refused = task(write_rejects, name="write rejects", cache_policy=NO_CACHE)
+fingerprint = task(fingerprint_inputs, name="fingerprint input tables", cache_policy=NO_CACHE)
+measure = task(measure_drift, name="measure drift", cache_policy=NO_CACHE)
+alert = task(emit_drift_alert, name="emit drift alert", cache_policy=NO_CACHE)
 
 
 class _Stopwatch:
@@ -110,7 +130,7 @@ class _Stopwatch:
 @flow(name="score", validate_parameters=False)
 def score_flow(
     data_dir: str | Path,
-    out_dir: str | Path,
+    out_dir: str | Path | None,
     workspace: Workspace,
     settings: Settings,
     capacity: int | float | None = None,
@@ -122,12 +142,14 @@ def score_flow(
     ----------
     data_dir : path
         A data directory in the input contract; never modified.
-    out_dir : path
-        Receives ``cases.csv``, ``cases.parquet``, ``explanations.parquet``,
-        ``links.parquet``, ``rejects.csv`` and ``run_summary.json`` (created when missing;
-        those files are replaced).
+    out_dir : path or None
+        Receives a copy of the run's outputs (created when missing; files of the same
+        names replaced, ``run_summary.json`` last); ``None``: only the workspace keeps them.
     workspace : Workspace
-        Activated: its MLflow store holds the registered versions.
+        Activated: its MLflow store holds the registered versions; the run's outputs
+        ``cases.csv``, ``cases.parquet``, ``explanations.parquet``, ``links.parquet``,
+        ``rejects.csv``, ``drift.json``, ``drift.html`` and ``run_summary.json`` are kept in
+        its ``runs/<run_id>/``, written atomically (``pipelines.runs.staged_run``).
     settings : Settings
     capacity : int or float, optional
         Subjects to flag: a count, or a share in (0, 1]; default from ``settings.capacity``.
@@ -137,10 +159,14 @@ def score_flow(
     Returns
     -------
     dict
-        The run summary, as written to ``run_summary.json`` (see :func:`run_summary`).
+        The run summary, as written to ``run_summary.json``: :func:`run_summary` with the
+        ``run_id``, ``run_dir``, ``status``, ``data_fingerprint`` and ``drift`` (its worst figures
+        and ``alert``; an alert also emits the Prefect event ``counterfraud.drift.alert``).
     """
     log = get_run_logger()
-    out_dir = Path(out_dir)
+    run_id = new_run_id()
+    log.info("run %s", run_id)
+    out_dir = None if out_dir is None else Path(out_dir)
     capacity = configured_capacity(settings.capacity) if capacity is None else capacity
     clock = _Stopwatch(log)
     started = time.perf_counter()
@@ -164,26 +190,47 @@ def score_flow(
         reasons = reason(explanations, flagged, settings.explanations.top_reasons)
         related = relate(features_table, flagged["subject_ref"])
         cases = assemble(ranked, join(reasons, flagged["subject_ref"]), related, model.version)
-    with clock.stage("write"):
-        cases_csv, cases_parquet = write_cases(cases, out_dir)
-        outputs = {
-            "cases_csv": cases_csv,
-            "cases_parquet": cases_parquet,
-            "explanations": write_table(explanations, out_dir / EXPLANATIONS_FILE),
-            "links": write_table(links, out_dir / LINKS_FILE),
-            "rejects": write_refused(extract.rejects, out_dir / REJECTS_FILE),
-            "summary": out_dir / SUMMARY_FILE,
+    with clock.stage("drift"):
+        fingerprints = fingerprint(data_dir, extract_row_counts(extract))
+        drift = measure(feature_table=features_table, feature_names=model.feature_names,
+                        scores=scores[SCORE_COLUMN].to_numpy(), explanations=explanations,
+                        training=training_profiles(model.model_name, model.version),
+                        previous=previous_run_drift(workspace.runs_dir), threshold=settings.drift.psi_alert,
+                        run_id=run_id, model_version=model.version)
+    # the run's directory appears, complete, only when the block ends; then --out gets its copy
+    with staged_run(workspace.runs_dir, run_id, out_dir) as staging:
+        with clock.stage("write"):
+            cases_csv, cases_parquet = write_cases(cases, staging)
+            written = {
+                "cases_csv": cases_csv,
+                "cases_parquet": cases_parquet,
+                "explanations": write_table(explanations, staging / EXPLANATIONS_FILE),
+                "links": write_table(links, staging / LINKS_FILE),
+                "rejects": write_refused(extract.rejects, staging / REJECTS_FILE),
+                **dict(zip(("drift", "drift_page"), write_drift(drift, staging), strict=True)),
+                "summary": staging / SUMMARY_FILE,
+            }
+        summary = {
+            "run_id": run_id,
+            **run_summary(
+                as_of=as_of, extract=extract, links=links, cases=cases, explanations=explanations,
+                model=model, model_reference=model_version, capacity=capacity, timings=clock.seconds,
+                total_seconds=time.perf_counter() - started,
+                outputs={name: (out_dir or workspace.runs_dir / run_id) / path.name
+                         for name, path in written.items()}, data_dir=data_dir,
+                workspace=workspace,
+            ),
+            "run_dir": str(workspace.runs_dir / run_id),
+            "status": "complete",
+            "data_fingerprint": data_fingerprint(fingerprints),
+            "drift": drift_summary(drift),
         }
-
-    summary = run_summary(
-        as_of=as_of, extract=extract, links=links, cases=cases, explanations=explanations,
-        model=model, model_reference=model_version, capacity=capacity, timings=clock.seconds,
-        total_seconds=time.perf_counter() - started, outputs=outputs, data_dir=data_dir,
-        workspace=workspace,
-    )
-    write_summary(summary, outputs["summary"])
+        write_summary(summary, written["summary"])
+    if alert(summary):
+        log.warning("drift alert: %s", ", ".join(summary["drift"]["drifted"]))
     publish_artifacts(summary, cases)
-    log.info("case list written to %s", cases_csv)
+    log.info("run %s kept in %s; case list written to %s", run_id, summary["run_dir"],
+             summary["outputs"]["cases_csv"])
     return summary
 
 

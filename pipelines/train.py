@@ -23,6 +23,7 @@ from models.registry import (
     fit_detector,
     log_training_run,
 )
+from pipelines.drift import log_training_profiles
 from pipelines.prepare import prepare_features
 from pipelines.workspace import Workspace
 from synthetic.truth import read_truth
@@ -38,6 +39,8 @@ read_labels = task(read_truth, name="read truth file", cache_policy=NO_CACHE)
 evaluate = task(evaluate_training, name="evaluate against labels", cache_policy=NO_CACHE)
 register = task(log_training_run, name="log and register model version", cache_policy=NO_CACHE,
                 retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
+log_profiles = task(log_training_profiles, name="log drift reference", cache_policy=NO_CACHE,
+                    retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
 
 
 @flow(name="train", validate_parameters=False)
@@ -76,6 +79,8 @@ def train_flow(
     version = register(model=model, feature_table=feature_table, feature_specs=FEATURES, settings=settings,
                        as_of=as_of, fingerprints=fingerprints, evaluations=evaluations,
                        artifact_location=workspace.artifact_location)
+    # the distributions later scoring runs measure their drift against
+    log_profiles(version.run_id, feature_table, model.pipeline.columns, model.detector.decision_scores_)
     return {
         "model_name": version.model_name,
         "version": version.version,
