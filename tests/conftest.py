@@ -50,5 +50,6 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         from prefect.testing.utilities import prefect_test_harness
 
         updates = {PREFECT_HOME: home, PREFECT_SERVER_ANALYTICS_ENABLED: False}
-        with temporary_settings(updates=updates), prefect_test_harness():
+        # the server creates its database first: on a busy two-core machine that outlasts the 30 s default
+        with temporary_settings(updates=updates), prefect_test_harness(server_startup_timeout=120):
             yield
