@@ -22,8 +22,12 @@ def _figure(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def _change(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.3f}"
+    return "-" if value is None else f"{value * 100:+.1f} points"
 
 
 def render_drift_page(drift: Mapping[str, Any]) -> str:
@@ -34,9 +38,13 @@ def render_drift_page(drift: Mapping[str, Any]) -> str:
              **{against: _figure(drift["psi"][against].get(name)) for against in columns}} for name in names]
     shares = drift["top_feature_shares"]
     previous, change = shares["previous_run"] or {}, shares["change"] or {}
-    share_rows = [{"name": name, "this_run": _figure(share), "previous_run": _figure(previous.get(name)),
+    share_rows = [{"name": name, "this_run": _share(share), "previous_run": _share(previous.get(name)),
                    "change": _change(change.get(name))}
                   for name, share in sorted(shares["this_run"].items(), key=lambda item: -item[1])]
+    drifted: dict[str, list[str]] = {}
+    for entry in drift["drifted"]:
+        drifted.setdefault(entry["name"], []).append(
+            f"{entry['psi']:.2f} against {REFERENCE_TITLES[entry['against']]}")
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     return environment.get_template("drift.html").render(
-        drift=drift, columns=columns, rows=rows, shares=share_rows, references=REFERENCE_TITLES)
+        drift=drift, drifted=drifted, columns=columns, rows=rows, shares=share_rows, references=REFERENCE_TITLES)

@@ -194,8 +194,10 @@ def _run(args: argparse.Namespace) -> None:
 
         summary = score_flow(args.data, args.out, workspace, settings, capacity=args.capacity,
                              model_version=args.model_version)
+        from pipelines.runs import describe_run
+
         print(format_summary(summary))
-        print(f"\ncase list: {summary['outputs']['cases_csv']}")
+        print(f"\n{describe_run(summary)}\ncase list: {summary['outputs']['cases_csv']}")
 
 
 def _operate(args: argparse.Namespace, workspace: Workspace) -> None:

@@ -178,6 +178,14 @@ def runs_table(records: list[RunRecord]) -> list[dict[str, str]]:
     return rows
 
 
+def describe_run(summary: dict[str, Any]) -> str:
+    """One line on where a scoring run is kept and whether it raised a drift alert."""
+    drift = summary["drift"]
+    alert = (f"drift alert: {', '.join(drift['drifted'])} (population stability index above {drift['threshold']})"
+             if drift["alert"] else "no drift alert")
+    return f"run {summary['run_id']} kept in {summary['run_dir']}; {alert}"
+
+
 def format_runs(records: list[RunRecord]) -> str:
     """The run history as a plain-text table, newest first."""
     if not records:

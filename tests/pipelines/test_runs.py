@@ -18,6 +18,7 @@ from pipelines.runs import (
     STAGING_PREFIX,
     SUMMARY_FILE,
     completed_runs,
+    describe_run,
     format_runs,
     new_run_id,
     run_started_at,
@@ -156,3 +157,13 @@ def test_serve_without_a_server_is_one_line(tmp_path: Path, capsys):
     assert main(["serve", "--workspace", str(tmp_path / "w"), "--config", str(config)]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "no Prefect server answers at http://127.0.0.1:9/api" in error[0]
+
+
+def test_a_run_is_described_with_its_drift_alert():
+    summary = _summary("20260601T120000Z-00c0ffee", run_dir="/w/runs/20260601T120000Z-00c0ffee",
+                       drift={"alert": True, "drifted": ["housing_cost_ratio", "score"], "threshold": 0.25})
+    assert describe_run(summary) == (
+        "run 20260601T120000Z-00c0ffee kept in /w/runs/20260601T120000Z-00c0ffee; drift alert: "
+        "housing_cost_ratio, score (population stability index above 0.25)")
+    summary["drift"] = {"alert": False, "drifted": [], "threshold": 0.25}
+    assert describe_run(summary).endswith("; no drift alert")

@@ -182,7 +182,7 @@ def test_the_server_and_mlflow_run_on_postgres(operation):
     from mlflow import MlflowClient
 
     versions = MlflowClient().search_model_versions(f"name = '{operation['settings'].registry.model_name}'")
-    assert [version.version for version in versions] == ["1"]
+    assert [str(version.version) for version in versions] == ["1"]
 
 
 @pytest.fixture(scope="module")
