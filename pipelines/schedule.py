@@ -188,8 +188,8 @@ def serve_deployments(workspace: Workspace, config: str | Path | None) -> None:
 
 
 def server_command(workspace: Workspace) -> list[str]:
-    """The ``prefect server start`` command of the workspace's server."""
-    return [sys.executable, "-m", "prefect", "server", "start", "--host", UI_HOST,
+    """The ``prefect server start`` command of the workspace's server (:mod:`pipelines.prefect_server`)."""
+    return [sys.executable, "-m", "pipelines.prefect_server", "--host", UI_HOST,
             "--port", str(workspace.settings.orchestration.server_port)]
 
 
