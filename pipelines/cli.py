@@ -190,12 +190,11 @@ def _run(args: argparse.Namespace) -> None:
 
         print(format_training(train_flow(args.data, workspace, settings, truth_path=args.truth)))
     elif args.verb == "score":
+        from pipelines.runs import describe_run
         from pipelines.score import format_summary, score_flow
 
         summary = score_flow(args.data, args.out, workspace, settings, capacity=args.capacity,
                              model_version=args.model_version)
-        from pipelines.runs import describe_run
-
         print(format_summary(summary))
         print(f"\n{describe_run(summary)}\ncase list: {summary['outputs']['cases_csv']}")
 

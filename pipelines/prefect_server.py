@@ -29,12 +29,13 @@ def allow_scheduled_run_inserts() -> None:
         state.bulk_dml_setter = _state_is_inserted_separately
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Start Prefect's server in this process with ``argv`` as ``prefect server start``'s arguments."""
+def main() -> None:
+    """Start Prefect's server in this process, this command's arguments passed to ``prefect server start``."""
     allow_scheduled_run_inserts()
     from prefect.cli import app
 
-    app(["server", "start", *(sys.argv[1:] if argv is None else argv)])
+    sys.argv = ["prefect", "server", "start", *sys.argv[1:]]  # Prefect's command line reads sys.argv
+    app()
 
 
 if __name__ == "__main__":

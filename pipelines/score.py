@@ -3,8 +3,10 @@
 The registered model version (alias ``champion`` unless told otherwise) → validate
 → link → features (``pipelines.prepare``) → score every live subject → rank and
 capacity → explain the flagged subjects → reasons in words → related subjects →
-the outputs of the data contract, a ``run_summary.json``, and the same summary and
-the top cases as Prefect artefacts.
+drift against the model's training data and the previous run → the outputs of the
+data contract, ``drift.json``, ``drift.html`` and a ``run_summary.json``, kept under the
+run's id in the workspace's run history (and copied to ``--out``), and the same summary
+and the top cases as Prefect artefacts.
 
 Each step is a named Prefect task wrapping a function of ``features/`` or
 ``models/``, so a failed run names the step that failed. Only loading the model is
