@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--truth", type=Path, required=True, help="ground-truth file (.csv or .parquet), outside --out")
     generate.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    generate.add_argument("--force", action="store_true",
+                          help="replace the contract tables of a non-empty directory the generator did not write")
 
     def add_run_options(verb: argparse.ArgumentParser) -> None:
         verb.add_argument("--data", type=Path, required=True, help="data directory in the contract")
@@ -143,7 +145,7 @@ def _run(args: argparse.Namespace) -> None:
         from synthetic import generate_world
 
         generate_world(args.out, people=args.people, seed=args.seed, truth_path=args.truth,
-                       file_format=args.format)
+                       file_format=args.format, force=args.force)
         print(f"world of {args.people:,} people written to {args.out}; truth in {args.truth}")
         return
 
