@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from features.build import FeatureBuildError
 from features.contract import ContractError
+from models.cases import RankingError
 from models.evaluate import EvaluationError
 from models.registry import FeatureTableError, ModelNotFoundError
+from synthetic.truth import TruthFormatError
+from synthetic.world import WorldLocationError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     ContractError,
@@ -13,6 +16,9 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     EvaluationError,
     FeatureTableError,
     ModelNotFoundError,
+    RankingError,
+    TruthFormatError,
+    WorldLocationError,
     FileNotFoundError,
     FileExistsError,
 )
