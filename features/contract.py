@@ -75,6 +75,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from features.csv_output import write_csv
+
 if TYPE_CHECKING:
     from configs.settings import Settings
 
@@ -1021,11 +1023,11 @@ def write_rejects(rejects: pd.DataFrame, path: str | Path) -> Path:
     """Write ``rejects.csv``: ``table, row, column, rule, value`` sorted by table, row, column.
 
     The parent folder is created when missing; an empty rejects frame writes the header alone.
+    Refused values are written inert for spreadsheets (:func:`features.csv_output.write_csv`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _rejects_frame([rejects.loc[:, list(REJECT_COLUMNS)]]).to_csv(path, index=False)
-    return path
+    return write_csv(_rejects_frame([rejects.loc[:, list(REJECT_COLUMNS)]]), path)
 
 
 def reject_counts(rejects: pd.DataFrame) -> dict[str, dict[str, int]]:
