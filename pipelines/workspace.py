@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from configs.settings import Settings
+from configs.settings import Settings, redacted
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Workspace:
         os.environ.update(self.environment())
         for name, value in ENVIRONMENT_DEFAULTS.items():
             os.environ.setdefault(name, value)
-        logger.info("workspace %s: MLflow at %s", self.root, _redacted(self.tracking_uri))
+        logger.info("workspace %s: MLflow at %s", self.root, redacted(self.tracking_uri))
 
     def ui_command(self, port: int) -> list[str]:
         """The ``mlflow server`` command that serves the UI on this workspace's store."""
@@ -112,12 +112,3 @@ class Workspace:
         except KeyboardInterrupt:
             logger.info("MLflow UI stopped")
 
-
-def _redacted(uri: str) -> str:
-    """``uri`` without a password, fit for a log line."""
-    scheme, separator, rest = uri.partition("://")
-    if "@" not in rest:
-        return uri
-    credentials, _, location = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}{separator}{user}:***@{location}"

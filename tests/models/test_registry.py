@@ -197,3 +197,21 @@ def test_flattened_settings_name_every_leaf():
     assert flat["detector.autoencoder.hidden_neurons"] == "[32, 16, 32]"
     assert flat["registry.tracking_uri"] == "None"
     assert all(isinstance(value, str) for value in flat.values())
+
+
+def test_passwords_never_reach_mlflow_params_or_the_config_artifact(tmp_path, settings, data_dir):
+    secret = "s3cret-Pa55"
+    with_password = settings.model_copy(update={"registry": settings.registry.model_copy(
+        update={"tracking_uri": f"postgresql+psycopg://fraud:{secret}@db.internal/mlflow"})})
+    table = feature_table(n=120)
+    fingerprints = fingerprint_inputs(data_dir, {"benefit_claims": 2, "tax_records": 1})
+    # the store is the workspace's SQLite: the URI in the settings is only what would be recorded
+    with activated_workspace(tmp_path / "workspace", settings) as workspace:
+        logged = log_training_run(model=fit_detector(table, FEATURES, settings), feature_table=table,
+                                  feature_specs=FEATURES, settings=with_password, as_of=AS_OF,
+                                  fingerprints=fingerprints, artifact_location=workspace.artifact_location)
+        run = MlflowClient().get_run(logged.run_id)
+        assert run.data.params["registry.tracking_uri"] == "postgresql+psycopg://fraud:***@db.internal/mlflow"
+        recorded = [path.read_bytes() for path in workspace.artifacts_dir.rglob("*") if path.is_file()]
+        assert recorded and not any(secret.encode() in content for content in recorded)
+        assert all(secret not in value for value in {**run.data.params, **run.data.tags}.values())

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import os
 
-from configs.settings import load_settings
-from pipelines.workspace import Workspace, _redacted
+from configs.settings import load_settings, redacted
+from pipelines.workspace import Workspace
 
 
 def test_defaults_keep_everything_inside_the_workspace(tmp_path, monkeypatch):
@@ -42,5 +42,5 @@ def test_the_ui_serves_the_workspace_store(tmp_path):
 
 
 def test_passwords_stay_out_of_log_lines():
-    assert _redacted("postgresql://fraud:secret@db/mlflow") == "postgresql://fraud:***@db/mlflow"
-    assert _redacted("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
+    assert redacted("postgresql://fraud:secret@db/mlflow") == "postgresql://fraud:***@db/mlflow"
+    assert redacted("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
