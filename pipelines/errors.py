@@ -6,7 +6,7 @@ from features.build import FeatureBuildError
 from features.contract import ContractError
 from models.cases import RankingError
 from models.evaluate import EvaluationError
-from models.registry import FeatureTableError, ModelNotFoundError
+from models.registry import FeatureTableError, ModelIntegrityError, ModelNotFoundError
 from synthetic.truth import TruthFormatError
 from synthetic.world import WorldLocationError
 
@@ -16,6 +16,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     EvaluationError,
     FeatureTableError,
     ModelNotFoundError,
+    ModelIntegrityError,
     RankingError,
     TruthFormatError,
     WorldLocationError,
