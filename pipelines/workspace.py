@@ -55,6 +55,11 @@ class Workspace:
         return self.root / "prefect"
 
     @property
+    def training_dir(self) -> Path:
+        """Where training writes the contract check of its extract: ``rejects.csv``, ``run_summary.json``."""
+        return self.root / "training"
+
+    @property
     def artifacts_dir(self) -> Path:
         """Where MLflow writes run and model artefacts."""
         return self.root / "artifacts"
