@@ -100,20 +100,27 @@ class Workspace:
         logger.info("workspace %s: MLflow at %s", self.root, redacted(self.tracking_uri))
 
     def ui_command(self, port: int) -> list[str]:
-        """The ``mlflow server`` command that serves the UI on this workspace's store."""
+        """The ``mlflow server`` command that serves the UI on this workspace's store.
+
+        The store URI, which may hold a password, is not an argument (any user can read a
+        process's arguments): ``ui_environment`` passes it as ``MLFLOW_BACKEND_STORE_URI``.
+        """
         return [
             sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", self.tracking_uri,
             "--default-artifact-root", self.artifact_location,
             "--host", UI_HOST,
             "--port", str(port),
         ]
 
+    def ui_environment(self) -> dict[str, str]:
+        """The environment of ``ui_command``: this one, plus the store to serve."""
+        return {**os.environ, "MLFLOW_BACKEND_STORE_URI": self.tracking_uri}
+
     def serve_ui(self, port: int = 5000) -> None:
         """Serve the MLflow UI on ``http://127.0.0.1:<port>`` until interrupted."""
         logger.info("MLflow UI on http://%s:%d", UI_HOST, port)
         try:
-            subprocess.run(self.ui_command(port), check=True)
+            subprocess.run(self.ui_command(port), env=self.ui_environment(), check=True)
         except KeyboardInterrupt:
             logger.info("MLflow UI stopped")
 

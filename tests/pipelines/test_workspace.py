@@ -33,10 +33,12 @@ def test_a_server_store_and_a_prefect_server_come_from_configuration(tmp_path):
 
 
 def test_the_ui_serves_the_workspace_store(tmp_path):
-    workspace = Workspace(tmp_path, load_settings())
+    workspace = Workspace(tmp_path, load_settings(registry={"tracking_uri": "postgresql://fraud:secret@db/mlflow"}))
     command = workspace.ui_command(5001)
     assert command[1:4] == ["-m", "mlflow", "server"]
-    assert command[command.index("--backend-store-uri") + 1] == workspace.tracking_uri
+    # the store (and its password) reaches the server through its environment, not its arguments
+    assert workspace.ui_environment()["MLFLOW_BACKEND_STORE_URI"] == workspace.tracking_uri
+    assert not any("secret" in argument for argument in command)
     assert command[command.index("--default-artifact-root") + 1] == workspace.artifact_location
     assert command[command.index("--port") + 1] == "5001"
 
