@@ -603,6 +603,9 @@ def _contract_columns(spec: TableSpec, header: Iterable[str], source: object) ->
 def validate_table(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold one table to the contract, row by row.
 
+    Rules between tables (``unique:subject_ref``) need the other table: :func:`check_extract`
+    applies them.
+
     Parameters
     ----------
     table : str
