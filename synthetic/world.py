@@ -38,6 +38,7 @@ from synthetic.render import (
 )
 from synthetic.tax import make_tax_records
 from synthetic.truth import truth_format
+from synthetic.variants import DEFAULT_VARIANT, VARIANTS, Variant, get_variant
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ class ChunkTables:
     offsets: Offsets
 
 
-def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.Generator) -> ChunkTables:
+def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.Generator,
+                variant: Variant = VARIANTS[DEFAULT_VARIANT]) -> ChunkTables:
     """Build and render one chunk of the world.
 
     Parameters
@@ -83,6 +85,8 @@ def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.
         Names to draw from.
     rng : numpy.random.Generator
         The chunk's random source.
+    variant : Variant
+        How fraud and its honest look-alikes are drawn.
 
     Returns
     -------
@@ -93,7 +97,7 @@ def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.
     addresses = population.addresses
     benefit, people = make_benefit_claims(population, offsets.person, rng)
     housing = make_housing_claims(population, benefit, rng)
-    planted = plant_fraud(population, people, benefit, housing, offsets.person, rng)
+    planted = plant_fraud(population, people, benefit, housing, offsets.person, rng, variant)
     people, housing = planted.people, planted.housing_claims
     benefit = planted.benefit_claims.assign(
         monthly_award=benefit_award(planted.benefit_claims, people, addresses, rng))
@@ -150,7 +154,8 @@ def _check_locations(out_dir: Path, truth_path: Path, file_format: str) -> None:
 
 
 def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: str | Path,
-                   file_format: str = "csv", chunk_people: int = CHUNK_PEOPLE) -> dict[str, int]:
+                   file_format: str = "csv", chunk_people: int = CHUNK_PEOPLE,
+                   variant: str = DEFAULT_VARIANT) -> dict[str, int]:
     """Write a synthetic claims world and its ground truth.
 
     Parameters
@@ -169,6 +174,9 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
         Format of the tables.
     chunk_people : int
         People generated together (bounds memory; part of what a seed means).
+    variant : str
+        How fraud and its honest look-alikes are drawn (:data:`synthetic.variants.VARIANTS`);
+        the default is the world of earlier releases.
 
     Returns
     -------
@@ -179,6 +187,8 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
     ------
     WorldLocationError
         If the truth file lies inside ``out_dir`` or a format is unknown.
+    UnknownVariantError
+        If no variant has that name.
 
     Examples
     --------
@@ -186,6 +196,7 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
     """
     out_dir, truth_path = Path(out_dir), Path(truth_path)
     _check_locations(out_dir, truth_path, file_format)
+    drawn = get_variant(variant)
     out_dir.mkdir(parents=True, exist_ok=True)
     truth_path.parent.mkdir(parents=True, exist_ok=True)
     for table in TABLE_COLUMNS:
@@ -200,7 +211,7 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
     try:
         for chunk, start in enumerate(range(0, people, chunk_people)):
             n_people = min(chunk_people, people - start)
-            built = build_chunk(n_people, offsets, pool, chunk_rng(seed, chunk))
+            built = build_chunk(n_people, offsets, pool, chunk_rng(seed, chunk), drawn)
             for table, rows in built.tables.items():
                 sinks[table].write(rows)
             for rows in built.truth:
