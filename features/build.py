@@ -56,6 +56,8 @@ ARRIVAL_TOLERANCE = np.timedelta64(92, "D")
 """People registering up to this long before the claimant's arrival count as arriving with them."""
 MAX_TOKEN_HOLDERS = 50
 """A bank account, phone or e-mail held by more people is counted without pairing its holders."""
+SHARED_HOUSE = "hmo"
+"""The address register's property type of a house in multiple occupation, whose rooms change hands often."""
 STARTED_TOGETHER = np.timedelta64(31, "D")
 """Claims starting within this long of each other were made together."""
 
@@ -518,15 +520,18 @@ def _registered_at_arrival(subjects: pd.DataFrame, arrival: np.ndarray) -> np.nd
 
 
 def _address_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.DataFrame, keys: _Keys,
-                     earning: np.ndarray, arrival: np.ndarray) -> pd.DataFrame:
-    """Who else is registered, and who of them earns, at each subject's address since the claimant arrived.
+                     earning: np.ndarray, moved_from_elsewhere: np.ndarray, arrival: np.ndarray) -> pd.DataFrame:
+    """Who else is registered, and who of them earns, at each subject's address since the claimant arrived;
+    and who else holds a live claim there.
 
     The register keeps stale entries (earlier occupants who never re-registered, adult
     children long gone), so only people whose latest registration at the address dates
     from the claimant's arrival (less :data:`ARRIVAL_TOLERANCE`) count as living there now.
     The arrival is the claim start, or the claimant's own registration at the address when earlier.
     Those registering within the tolerance either side of the arrival moved in with the
-    claimant (a household registers over a few weeks); the others moved in later.
+    claimant (a household registers over a few weeks); the others moved in later, and of those,
+    the ones registered before at another address (``moved_from_elsewhere``, per person) came
+    from another home, unlike a child of the household coming of age.
     """
     index = subjects.index
     registered_from = electors["registered_from"].to_numpy("datetime64[ns]")
@@ -543,6 +548,10 @@ def _address_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.Da
     def per_subject(weights: np.ndarray) -> np.ndarray:
         return np.bincount(rows, weights=weights.astype(np.float64), minlength=len(index))
 
+    # people with live claims at each address (the subjects are the live claims), the claimant aside
+    claimants = _distinct(_pair(subject.address, subject.person, keys.people)) // max(keys.people, 1)
+    claimants_here = _at(np.bincount(claimants, minlength=keys.addresses), subject.address, 1)
+
     return pd.DataFrame(
         {
             "claimant_arrival": arrival,
@@ -550,7 +559,10 @@ def _address_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.Da
             "other_registered_adults": per_subject(np.ones(len(rows))),
             "adults_moved_in_with_claimant": per_subject(~later),
             "adults_moved_in_later": per_subject(later),
+            "adults_moved_in_later_from_elsewhere": per_subject(later & moved_from_elsewhere[pairs["other"].to_numpy(np.int64)]),
             "other_earning_adults": per_subject(earning[pairs["other"].to_numpy(np.int64)]),
+            "other_claimants_at_address": (claimants_here - 1).astype(np.float64),
+            "shared_house": (subjects["property_type"] == SHARED_HOUSE).to_numpy(np.float64),
         },
         index=index,
     )
@@ -862,6 +874,8 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
     electors = _registered_electors(extract, as_of_ts)
     keys = _encode(extract, links, electors)
     registered_homes = _distinct(_pair(keys.elector_person, keys.elector_address, keys.addresses))
+    # people registered at two or more addresses up to the as-of date came to their latest one from elsewhere
+    moved_from_elsewhere = np.bincount(registered_homes // max(keys.addresses, 1), minlength=keys.people) > 1
     current = _latest_registrations(electors, keys.elector_person)
     electors = electors.iloc[current].reset_index(drop=True)
     keys = replace(keys, elector_person=keys.elector_person[current], elector_address=keys.elector_address[current],
@@ -893,7 +907,7 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
         [
             subjects,
             _tax_context(subjects, subject.person, income, first_month, settings),
-            _address_context(subjects, subject, electors, keys, earning, arrival),
+            _address_context(subjects, subject, electors, keys, earning, moved_from_elsewhere, arrival),
             _possible_partners(subjects, subject, electors, keys, arrival),
             _sharing_context(subject, keys, recent, claims["start"].to_numpy("datetime64[ns]"),
                              subjects["start"].to_numpy("datetime64[ns]"), subjects.index),

@@ -511,3 +511,32 @@ def test_generated_typologies_stand_out_on_their_features(generated, typology, f
         pytest.skip(f"no live {typology} subject in this world")
     honest = labelled.loc[labelled["typology"].fillna("").eq(""), feature]
     assert cases.median() > honest.quantile(0.9)
+
+
+def test_adults_moving_in_after_the_claim_began_count_in_full_when_they_came_from_another_home(table):
+    row = table.loc["H04"]  # the lodger registered a year after the tenancy began, never anywhere else
+    assert row["adults_moved_in_later_from_elsewhere"] == 0
+    assert row["undeclared_adults_moved_in_later"] == 0.5
+    moved = _with_records_of("E23c", "electoral_register", [elector("E23d", "lodger", "U28", "2021-01-01")])
+    assert moved.loc["H04", "adults_moved_in_later_from_elsewhere"] == 1
+    assert moved.loc["H04", "undeclared_adults_moved_in_later"] == 1
+    assert table.loc["H03", "undeclared_adults_moved_in_later"] == 0  # they moved in with the claimant
+    assert table.loc["B03", "undeclared_adults_moved_in_later"] == 0  # housing claims only
+
+
+def test_no_later_arrivals_are_counted_in_a_house_in_multiple_occupation():
+    extract, links = hand_world()
+    register = extract.address_register.copy()
+    register.loc[register["uprn"] == "U23", "property_type"] = "hmo"
+    table = build_features(dataclasses.replace(extract, address_register=register), links, AS_OF,
+                           load_settings()).set_index("subject_ref")
+    assert table.loc["H04", "shared_house"] == 1
+    assert table.loc["H04", "undeclared_adults_moved_in_later"] == 0
+
+
+def test_other_people_claiming_from_a_discounted_address():
+    table = _with_records_of("E22a", "housing_claims", [housing_claim("H40", "other22a", "U22")])
+    assert table.loc["H03", "other_claimants_at_address"] == 1
+    assert table.loc["H03", "undeclared_other_claimants"] == 1  # the discount declares the claimant alone
+    assert table.loc["H40", "undeclared_other_claimants"] == 1
+    assert table.loc["H01", "other_claimants_at_address"] == 0
