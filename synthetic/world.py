@@ -38,6 +38,7 @@ from synthetic.render import (
 )
 from synthetic.tax import make_tax_records
 from synthetic.truth import truth_format
+from synthetic.variants import DEFAULT_VARIANT, VARIANTS, Variant, get_variant
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ class ChunkTables:
     offsets: Offsets
 
 
-def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.Generator) -> ChunkTables:
+def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.Generator,
+                variant: Variant = VARIANTS[DEFAULT_VARIANT]) -> ChunkTables:
     """Build and render one chunk of the world.
 
     Parameters
@@ -90,6 +92,8 @@ def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.
         Names to draw from.
     rng : numpy.random.Generator
         The chunk's random source.
+    variant : Variant
+        How fraud and its honest look-alikes are drawn.
 
     Returns
     -------
@@ -100,7 +104,7 @@ def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.
     addresses = population.addresses
     benefit, people = make_benefit_claims(population, offsets.person, rng)
     housing = make_housing_claims(population, benefit, rng)
-    planted = plant_fraud(population, people, benefit, housing, offsets.person, rng)
+    planted = plant_fraud(population, people, benefit, housing, offsets.person, rng, variant)
     people, housing = planted.people, planted.housing_claims
     benefit = planted.benefit_claims.assign(
         monthly_award=benefit_award(planted.benefit_claims, people, addresses, rng))
@@ -162,7 +166,7 @@ def _check_locations(out_dir: Path, truth_path: Path, file_format: str, force: b
 
 def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: str | Path,
                    file_format: str = "csv", chunk_people: int = CHUNK_PEOPLE,
-                   force: bool = False) -> dict[str, int]:
+                   force: bool = False, variant: str = DEFAULT_VARIANT) -> dict[str, int]:
     """Write a synthetic claims world and its ground truth.
 
     Parameters
@@ -185,6 +189,9 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
         People generated together (bounds memory; part of what a seed means).
     force : bool
         Replace the contract tables of a non-empty directory the generator did not write.
+    variant : str
+        How fraud and its honest look-alikes are drawn (:data:`synthetic.variants.VARIANTS`);
+        the default is the world of earlier releases.
 
     Returns
     -------
@@ -196,6 +203,8 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
     WorldLocationError
         If the truth file lies inside ``out_dir``, a format is unknown, or ``out_dir``
         holds files the generator did not write (without ``force``).
+    UnknownVariantError
+        If no variant has that name.
 
     Examples
     --------
@@ -203,6 +212,7 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
     """
     out_dir, truth_path = Path(out_dir), Path(truth_path)
     _check_locations(out_dir, truth_path, file_format, force)
+    drawn = get_variant(variant)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / WORLD_MARKER).write_text("written by counterfraud generate\n", encoding="utf-8")
     truth_path.parent.mkdir(parents=True, exist_ok=True)
@@ -218,7 +228,7 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
     try:
         for chunk, start in enumerate(range(0, people, chunk_people)):
             n_people = min(chunk_people, people - start)
-            built = build_chunk(n_people, offsets, pool, chunk_rng(seed, chunk))
+            built = build_chunk(n_people, offsets, pool, chunk_rng(seed, chunk), drawn)
             for table, rows in built.tables.items():
                 sinks[table].write(rows)
             for rows in built.truth:
