@@ -6,8 +6,9 @@ A run writes into a hidden staging directory beside it, flushes every file to di
 then renames the directory: a run killed at any point leaves no directory that looks
 complete, only a hidden ``.partial-`` one that the history ignores. The copy in a
 run's ``--out`` directory is written the same way file by file, with
-``run_summary.json`` removed first and replaced last, so that an output directory
-holding a run summary holds that run's complete outputs.
+``run_summary.json`` removed first and replaced last, so that an output directory whose
+run summary says ``"status": "complete"`` holds that run's complete outputs (a run
+stopped by the contract check leaves its rejects and a summary without that status).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-RUNS_DIR = "runs"
-SUMMARY_FILE = "run_summary.json"
+from pipelines.validate import SUMMARY_FILE
+
+COMPLETE = "complete"
+"""``status`` of the run summary of a run whose every output is written."""
 STAGING_PREFIX = ".partial-"
 RUN_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
@@ -139,7 +142,8 @@ def completed_runs(runs_dir: str | Path) -> list[RunRecord]:
     """Every completed run in ``runs_dir``, oldest first.
 
     A directory counts when its name is a run id and it holds a readable
-    ``run_summary.json``; staging directories of runs still writing (or killed) do not.
+    ``run_summary.json`` whose ``status`` is complete; staging directories of runs still
+    writing (or killed) do not.
     """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
@@ -151,6 +155,8 @@ def completed_runs(runs_dir: str | Path) -> list[RunRecord]:
         try:
             summary = json.loads((path / SUMMARY_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            continue
+        if summary.get("status") != COMPLETE:
             continue
         records.append(RunRecord(run_id=path.name, path=path, summary=summary))
     return records
@@ -173,7 +179,7 @@ def runs_table(records: list[RunRecord]) -> list[dict[str, str]]:
             "subjects": f"{summary.get('subjects', {}).get('scored', 0):,}",
             "flagged": f"{summary.get('flagged', 0):,}",
             "drift alert": ("yes" if drift.get("alert") else "no") if drift else "-",
-            "status": str(summary.get("status", "complete")),
+            "status": str(summary["status"]),
         })
     return rows
 

@@ -6,12 +6,14 @@ capacity → explain the flagged subjects → reasons in words → related subje
 drift against the model's training data and the previous run → the outputs of the
 data contract, ``drift.json``, ``drift.html`` and a ``run_summary.json``, kept under the
 run's id in the workspace's run history (and copied to ``--out``), and the same summary
-and the top cases as Prefect artefacts.
+as a Prefect artefact (counts and paths only: a shared Prefect server has no access
+control, so no case data goes there).
 
 Each step is a named Prefect task wrapping a function of ``features/`` or
 ``models/``, so a failed run names the step that failed. Only loading the model is
 retried: it is the step that talks to the MLflow store (possibly remote), and it is
-not retried when the store answers that the model or version does not exist.
+not retried when the store answers that the model or version does not exist, or
+when the model's files fail their integrity check.
 :func:`format_summary` turns the returned summary into the table the command line
 prints.
 """
@@ -29,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from configs.settings import Settings
@@ -48,6 +50,7 @@ from models.registry import (
     CHAMPION,
     SCORE_COLUMN,
     LoadedModel,
+    ModelIntegrityError,
     ModelNotFoundError,
     data_fingerprint,
     extract_row_counts,
@@ -62,17 +65,15 @@ from pipelines.drift import (
     write_drift,
 )
 from pipelines.prepare import prepare_features
-from pipelines.runs import SUMMARY_FILE, new_run_id, staged_run
-from pipelines.validate import format_tables
+from pipelines.runs import COMPLETE, new_run_id, staged_run
+from pipelines.validate import REJECTS_FILE, SUMMARY_FILE, format_tables
 from pipelines.workspace import Workspace
 
 STORE_RETRIES = 2
 STORE_RETRY_DELAY_SECONDS = 5
-TOP_CASES_IN_ARTIFACT = 20
 
 EXPLANATIONS_FILE = "explanations.parquet"
 LINKS_FILE = "links.parquet"
-REJECTS_FILE = "rejects.csv"
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
@@ -88,8 +89,9 @@ def write_summary(summary: Mapping[str, Any], path: Path) -> Path:
 
 
 def _store_may_recover(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry loading the model unless the store answered that it has no such model or version."""
-    return not isinstance(state.result(raise_on_failure=False), ModelNotFoundError)
+    """Retry loading the model unless the store answered that it has no such model or version,
+    or the model's files differ from those registered."""
+    return not isinstance(state.result(raise_on_failure=False), (ModelNotFoundError, ModelIntegrityError))
 
 
 # Inputs are frames and fitted models: never hash them for Prefect's cache.
@@ -146,7 +148,9 @@ def score_flow(
         A data directory in the input contract; never modified.
     out_dir : path or None
         Receives a copy of the run's outputs (created when missing; files of the same
-        names replaced, ``run_summary.json`` last); ``None``: only the workspace keeps them.
+        names replaced, ``run_summary.json`` last). ``rejects.csv`` and a summary of the
+        contract check are written there (``None``: to the workspace's ``scoring_dir``)
+        before the reject limit can stop the run.
     workspace : Workspace
         Activated: its MLflow store holds the registered versions; the run's outputs
         ``cases.csv``, ``cases.parquet``, ``explanations.parquet``, ``links.parquet``,
@@ -177,7 +181,8 @@ def score_flow(
     with clock.stage("load model"):
         model = load(model_version, model_name=settings.registry.model_name)
         log.info("model %s version %s", model.model_name, model.version)
-    extract, links, features_table, as_of = prepare(data_dir, settings, stage=clock.stage)
+    extract, links, features_table, as_of = prepare(data_dir, settings, stage=clock.stage,
+                                                    report_dir=out_dir or workspace.scoring_dir)
     with clock.stage("score"):
         log.info("scoring %d live subjects", len(features_table))
         scores = score(model, features_table)
@@ -223,14 +228,14 @@ def score_flow(
                 workspace=workspace,
             ),
             "run_dir": str(workspace.runs_dir / run_id),
-            "status": "complete",
+            "status": COMPLETE,
             "data_fingerprint": data_fingerprint(fingerprints),
             "drift": drift_summary(drift),
         }
         write_summary(summary, written["summary"])
     if alert(summary):
         log.warning("drift alert: %s", ", ".join(summary["drift"]["drifted"]))
-    publish_artifacts(summary, cases)
+    publish_summary(summary)
     log.info("run %s kept in %s; case list written to %s", run_id, summary["run_dir"],
              summary["outputs"]["cases_csv"])
     return summary
@@ -286,21 +291,11 @@ def run_summary(
     }
 
 
-def publish_artifacts(summary: Mapping[str, Any], cases: pd.DataFrame) -> None:
-    """The run summary (Markdown) and the top flagged cases (table) as Prefect artefacts."""
+def publish_summary(summary: Mapping[str, Any]) -> None:
+    """The run summary (Markdown: counts, timings and output paths) as a Prefect artefact."""
     create_markdown_artifact(
         f"```text\n{format_summary(summary)}\n```", key="score-run-summary",
         description=f"Scoring run as of {summary['as_of']}",
-    )
-    top = cases[cases["flagged"]].head(TOP_CASES_IN_ARTIFACT)
-    create_table_artifact(
-        [
-            {"rank": int(row.rank), "subject_ref": row.subject_ref, "subject_type": row.subject_type,
-             "score": round(float(row.score), 4), "reasons": row.reasons, "related": row.related}
-            for row in top.itertuples(index=False)
-        ],
-        key="score-top-cases",
-        description=f"Top {len(top)} flagged cases, model version {summary['model']['version']}",
     )
 
 

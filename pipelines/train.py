@@ -1,9 +1,10 @@
 """The training flow: features, detector, evaluation, and a new registered model version.
 
 Each step is a named Prefect task wrapping a function of ``features/`` or
-``models/``, so a failed run names the step that failed. Only the step that
-talks to the MLflow store is retried: it is the one that does remote I/O
-(a Postgres store); the others would fail the same way again.
+``models/``, so a failed run names the step that failed. Only the steps that
+talk to the MLflow store are retried: they do remote I/O (a Postgres store);
+the others would fail the same way again. Registering looks up the run's
+version first, so its retry never makes a second version.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from configs.settings import Settings
+from features.contract import extract_summary
 from features.definitions import FEATURES
 from models.evaluate import configured_capacity, evaluate_training
 from models.registry import (
     extract_row_counts,
     fingerprint_inputs,
     fit_detector,
-    log_training_run,
+    log_model_run,
+    register_logged_model,
 )
 from pipelines.drift import log_training_profiles
 from pipelines.prepare import prepare_features
+from pipelines.validate import REJECTS_FILE
 from pipelines.workspace import Workspace
 from synthetic.truth import read_truth
 
@@ -37,7 +41,9 @@ fingerprint = task(fingerprint_inputs, name="fingerprint input tables", cache_po
 fit = task(fit_detector, name="fit detector", cache_policy=NO_CACHE)
 read_labels = task(read_truth, name="read truth file", cache_policy=NO_CACHE)
 evaluate = task(evaluate_training, name="evaluate against labels", cache_policy=NO_CACHE)
-register = task(log_training_run, name="log and register model version", cache_policy=NO_CACHE,
+log_run = task(log_model_run, name="log training run", cache_policy=NO_CACHE,
+               retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
+register = task(register_logged_model, name="register model version", cache_policy=NO_CACHE,
                 retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
 log_profiles = task(log_training_profiles, name="log drift reference", cache_policy=NO_CACHE,
                     retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
@@ -67,20 +73,23 @@ def train_flow(
     -------
     dict
         ``model_name``, ``version``, ``alias``, ``run_id``, ``as_of`` (ISO date),
-        ``n_subjects``, ``data_fingerprint`` and ``metrics`` (name to value, per label source).
+        ``n_subjects``, ``data_fingerprint``, ``metrics`` (name to value, per label source)
+        and ``rejects_file``: the extract's refused rows, written to the workspace's
+        ``training_dir`` before the reject limit can stop the run (their counts go to MLflow).
     """
-    extract, _links, feature_table, as_of = prepare(data_dir, settings)
+    extract, _links, feature_table, as_of = prepare(data_dir, settings, report_dir=workspace.training_dir)
     fingerprints = fingerprint(data_dir, extract_row_counts(extract))
     model = fit(feature_table, FEATURES, settings)
     truth = read_labels(truth_path) if truth_path is not None else None
     # the detector scored every training row while fitting: no second pass
     evaluations = evaluate(feature_table, model.detector.decision_scores_, configured_capacity(settings.capacity),
                            truth=truth, outcomes=extract.investigation_outcomes)
-    version = register(model=model, feature_table=feature_table, feature_specs=FEATURES, settings=settings,
-                       as_of=as_of, fingerprints=fingerprints, evaluations=evaluations,
-                       artifact_location=workspace.artifact_location)
-    # the distributions later scoring runs measure their drift against
-    log_profiles(version.run_id, feature_table, model.pipeline.columns, model.detector.decision_scores_)
+    logged = log_run(model=model, feature_table=feature_table, feature_specs=FEATURES, settings=settings,
+                     as_of=as_of, fingerprints=fingerprints, evaluations=evaluations,
+                     data_quality=extract_summary(extract), artifact_location=workspace.artifact_location)
+    # the distributions later scoring runs measure their drift against, logged before the version exists
+    log_profiles(logged.run_id, feature_table, model.pipeline.columns, model.detector.decision_scores_)
+    version = register(logged, model_name=settings.registry.model_name)
     return {
         "model_name": version.model_name,
         "version": version.version,
@@ -90,4 +99,5 @@ def train_flow(
         "n_subjects": len(feature_table),
         "data_fingerprint": version.tags["data_fingerprint"],
         "metrics": {name: value for evaluation in evaluations for name, value in evaluation.metrics().items()},
+        "rejects_file": str(workspace.training_dir / REJECTS_FILE),
     }

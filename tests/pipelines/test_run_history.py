@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from configs.settings import Settings, load_settings
-from pipelines.runs import RUN_ID_PATTERN, STAGING_PREFIX, SUMMARY_FILE, completed_runs
+from pipelines.runs import COMPLETE, RUN_ID_PATTERN, STAGING_PREFIX, SUMMARY_FILE, completed_runs
 from tests.conftest import activated_workspace
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -100,7 +100,11 @@ def _kill_when(process: subprocess.Popen, seen: Callable[[], bool]) -> None:
 
 
 def _looks_complete(directory: Path) -> bool:
-    return (directory / SUMMARY_FILE).is_file()
+    """A run summary that says the run is complete (a contract check writes one without that status)."""
+    try:
+        return json.loads((directory / SUMMARY_FILE).read_text()).get("status") == COMPLETE
+    except (OSError, ValueError):
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +152,7 @@ def test_a_run_killed_while_copying_to_out_leaves_out_without_a_summary_or_compl
     seen, run_dir = killed_and_rerun["after_second_kill"], killed_and_rerun["second_run"].path
     # the run directory itself was published whole
     assert sorted(path.name for path in run_dir.iterdir()) == sorted(RUN_OUTPUTS)
-    if SUMMARY_FILE in seen:  # the copy had finished: then every file is this run's
+    if json.loads(seen.get(SUMMARY_FILE, b"{}")).get("status") == COMPLETE:  # the copy had finished
         assert seen == {name: (run_dir / name).read_bytes() for name in RUN_OUTPUTS}
 
 
