@@ -120,6 +120,20 @@ class OrchestrationSettings(_Strict):
     """A Prefect server URL; default: a temporary local server per run."""
 
 
+class CaseStoreSettings(_Strict):
+    """Where scoring runs, cases, decisions, accounts and the access log are kept."""
+
+    url: str | None = None
+    """SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; default: SQLite (WAL) at
+    ``<workspace>/cases.db``."""
+    import_runs: bool = True
+    """Import each scoring run into the case store at the end of the run."""
+    session_hours: float = Field(8.0, gt=0.0, le=24.0)
+    """A signed-in session of the case-review page lasts this long."""
+    secure_cookies: bool = False
+    """Send the session cookie over HTTPS only: set when the page is served behind TLS."""
+
+
 class Settings(_Strict):
     """Every setting of a run."""
 
@@ -134,6 +148,7 @@ class Settings(_Strict):
     explanations: ExplanationSettings = ExplanationSettings()
     registry: RegistrySettings = RegistrySettings()
     orchestration: OrchestrationSettings = OrchestrationSettings()
+    case_store: CaseStoreSettings = CaseStoreSettings()
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from casework.store import CaseworkError
 from features.build import FeatureBuildError
 from features.contract import ContractError
 from models.evaluate import EvaluationError
@@ -15,4 +16,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ModelNotFoundError,
     FileNotFoundError,
     FileExistsError,
+    CaseworkError,
 )

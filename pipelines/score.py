@@ -4,7 +4,8 @@ The registered model version (alias ``champion`` unless told otherwise) → vali
 → link → features (``pipelines.prepare``) → score every live subject → rank and
 capacity → explain the flagged subjects → reasons in words → related subjects →
 the outputs of the data contract, a ``run_summary.json``, and the same summary and
-the top cases as Prefect artefacts.
+the top cases as Prefect artefacts → the work list imported into the case store
+(``casework``; unless ``case_store.import_runs`` is off).
 
 Each step is a named Prefect task wrapping a function of ``features/`` or
 ``models/``, so a failed run names the step that failed. Only loading the model is
@@ -30,6 +31,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from casework.imports import import_into_store
+from casework.store import store_url
 from configs.settings import Settings
 from features.contract import Extract, extract_summary, write_rejects
 from models.cases import (
@@ -89,6 +92,7 @@ assemble = task(case_table, name="assemble case list", cache_policy=NO_CACHE)
 write_cases = task(write_case_list, name="write case list", cache_policy=NO_CACHE)
 write_table = task(write_parquet, name="write parquet", cache_policy=NO_CACHE)
 write_refused = task(write_rejects, name="write rejects", cache_policy=NO_CACHE)
+store_cases = task(import_into_store, name="import into case store", cache_policy=NO_CACHE)
 
 
 class _Stopwatch:
@@ -184,6 +188,8 @@ def score_flow(
     write_summary(summary, outputs["summary"])
     publish_artifacts(summary, cases)
     log.info("case list written to %s", cases_csv)
+    if settings.case_store.import_runs:
+        log.info(store_cases(out_dir, store_url(settings.case_store.url, workspace.root)).describe())
     return summary
 
 
