@@ -42,6 +42,7 @@ from casework.auth import (
 from casework.charts import monthly_bars, waterfall
 from casework.store import OUTCOMES, STATUSES, Case, CaseFilter, CaseworkError, User
 from configs.settings import CaseStoreSettings
+from models.explain import REASON_SEPARATOR
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "cf_session"
@@ -74,6 +75,8 @@ ROUTE_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
 """The roles each route serves; any other signed-in role gets 403."""
 HOME = {INVESTIGATOR: "/cases", SUPERVISOR: "/cases", PANEL: "/panel", ADMIN: "/admin/users"}
 _UPRN = re.compile(r"UPRN \w+")
+_IDENTIFIER = re.compile(r"\b(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*[0-9])[A-Z0-9]{6,}\b")
+"""A reference or NINO in a reason's words (capitals and digits, at least six)."""
 _RELATED_REF = re.compile(r"(?:^|; )([^;()]+?) \(")
 
 
@@ -209,6 +212,7 @@ def create_app(engine: Engine, settings: CaseStoreSettings) -> FastAPI:
         with Session(engine) as session:
             run = store.latest_run(session)
             cases, total, choices, people = [], 0, {}, []
+            secret = store.store_secret(session)
             if run is not None:
                 cases, total = store.list_cases(session, run.run_id, filters, sort, order == "desc",
                                                 page_number, PAGE_SIZE)
@@ -221,7 +225,8 @@ def create_app(engine: Engine, settings: CaseStoreSettings) -> FastAPI:
         return page(request, "list.html", viewer, run=run, cases=cases, total=total, choices=choices,
                     filters=filters, sort=sort, order=order, page_number=page_number,
                     pages=max(1, -(-total // PAGE_SIZE)), query=query, people=people, notice=notice,
-                    first_reason=_first_reason, shown_reason=_masked if viewer.pseudonymous else str)
+                    first_reason=_first_reason,
+                    shown_reason=(lambda reason: _masked(reason, secret)) if viewer.pseudonymous else str)
 
     @app.post("/cases/claim-next", response_model=None)
     async def claim_next(request: Request) -> Response:
@@ -274,8 +279,8 @@ def create_app(engine: Engine, settings: CaseStoreSettings) -> FastAPI:
         if viewer.pseudonymous:
             related = [(store.pseudonym(secret, ref), how) for ref, how in related]
             related_cases = {store.pseudonym(secret, ref): number for ref, number in related_cases.items()}
-        reasons = [] if case.control else [(_masked if viewer.pseudonymous else str)(reason)
-                                           for reason in case.reasons.split(" | ") if reason]
+        reasons = [] if case.control else [_masked(reason, secret) if viewer.pseudonymous else reason
+                                           for reason in case.reasons.split(REASON_SEPARATOR) if reason]
         return page(request, "case.html", viewer, status=status, case=case, run=run, history=history,
                     events=events, related=related, related_cases=related_cases, reasons=reasons,
                     chart=waterfall(explanation), explanation=explanation, records=records,
@@ -378,12 +383,12 @@ def create_app(engine: Engine, settings: CaseStoreSettings) -> FastAPI:
 
 
 def _first_reason(case: Case) -> str:
-    return CONTROL_TEXT if case.control else case.reasons.split(" | ")[0]
+    return CONTROL_TEXT if case.control else case.reasons.split(REASON_SEPARATOR)[0]
 
 
-def _masked(text: str) -> str:
-    """A reason as the panel reads it: addresses (UPRNs) hidden."""
-    return _UPRN.sub("an address", text)
+def _masked(text: str, secret: bytes) -> str:
+    """A reason as the panel reads it: addresses hidden, references and NINOs as pseudonyms."""
+    return _IDENTIFIER.sub(lambda match: store.pseudonym(secret, match.group(0)), _UPRN.sub("an address", text))
 
 
 def _related(text: str) -> list[tuple[str, str]]:

@@ -49,6 +49,10 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         )
         from prefect.testing.utilities import prefect_test_harness
 
+        from pipelines.workspace import ENVIRONMENT_DEFAULTS
+
         updates = {PREFECT_HOME: home, PREFECT_SERVER_ANALYTICS_ENABLED: False}
-        with temporary_settings(updates=updates), prefect_test_harness():
+        # the workspace's start-up allowance, not the harness's 30 s: the machine is shared and busy
+        with temporary_settings(updates=updates), prefect_test_harness(
+                server_startup_timeout=int(ENVIRONMENT_DEFAULTS["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])):
             yield

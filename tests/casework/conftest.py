@@ -88,3 +88,25 @@ def scored(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> d
         score_flow(root / "data", root / "run2", workspace, quiet, capacity=SECOND_CAPACITY)
     return {"root": root, "data": root / "data", "first": root / "run1", "second": root / "run2",
             "workspace": root / "workspace", "settings": settings}
+
+
+PASSWORD = "correct horse battery"
+
+
+def case_site(scored: dict[str, Any], directory: Path) -> tuple[Any, Any]:
+    """A SQLite store holding the first run, one account per role (named after it) plus ``ivy``, an
+    investigator, and the case-review app on it."""
+    from sqlalchemy.orm import Session
+
+    from casework import store
+    from casework.app import create_app
+    from casework.auth import ROLES, add_user
+    from casework.imports import import_run
+
+    engine = store.open_store(f"sqlite:///{directory / 'cases.db'}")
+    import_run(engine, scored["first"])
+    with Session(engine) as session, session.begin():
+        for role in ROLES:
+            add_user(session, role, role, PASSWORD)
+        add_user(session, "ivy", "investigator", PASSWORD)
+    return engine, create_app(engine, scored["settings"].case_store)
