@@ -125,6 +125,7 @@ def test_an_investigator_works_a_case_and_the_panel_sees_pseudonyms(scored, brow
         browser.find_element(By.CSS_SELECTOR, "#cases tbody a").click()
         assert browser.find_element(By.TAG_NAME, "h1").text.startswith("S-")
         assert not browser.find_elements(By.ID, "records") and not browser.find_elements(By.ID, "actions")
+        assert "Earnings confirmed" not in browser.page_source  # a closing note may name people
         _shot(browser, shots, "4-panel-case")
         browser.get(f"{base}/admin/log")
         assert "Not allowed" in browser.find_element(By.TAG_NAME, "h1").text
