@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,18 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def _without_person(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in row.items() if name != "person_key"}
+
+
+def _grouped(rows: list[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
+    """``rows`` by their ``key`` value (dicts: pandas' groupby is slow for thousands of tiny groups)."""
+    grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        grouped[row[key]].append(_without_person(row))
+    return grouped
+
+
 def subject_records(data_dir: str | Path, links: pd.DataFrame, subjects: pd.DataFrame) -> dict[str, dict]:
     """Each subject's own records from each source, ready to be shown.
 
@@ -165,49 +178,53 @@ def subject_records(data_dir: str | Path, links: pd.DataFrame, subjects: pd.Data
                             ["record_ref", "person_key"]].drop_duplicates("record_ref")
     person_of = claim_links.set_index("record_ref")["person_key"]
     persons = person_of.reindex(subjects["subject_ref"]).dropna()
-    same_person = claim_links.loc[claim_links["person_key"].isin(persons)]
+    wanted = set(claim_links.loc[claim_links["person_key"].isin(persons), "record_ref"]) | set(
+        subjects["subject_ref"])
 
-    claims = {}
+    claims, own = {}, {}
     for table, key in CLAIM_TABLES.values():
         rows = read_table(data_dir, table)
-        rows = rows.loc[rows[key].astype(str).isin(set(same_person["record_ref"]) | set(subjects["subject_ref"]))]
-        claims[table] = _display(rows).assign(person_key=person_of.reindex(rows[key].astype(str)).to_numpy())
+        rows = _display(rows.loc[rows[key].astype(str).isin(wanted)])
+        claims[table] = rows.assign(person_key=person_of.reindex(rows[key]).to_numpy()).to_dict("records")
+        own.update({row[key]: row for row in claims[table]})
 
-    ninos = pd.concat([claims[table][["person_key", "nino"]] for table in claims])
-    ninos = ninos.loc[ninos["nino"] != ""].drop_duplicates()
+    ninos = {(row["person_key"], row["nino"]) for table in claims for row in claims[table] if row["nino"]}
+    persons_of_nino = defaultdict(list)
+    for person, nino in ninos:
+        persons_of_nino[nino].append(person)
     tax = read_table(data_dir, "tax_records")
-    tax = tax.loc[tax["nino"].astype(str).isin(set(ninos["nino"])), ["nino", "period", "amount"]]
+    tax = tax.loc[tax["nino"].astype(str).isin(persons_of_nino), ["nino", "period", "amount"]]
     tax = tax.assign(nino=tax["nino"].astype(str), period=_display(tax[["period"]])["period"].str[:7],
                      amount=pd.to_numeric(tax["amount"], errors="coerce"))
-    income = tax.merge(ninos, on="nino").groupby(["person_key", "period"])["amount"].sum().reset_index()
-    income_of = {person: list(zip(group["period"], group["amount"].round(2), strict=True))[-TAX_MONTHS_SHOWN:]
-                 for person, group in income.sort_values("period").groupby("person_key", sort=False)}
+    monthly = tax.groupby(["nino", "period"])["amount"].sum()
+    income = defaultdict(lambda: defaultdict(float))
+    for (nino, period), amount in monthly.items():
+        for person in persons_of_nino[nino]:
+            income[person][period] += amount
 
-    own_rows = pd.concat([
-        claims[table].loc[claims[table][key].isin(subjects["subject_ref"]), [key, "uprn"]]
-        .rename(columns={key: "subject_ref"}) for table, key in CLAIM_TABLES.values()])
-    uprn_of = own_rows.set_index("subject_ref")["uprn"]
-    electors = _display(read_table(data_dir, "electoral_register"))
-    electors = electors.loc[electors["uprn"].isin(set(uprn_of))]
-    electors_at = {uprn: group.to_dict("records") for uprn, group in electors.groupby("uprn")}
-    register = _display(read_table(data_dir, "address_register")).drop_duplicates("uprn").set_index("uprn")
-    by_person = {table: {person: group.drop(columns="person_key").to_dict("records")
-                         for person, group in claims[table].groupby("person_key")} for table in claims}
+    uprn_of = {ref: own[ref]["uprn"] for ref in subjects["subject_ref"] if ref in own}
+    electors = read_table(data_dir, "electoral_register")
+    electors_at = _grouped(_display(electors.loc[electors["uprn"].astype(str).isin(set(uprn_of.values()))])
+                           .to_dict("records"), "uprn")
+    register = read_table(data_dir, "address_register")
+    register = {row["uprn"]: row for row in _display(
+        register.loc[register["uprn"].astype(str).isin(set(uprn_of.values()))]).to_dict("records")}
+    by_person = {table: _grouped(rows, "person_key") for table, rows in claims.items()}
 
     records = {}
     for ref, subject_type in zip(subjects["subject_ref"], subjects["subject_type"], strict=True):
         person, uprn = persons.get(ref), uprn_of.get(ref, "")
-        table, key = CLAIM_TABLES[subject_type]
-        own = [row for row in claims[table].loc[claims[table][key] == ref].drop(columns="person_key")
-               .to_dict("records")]
-        address = register.loc[uprn].to_dict() if uprn in register.index else {}
-        la_code = own[0].get("la_code") if own and own[0].get("la_code") else address.get("la_code")
+        own_rows = [_without_person(own[ref])] if ref in own else []
+        table = CLAIM_TABLES[subject_type][0]
+        address = register.get(uprn, {})
+        la_code = (own_rows[0].get("la_code") if own_rows else None) or address.get("la_code")
         records[ref] = {
-            "benefit_claims": by_person["benefit_claims"].get(person, own if table == "benefit_claims" else []),
-            "housing_claims": by_person["housing_claims"].get(person, own if table == "housing_claims" else []),
-            "tax_income": income_of.get(person, []),
+            "benefit_claims": by_person["benefit_claims"].get(person, own_rows if table == "benefit_claims" else []),
+            "housing_claims": by_person["housing_claims"].get(person, own_rows if table == "housing_claims" else []),
+            "tax_income": [[period, round(amount, 2)] for period, amount
+                           in sorted(income.get(person, {}).items())][-TAX_MONTHS_SHOWN:],
             "electors": electors_at.get(uprn, []) if uprn else [],
-            "address": {"uprn": uprn, **address} if uprn else {},
+            "address": address,
             "la_code": la_code or None,
         }
     return records
