@@ -97,3 +97,37 @@ def test_the_panel_sees_pseudonyms_and_no_records(site, scored):
     assert 'id="records"' not in page and 'id="actions"' not in page
     investigator, _ = _signed_in(app, "ivy")
     assert case.subject_ref in investigator.get(f"/cases/{case.id}").text
+
+
+def _new_cases(engine, count: int) -> list[Case]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Case).where(Case.status == "new").order_by(Case.rank).limit(count)))
+
+
+@pytest.mark.slow
+def test_a_supervisor_assigns_several_cases_at_once(site):
+    engine, app = site
+    client, token = _signed_in(app, "supervisor")
+    chosen = [case.id for case in _new_cases(engine, 3)]
+    response = client.post("/cases/bulk-assign", data={"csrf_token": token, "assignee": "ivy",
+                                                        "case_id": [str(case_id) for case_id in chosen]})
+    assert response.status_code == 303 and "3+case%28s%29+assigned+to+ivy" in response.headers["location"]
+    with Session(engine) as session:
+        assert {session.get(Case, case_id).assignee for case_id in chosen} == {"ivy"}
+
+
+@pytest.mark.slow
+def test_a_stale_form_is_refused_naming_who_changed_the_case(site):
+    engine, app = site
+    case = _new_cases(engine, 1)[0]
+    investigator, investigator_token = _signed_in(app, "ivy")
+    supervisor, supervisor_token = _signed_in(app, "supervisor")
+    assert f'name="version" value="{case.version}"' in supervisor.get(f"/cases/{case.id}").text
+    assert investigator.post(f"/cases/{case.id}/assign", data={
+        "csrf_token": investigator_token, "version": str(case.version)}).status_code == 303
+    stale = supervisor.post(f"/cases/{case.id}/assign", data={
+        "csrf_token": supervisor_token, "version": str(case.version), "assignee": "investigator"})
+    assert stale.status_code == 409
+    assert re.search(r"was changed by ivy at [0-9: -]+ UTC since you opened it", stale.text)
+    with Session(engine) as session:
+        assert session.get(Case, case.id).assignee == "ivy"
