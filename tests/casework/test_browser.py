@@ -67,7 +67,18 @@ def _sign_in(driver, base: str, name: str) -> None:
     driver.get(f"{base}/")
     driver.find_element(By.ID, "username").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "sign-in").click()
+    _submit(driver, (By.ID, "sign-in"))
+
+
+def _submit(driver, locator: tuple[str, str]) -> None:
+    """Click a form's button and wait until the next page has replaced this one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(*locator).click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
 
 
 def _shot(driver, directory: Path, name: str) -> Path:
@@ -93,7 +104,7 @@ def test_an_investigator_works_a_case_and_the_panel_sees_pseudonyms(scored, brow
         assert len(rows) == 50 and "Work list" in browser.find_element(By.TAG_NAME, "h1").text
         _shot(browser, shots, "1-work-list")
 
-        browser.find_element(By.ID, "claim-next").click()
+        _submit(browser, (By.ID, "claim-next"))
         assert browser.find_element(By.ID, "status").text == "assigned"
         assert browser.find_element(By.ID, "assignee").text == "ivy"
         reasons = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#reasons li")]
@@ -105,24 +116,24 @@ def test_an_investigator_works_a_case_and_the_panel_sees_pseudonyms(scored, brow
         assert len(bars) >= 5 and len(income) == 4
         _shot(browser, shots, "2-case-claimed")
 
-        browser.find_element(By.ID, "start-review").click()
+        _submit(browser, (By.ID, "start-review"))
         Select(browser.find_element(By.ID, "outcome")).select_by_value("fraud")
         browser.find_element(By.ID, "note").send_keys("Earnings confirmed with the employer; referred.")
-        browser.find_element(By.ID, "close-case").click()
+        _submit(browser, (By.ID, "close-case"))
         assert browser.find_element(By.ID, "status").text == "closed"
         assert browser.find_element(By.ID, "outcome-shown").text == "fraud"
         events = browser.find_element(By.ID, "events").text
         assert "in review" in events and "Earnings confirmed" in events
         _shot(browser, shots, "3-case-closed")
 
-        browser.find_element(By.CSS_SELECTOR, ".signout button").click()
+        _submit(browser, (By.CSS_SELECTOR, ".signout button"))
         _sign_in(browser, base, "panel")
         browser.get(f"{base}/cases")
         with Session(engine) as session:
             refs = set(session.scalars(select(Case.subject_ref)))
         assert not any(ref in browser.page_source for ref in refs)
         assert not browser.find_elements(By.ID, "claim-next")
-        browser.find_element(By.CSS_SELECTOR, "#cases tbody a").click()
+        _submit(browser, (By.CSS_SELECTOR, "#cases tbody a"))
         assert browser.find_element(By.TAG_NAME, "h1").text.startswith("S-")
         assert not browser.find_elements(By.ID, "records") and not browser.find_elements(By.ID, "actions")
         assert "Earnings confirmed" not in browser.page_source  # a closing note may name people
