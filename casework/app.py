@@ -265,6 +265,7 @@ def create_app(engine: Engine, settings: CaseStoreSettings) -> FastAPI:
             if case is None:
                 raise HTTPException(404, f"There is no case {case_id}.")
             run = session.get(store.Run, case.latest_run_id)
+            detail = session.get(store.CaseDetail, case_id)
             history = store.score_history(session, case_id)
             events = store.case_events(session, case_id)
             related = _related(case.related)
@@ -274,8 +275,8 @@ def create_app(engine: Engine, settings: CaseStoreSettings) -> FastAPI:
             audit.record(session, viewer.name, "view case", str(case_id),
                          case.pseudonym if viewer.pseudonymous else case.subject_ref)
             session.expunge_all()
-        explanation = json.loads(case.explanation)
-        records = {} if viewer.pseudonymous else json.loads(case.records)
+        explanation = json.loads(detail.explanation)
+        records = {} if viewer.pseudonymous else json.loads(detail.records)
         if viewer.pseudonymous:
             related = [(store.pseudonym(secret, ref), how) for ref, how in related]
             related_cases = {store.pseudonym(secret, ref): number for ref, number in related_cases.items()}

@@ -106,13 +106,20 @@ class Case(Base):
     related: Mapped[str] = mapped_column(Text)
     top_feature: Mapped[str | None] = mapped_column(String(64))
     la_code: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class CaseDetail(Base):
+    """What the case page shows in full, kept apart so that the work list scans narrow rows."""
+
+    __tablename__ = "case_details"
+    case_id: Mapped[int] = mapped_column(Integer, ForeignKey("cases.id"), primary_key=True)
     explanation: Mapped[str] = mapped_column(Text)
     """JSON: the base value and each feature's value and contribution in the latest run."""
     records: Mapped[str] = mapped_column(Text)
     """JSON: the subject's own records from each source, as the latest run read them."""
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    updated_by: Mapped[str] = mapped_column(String(64))
-    version: Mapped[int] = mapped_column(Integer)
 
 
 class CaseScore(Base):
@@ -421,12 +428,12 @@ def cases_of_subjects(session: Session, subject_refs: Iterable[str]) -> dict[str
     """The latest case of each subject that has one."""
     rows = session.execute(select(Case.subject_ref, func.max(Case.id))
                            .where(Case.subject_ref.in_(list(subject_refs))).group_by(Case.subject_ref))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def status_counts(session: Session) -> dict[str, Any]:
     """Aggregate figures for the panel: cases per status, and outcomes of flagged and control cases."""
-    statuses = dict(session.execute(select(Case.status, func.count()).group_by(Case.status)).tuples().all())
+    statuses = dict(session.execute(select(Case.status, func.count()).group_by(Case.status)).all())
     outcomes = session.execute(
         select(Case.control, Case.outcome, func.count()).where(Case.status == CLOSED)
         .group_by(Case.control, Case.outcome)).all()

@@ -25,6 +25,13 @@ def _work(run_dir):
     return cases.loc[cases["flagged"]].set_index("subject_ref")
 
 
+def _details(engine, case: Case) -> tuple[dict, dict]:
+    """The case's explanation and records."""
+    with Session(engine) as session:
+        detail = session.get(store.CaseDetail, case.id)
+        return json.loads(detail.explanation), json.loads(detail.records)
+
+
 def _cases(engine) -> dict[str, Case]:
     with Session(engine) as session:
         found = session.scalars(select(Case)).all()
@@ -50,13 +57,13 @@ def test_a_run_imports_its_work_list_once(engine, scored):
     for ref, case in list(cases.items())[:20]:
         assert (case.status, case.score, case.rank) == ("new", work.at[ref, "score"], work.at[ref, "rank"])
         assert case.reasons == work.at[ref, "reasons"] and case.reasons
-        shown = json.loads(case.explanation)
+        shown, _ = _details(engine, case)
         assert sum(row[2] for row in shown["features"]) + shown["base_value"] == pytest.approx(case.score)
         assert len(shown["features"]) == (explanations["subject_ref"] == ref).sum()
     # the subject's own claim, as the data directory holds it
     benefit = read_table(scored["data"], "benefit_claims").set_index("claim_id")
     ref = next(ref for ref in cases if ref in benefit.index)
-    own = next(row for row in json.loads(cases[ref].records)["benefit_claims"] if row["claim_id"] == ref)
+    own = next(row for row in _details(engine, cases[ref])[1]["benefit_claims"] if row["claim_id"] == ref)
     assert own["surname"] == benefit.at[ref, "surname"] and own["nino"] == (benefit.at[ref, "nino"] or "")
 
     again = import_run(engine, scored["first"])
@@ -76,9 +83,9 @@ def test_a_later_run_joins_open_cases_and_keeps_their_score_history(engine, scor
     cases = _cases(engine)
     with Session(engine) as session:
         per_subject = dict(session.execute(select(Case.subject_ref, func.count()).group_by(Case.subject_ref))
-                           .tuples().all())
+                           .all())
         history = session.execute(select(CaseScore.case_id, func.count()).group_by(CaseScore.case_id)
-                                  ).tuples().all()
+                                  ).all()
         assert store.latest_run(session).run_id == second.run_id != first.run_id
     assert second.joined_cases == len(set(opened) & set(work.index)) - 1
     # the closed case stays closed; the subject flagged again opens a second case

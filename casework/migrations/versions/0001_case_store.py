@@ -52,14 +52,19 @@ def upgrade() -> None:
         sa.Column("related", sa.Text, nullable=False),
         sa.Column("top_feature", sa.String(64)),
         sa.Column("la_code", sa.String(16)),
-        sa.Column("explanation", sa.Text, nullable=False),
-        sa.Column("records", sa.Text, nullable=False),
         sa.Column("updated_at", sa.DateTime, nullable=False),
         sa.Column("updated_by", sa.String(64), nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
     )
     op.create_index("ix_cases_run_status_priority", "cases", ["latest_run_id", "status", "priority"])
     op.create_index("ix_cases_run_rank", "cases", ["latest_run_id", "rank"])
+    # What a case shows in full, apart from the cases the work list scans
+    op.create_table(
+        "case_details",
+        sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), primary_key=True),
+        sa.Column("explanation", sa.Text, nullable=False),
+        sa.Column("records", sa.Text, nullable=False),
+    )
     op.create_table(
         "case_scores",
         sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), primary_key=True),
@@ -116,6 +121,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("store_keys", "access_head", "access_log", "users", "events", "case_scores", "cases",
+    for table in ("store_keys", "access_head", "access_log", "users", "events", "case_scores", "case_details",
+                  "cases",
                   "runs"):
         op.drop_table(table)
