@@ -33,6 +33,9 @@ BENCH_PASSWORD = "benchmark password 1"
 class CaseworkSpeed:
     cases: int
     import_s: float
+    import_cpu_s: float
+    """CPU seconds of this process (all its threads) during the import: the wall time on a shared
+    machine depends on the load; this does not."""
     list_p95_ms: float
     case_p95_ms: float
     requests: int
@@ -61,9 +64,9 @@ def measure_casework(run_dir: Path, workdir: Path, requests: int = REQUESTS) -> 
     from configs.settings import CaseStoreSettings
 
     engine = open_store(f"sqlite:///{workdir / 'bench-cases.db'}")
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     result = import_run(engine, run_dir)
-    import_s = time.perf_counter() - started
+    import_s, import_cpu_s = time.perf_counter() - started, time.process_time() - started_cpu
     with Session(engine) as session, session.begin():
         add_user(session, BENCH_ACCOUNT, "investigator", BENCH_PASSWORD)
         case_ids = list(session.scalars(select(Case.id).order_by(Case.rank)))
@@ -79,7 +82,7 @@ def measure_casework(run_dir: Path, workdir: Path, requests: int = REQUESTS) -> 
     def case_page(number: int) -> None:
         assert client.get(f"/cases/{case_ids[(number * 7919) % len(case_ids)]}").status_code == 200
 
-    return CaseworkSpeed(cases=result.new_cases, import_s=import_s,
+    return CaseworkSpeed(cases=result.new_cases, import_s=import_s, import_cpu_s=import_cpu_s,
                          list_p95_ms=_p95_ms(list_page, requests), case_p95_ms=_p95_ms(case_page, requests),
                          requests=requests)
 
@@ -87,7 +90,7 @@ def measure_casework(run_dir: Path, workdir: Path, requests: int = REQUESTS) -> 
 def format_section(people: int, speed: CaseworkSpeed) -> str:
     """The report's "Case store and page" section."""
     rows = [
-        (f"import a {people:,}-people run ({speed.cases:,} cases)", f"{speed.import_s:.1f} s",
+        (f"import a {people:,}-people run ({speed.cases:,} cases)", f"{speed.import_s:.1f} s ({speed.import_cpu_s:.1f} CPU s)",
          f"< {IMPORT_GOAL_S:.0f} s", speed.import_s < IMPORT_GOAL_S),
         ("work list page, 95th percentile", f"{speed.list_p95_ms:.0f} ms", f"< {PAGE_GOAL_MS:.0f} ms",
          speed.list_p95_ms < PAGE_GOAL_MS),

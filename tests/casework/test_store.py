@@ -214,3 +214,17 @@ def test_the_score_flow_imports_its_run_into_the_workspace_store(scored):
         assert run is not None and run.work_list_size == len(_work(scored["first"]))
         # the second run was scored with the import turned off
         assert session.scalar(select(func.count()).select_from(store.Run)) == 1
+
+
+@pytest.mark.slow
+def test_a_parquet_table_is_filtered_as_it_is_read_with_the_same_rows_as_a_csv(scored, tmp_path):
+    from casework.imports import _rows_where
+
+    tax = read_table(scored["data"], "tax_records")
+    tax.to_parquet(tmp_path / "tax_records.parquet", index=False)
+    ninos = set(tax["nino"].dropna().iloc[::50])
+    from_csv = _rows_where(scored["data"], "tax_records", "nino", ninos, ["nino", "period", "amount"])
+    from_parquet = _rows_where(tmp_path, "tax_records", "nino", ninos, ["nino", "period", "amount"])
+    assert len(from_csv) > 0 and set(from_csv["nino"]) == ninos
+    pd.testing.assert_frame_equal(from_parquet.reset_index(drop=True), from_csv.reset_index(drop=True),
+                                  check_dtype=False)
