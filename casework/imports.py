@@ -185,7 +185,7 @@ def subject_records(data_dir: str | Path, links: pd.DataFrame, subjects: pd.Data
     Parameters
     ----------
     data_dir : path
-        The run's data directory (contract tables, read with :func:`features.contract.read_table`).
+        The run's data directory (contract tables, read by :func:`_rows_where`).
     links : DataFrame
         The run's ``links.parquet``: ``table``, ``record_ref``, ``person_key``.
     subjects : DataFrame
