@@ -71,14 +71,14 @@ def _sign_in(driver, base: str, name: str) -> None:
 
 
 def _submit(driver, locator: tuple[str, str]) -> None:
-    """Click a form's button and wait until the next page has replaced this one."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    """Click a form's button or a link and wait until the next page has loaded in place of this one."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = driver.find_element(By.TAG_NAME, "html")
+    # a mark on this page's window: the next page starts with a fresh one
+    driver.execute_script("window.leftBehind = true;")
     driver.find_element(*locator).click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 30).until(lambda current: current.execute_script(
+        "return window.leftBehind === undefined && document.readyState === 'complete';"))
 
 
 def _shot(driver, directory: Path, name: str) -> Path:
