@@ -39,6 +39,7 @@ import pandas as pd
 import psutil
 
 from benchmarks.adbench import PUBLISHED, check_data_dir, format_table, run_adbench
+from benchmarks.casework import format_section, measure_casework
 from models.evaluate import TRUTH, Evaluation, evaluate_scores, labels_from_truth
 from synthetic.truth import read_truth
 
@@ -174,7 +175,7 @@ def run_world(people: int, seed: int, root: Path, env: dict[str, str], log: Path
     baseline = evaluate_ranking(pd.read_csv(baseline_out / "baseline_cases.csv", dtype={"subject_ref": str}),
                                 truth)
     return {"people": people, "seed": seed, "variant": variant, "stages": stages, "summary": summary,
-            "pipeline": pipeline, "baseline": baseline}
+            "pipeline": pipeline, "baseline": baseline, "run_dir": out}
 
 
 # ----------------------------------------------------------------------------- report
@@ -368,7 +369,9 @@ def run_benchmarks(profile: Profile, out: Path, workdir: Path, command: str) -> 
         env = {**os.environ, "PREFECT_API_URL": api_url}
         runs = [run_world(people, seed, workdir, env, log, variant) for people, seed, variant in profile.worlds]
     adbench = run_adbench(adbench_dir, seeds=profile.adbench_seeds) if adbench_dir else None
-    report = render_report(runs, adbench, started, command)
+    largest = max(runs, key=lambda run: run["people"])
+    casework = format_section(largest["people"], measure_casework(largest["run_dir"], workdir))
+    report = render_report(runs, adbench, started, command) + "\n" + casework + "\n"
     out.write_text(report, encoding="utf-8")
     return report
 

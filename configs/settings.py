@@ -225,6 +225,20 @@ class RetentionSettings(_Strict):
     """Runs older than this many days are purged (``counterfraud purge``)."""
 
 
+class CaseStoreSettings(_Strict):
+    """Where scoring runs, cases, decisions, accounts and the access log are kept."""
+
+    url: str | None = None
+    """SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; default: SQLite (WAL) at
+    ``<workspace>/cases.db``."""
+    import_runs: bool = True
+    """Import each scoring run into the case store at the end of the run."""
+    session_hours: float = Field(8.0, gt=0.0, le=24.0)
+    """A signed-in session of the case-review page lasts this long."""
+    secure_cookies: bool = False
+    """Send the session cookie over HTTPS only: set when the page is served behind TLS."""
+
+
 class Settings(_Strict):
     """Every setting of a run."""
 
@@ -243,6 +257,7 @@ class Settings(_Strict):
     schedules: ScheduleSettings = ScheduleSettings()
     drift: DriftSettings = DriftSettings()
     retention: RetentionSettings = RetentionSettings()
+    case_store: CaseStoreSettings = CaseStoreSettings()
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The ``counterfraud`` command line: generate, validate, train, score, ui, and scheduled operation.
+"""The ``counterfraud`` command line: generate, validate, train, score, ui, scheduled operation
+and the casework verbs.
 
 Every verb works on any data directory in the data contract. Errors a user can
 fix (bad arguments, a missing table, too many rejects, a bad setting) end in one
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from pipelines.workspace import Workspace
 
 EXIT_USER_ERROR = 2
+CASEWORK_VERBS = ("app", "users", "cases", "outcomes", "audit")
 PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 """Loggers Prefect reports a failed flow or task run on."""
 
@@ -118,7 +120,61 @@ def build_parser() -> argparse.ArgumentParser:
     runs_verbs = runs.add_subparsers(dest="runs_verb", required=True)
     runs_list = runs_verbs.add_parser("list", help="every kept scoring run, newest first")
     runs_list.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+    _add_casework_verbs(verbs)
     return parser
+
+
+def _add_casework_verbs(verbs: argparse._SubParsersAction) -> None:
+    """``app``, ``users add``, ``cases import``, ``outcomes export``, ``audit verify``."""
+
+    def store_options(verb: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        verb.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+        verb.add_argument("--config", type=Path, help="YAML file of settings to change")
+        return verb
+
+    app = store_options(verbs.add_parser("app", help="serve the case-review page"))
+    app.add_argument("--host", default="127.0.0.1")
+    app.add_argument("--port", type=int, default=8000)
+    users = verbs.add_parser("users", help="accounts of the case-review page").add_subparsers(
+        dest="action", required=True)
+    add = store_options(users.add_parser("add", help="add an account; its password is read from stdin"))
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("investigator", "supervisor", "panel", "admin"))
+    cases = verbs.add_parser("cases", help="the case store").add_subparsers(dest="action", required=True)
+    store_options(cases.add_parser("import", help="import a scoring run's outputs")).add_argument(
+        "--run", type=Path, required=True, help="a scoring run's output directory")
+    outcomes = verbs.add_parser("outcomes", help="closed cases").add_subparsers(dest="action", required=True)
+    store_options(outcomes.add_parser("export", help="write investigation_outcomes.csv")).add_argument(
+        "--out", type=Path, required=True)
+    audit = verbs.add_parser("audit", help="the access log").add_subparsers(dest="action", required=True)
+    store_options(audit.add_parser("verify", help="check the access log's hash chain"))
+
+
+def _read_password() -> str:
+    """The new account's password: typed without echo at a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("password: ")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _run_casework(args: argparse.Namespace, workspace: object, settings: object) -> None:
+    from casework import commands
+
+    engine = commands.case_store(settings, workspace.root)
+    if args.verb == "app":
+        commands.serve(engine, settings, args.host, args.port)
+    elif args.verb == "users":
+        print(commands.add_account(engine, args.name, args.role, _read_password()))
+    elif args.verb == "cases":
+        from casework.imports import import_run
+
+        print(import_run(engine, args.run).describe())
+    elif args.verb == "outcomes":
+        print(commands.export_outcomes(engine, args.out))
+    elif args.verb == "audit":
+        print(commands.verify_log(engine))
 
 
 def format_validation(summary: dict) -> str:
@@ -186,6 +242,8 @@ def _run(args: argparse.Namespace) -> None:
         _operate(args, workspace)
     elif args.verb == "ui":
         workspace.serve_ui(port=args.port)
+    elif args.verb in CASEWORK_VERBS:
+        _run_casework(args, workspace, settings)
     elif args.verb == "prepare":
         from pipelines.prepare import prepare_flow
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from casework.store import CaseworkError
 from features.build import FeatureBuildError
 from features.contract import ContractError
 from models.cases import RankingError
@@ -24,4 +25,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     FileNotFoundError,
     FileExistsError,
     ScheduleError,
+    CaseworkError,
 )

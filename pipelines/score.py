@@ -7,7 +7,8 @@ drift against the model's training data and the previous run → the outputs of 
 data contract, ``drift.json``, ``drift.html`` and a ``run_summary.json``, kept under the
 run's id in the workspace's run history (and copied to ``--out``), and the same summary
 as a Prefect artefact (counts and paths only: a shared Prefect server has no access
-control, so no case data goes there).
+control, so no case data goes there) → the work list imported into the case store
+(``casework``; unless ``case_store.import_runs`` is off).
 
 Each step is a named Prefect task wrapping a function of ``features/`` or
 ``models/``, so a failed run names the step that failed. Only loading the model is
@@ -34,6 +35,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from casework.imports import import_into_store
+from casework.store import store_url
 from configs.settings import Settings
 from features.contract import Extract, extract_summary, write_rejects
 from models.cases import (
@@ -113,6 +116,7 @@ write_refused = task(write_rejects, name="write rejects", cache_policy=NO_CACHE)
 fingerprint = task(fingerprint_inputs, name="fingerprint input tables", cache_policy=NO_CACHE)
 measure = task(measure_drift, name="measure drift", cache_policy=NO_CACHE)
 alert = task(emit_drift_alert, name="emit drift alert", cache_policy=NO_CACHE)
+store_cases = task(import_into_store, name="import into case store", cache_policy=NO_CACHE)
 
 
 class _Stopwatch:
@@ -238,6 +242,8 @@ def score_flow(
     publish_summary(summary)
     log.info("run %s kept in %s; case list written to %s", run_id, summary["run_dir"],
              summary["outputs"]["cases_csv"])
+    if settings.case_store.import_runs:
+        log.info(store_cases(summary["run_dir"], store_url(settings.case_store.url, workspace.root)).describe())
     return summary
 
 
