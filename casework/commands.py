@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from casework.store import (
     store_url,
 )
 from configs.settings import Settings
+from features.csv_output import write_csv
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +49,8 @@ def export_outcomes(engine: Engine, out_dir: str | Path) -> str:
     with Session(engine) as session, session.begin():
         rows = closed_outcomes(session)
         partial = path.with_suffix(".csv.partial")
-        with partial.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=OUTCOME_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
+        # the project's one CSV writer: text a spreadsheet would run as a formula is made inert
+        write_csv(pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS)), partial)
         partial.replace(path)
         audit.record(session, SYSTEM_ACTOR, "export outcomes", str(path.resolve()), f"{len(rows)} rows")
     controls = sum(row["control"] == "true" for row in rows)

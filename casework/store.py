@@ -94,6 +94,8 @@ class Case(Base):
     outcome: Mapped[str | None] = mapped_column(String(20))
     closing_note: Mapped[str | None] = mapped_column(Text)
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    purged_on: Mapped[dt.date | None] = mapped_column(Date)
+    """When retention removed what identifies the subject (see :func:`purge_before`)."""
     control: Mapped[bool] = mapped_column(Boolean)
     """Drawn at random for a quality check, not flagged."""
     priority: Mapped[float] = mapped_column(Float)
@@ -312,7 +314,14 @@ def close(session: Session, case_id: int, read_version: int, actor: str, outcome
 
 
 def reopen(session: Session, case_id: int, read_version: int, actor: str) -> Case:
-    """Reopen a closed case: back to its assignee, its outcome cleared (the events keep it)."""
+    """Reopen a closed case: back to its assignee, its outcome cleared (the events keep it).
+
+    A purged case cannot be reopened: nothing left in it names the subject.
+    """
+    purged_on = session.scalar(select(Case.purged_on).where(Case.id == case_id))
+    if purged_on is not None:
+        raise CaseworkError(f"case {case_id} was purged on {purged_on.isoformat()} under the retention "
+                            "limit: it no longer names its subject and cannot be reopened")
     return _apply(session, case_id, read_version, actor, Change(
         {"status": ASSIGNED, "outcome": None, "closing_note": None, "closed_on": None}, (CLOSED,)),
         "reopen")
@@ -461,10 +470,57 @@ def closed_outcomes(session: Session) -> list[dict[str, Any]]:
     ``typology`` is left empty: the store records an outcome, not which kind of fraud or error.
     """
     latest = (select(Case.subject_ref, func.max(Case.id).label("case_id"))
-              .where(Case.status == CLOSED, Case.outcome.in_(CONTRACT_OUTCOMES))
+              .where(Case.status == CLOSED, Case.outcome.in_(CONTRACT_OUTCOMES), Case.purged_on.is_(None))
               .group_by(Case.subject_ref).subquery())
     rows = session.execute(
         select(Case.subject_ref, Case.outcome, Case.closed_on, Case.control)
         .join(latest, latest.c.case_id == Case.id).order_by(Case.closed_on, Case.subject_ref))
     return [{"subject_ref": ref, "outcome": outcome, "closed_on": closed_on.isoformat(), "typology": "",
              "control": "true" if control else "false"} for ref, outcome, closed_on, control in rows]
+
+
+# ---------------------------------------------------------------------------------------- retention
+
+PURGED_TEXT = "[purged]"
+PURGE_BATCH = 1_000
+"""Cases purged per statement: SQLite bounds the parameters of one statement."""
+
+
+def purge_before(url: str, cutoff: dt.datetime) -> dict[str, int]:
+    """Remove what identifies the subject of every case closed before ``cutoff``.
+
+    Open cases are kept whole, whatever their age. A purged case keeps its pseudonym, type,
+    outcome, dates, control flag and score history, so counts and outcome rates stay whole;
+    its subject reference becomes its pseudonym, and its reasons, related subjects, closing
+    note, the records and explanation its page showed, and the closing-note text of its events
+    are removed. This is the one change made to events after they are written: retention
+    outranks keeping the old text. Purged cases are no longer exported as outcomes.
+
+    Parameters
+    ----------
+    url : str
+        The case store.
+    cutoff : datetime
+        Cases closed on an earlier day are purged.
+
+    Returns
+    -------
+    dict
+        ``cases``: how many cases this call purged (a case is purged once).
+    """
+    engine = open_store(url)
+    with Session(engine) as session, session.begin():
+        ids = session.scalars(select(Case.id).where(
+            Case.status == CLOSED, Case.closed_on < cutoff.date(), Case.purged_on.is_(None))).all()
+        for start in range(0, len(ids), PURGE_BATCH):
+            batch = ids[start:start + PURGE_BATCH]
+            session.execute(update(Case).where(Case.id.in_(batch)).values(
+                subject_ref=Case.pseudonym, reasons="", related="", closing_note=None,
+                purged_on=now().date()))
+            session.execute(update(CaseDetail).where(CaseDetail.case_id.in_(batch)).values(
+                explanation="{}", records="{}"))
+            for column in (Event.old_value, Event.new_value):
+                session.execute(update(Event).where(
+                    Event.case_id.in_(batch), Event.field == "closing_note", column.is_not(None))
+                    .values({column.key: PURGED_TEXT}))
+    return {"cases": len(ids)}

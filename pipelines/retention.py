@@ -1,10 +1,9 @@
 """Retention: run outputs past ``retention.days`` are deleted, and what was deleted is recorded.
 
 ``purge_workspace`` deletes the run directories (and staging directories left by
-killed runs) older than the limit, asks the case store to purge the identifiers of
-closed cases older than the limit when the ``casework`` package offers
-``casework.store.purge_before(url, cutoff)``, and appends one JSON line per purge
-to ``<workspace>/purge_log.jsonl``.
+killed runs) older than the limit, has the case store purge what identifies the
+subjects of cases closed before the limit (``casework.store.purge_before``; open
+cases are kept), and appends one JSON line per purge to ``<workspace>/purge_log.jsonl``.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from casework.store import purge_before, store_url
 from configs.settings import Settings
 from pipelines.runs import RUN_ID_PATTERN, STAGING_PREFIX, completed_runs, run_started_at
 
@@ -39,19 +39,6 @@ def expired_staging(runs_dir: Path, cutoff: dt.datetime) -> list[Path]:
     return found
 
 
-def purge_case_store(settings: Settings, workspace_root: Path, cutoff: dt.datetime) -> Any:
-    """The case store's own purge of closed cases before ``cutoff``, when ``casework`` offers one.
-
-    Returns what ``casework.store.purge_before`` returns, or ``None`` when the package has
-    no such function (then only run outputs are purged).
-    """
-    try:
-        from casework.store import purge_before, store_url
-    except ImportError:
-        return None
-    return purge_before(store_url(settings.case_store.url, workspace_root), cutoff)
-
-
 def purge_workspace(workspace_root: str | Path, runs_dir: str | Path, settings: Settings,
                     now: dt.datetime | None = None) -> dict[str, Any]:
     """Delete what is past ``settings.retention.days`` and record it in ``purge_log.jsonl``.
@@ -71,7 +58,7 @@ def purge_workspace(workspace_root: str | Path, runs_dir: str | Path, settings: 
     dict
         The logged record: ``purged_at``, ``retention_days``, ``cutoff``, ``runs`` (ids of the
         run directories deleted), ``staging`` (staging directories of killed runs deleted) and
-        ``case_store`` (the case store's answer, or ``null`` when there is no case-store purge).
+        ``case_store`` (what the case store purged: ``cases``, the number of closed cases).
     """
     now = dt.datetime.now(dt.UTC) if now is None else now.astimezone(dt.UTC)
     cutoff = retention_cutoff(now, settings.retention.days)
@@ -86,7 +73,7 @@ def purge_workspace(workspace_root: str | Path, runs_dir: str | Path, settings: 
         "cutoff": cutoff.isoformat(),
         "runs": [record.run_id for record in expired],
         "staging": [path.name for path in staging],
-        "case_store": purge_case_store(settings, Path(workspace_root), cutoff),
+        "case_store": purge_before(store_url(settings.case_store.url, workspace_root), cutoff),
     }
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as log:
@@ -98,6 +85,6 @@ def purge_workspace(workspace_root: str | Path, runs_dir: str | Path, settings: 
 
 def format_purge(entry: dict[str, Any]) -> str:
     """One line saying what a purge deleted."""
-    store = "" if entry["case_store"] is None else f"; case store: {entry['case_store']}"
+    store = f"; identifiers of {entry['case_store']['cases']:,} closed case(s) purged from the case store"
     return (f"purged {len(entry['runs'])} run(s) and {len(entry['staging'])} unfinished run(s) started before "
             f"{entry['cutoff'][:10]} (retention {entry['retention_days']} days){store}")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -172,6 +173,35 @@ def test_outcomes_export_is_the_contracts_table(engine, scored, tmp_path):
     assert set(written["control"]) == {"false"}
     with Session(engine) as session:
         assert audit.recent_entries(session, 1)[0].action == "export outcomes"
+
+
+@pytest.mark.slow
+def test_retention_purges_identifiers_of_old_closed_cases_only(engine, store_url, scored, tmp_path):
+    import_run(engine, scored["first"])
+    ranked = sorted(_cases(engine).values(), key=lambda case: case.rank)
+    closed, still_open = ranked[:2], ranked[2]
+    for case in closed:
+        _work_a_case(engine, case.id, outcome="no_issue")
+    # closed today: a cutoff of today keeps them, tomorrow's purges them
+    assert store.purge_before(store_url, dt.datetime.now(dt.UTC)) == {"cases": 0}
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert store.purge_before(store_url, tomorrow) == {"cases": 2}
+    assert store.purge_before(store_url, tomorrow) == {"cases": 0}
+    after = {case.id: case for case in _cases(engine).values()}
+    for case in closed:
+        purged = after[case.id]
+        assert purged.subject_ref == purged.pseudonym == case.pseudonym
+        assert (purged.reasons, purged.related, purged.closing_note) == ("", "", None)
+        assert (purged.outcome, purged.status, purged.purged_on) == ("no_issue", "closed", dt.date.today())
+        assert _details(engine, purged) == ({}, {})
+        with Session(engine) as session:
+            notes = [e.new_value for e in store.case_events(session, case.id) if e.field == "closing_note"]
+            assert notes == [store.PURGED_TEXT]
+            with pytest.raises(store.CaseworkError, match="purged"):
+                store.reopen(session, case.id, purged.version, "sam")
+    kept = after[still_open.id]
+    assert (kept.subject_ref, kept.purged_on, kept.reasons) == (still_open.subject_ref, None, still_open.reasons)
+    assert export_outcomes(engine, tmp_path / "out").startswith("0 closed cases")
 
 
 def _entries(engine, count):

@@ -109,7 +109,7 @@ def test_purge_deletes_runs_past_retention_and_logs_them(tmp_path: Path):
     settings = load_settings(retention={"days": 30})
     entry = purge_workspace(workspace, runs_dir, settings, now=NOW)
     assert entry["runs"] == [old] and entry["staging"] == [killed.name]
-    assert entry["case_store"] is None  # no case-store purge offered by casework yet
+    assert entry["case_store"] == {"cases": 0}  # the workspace's store has no closed case
     assert [record.run_id for record in completed_runs(runs_dir)] == [recent] and not killed.exists()
     again = purge_workspace(workspace, runs_dir, settings, now=NOW)
     log = [json.loads(line) for line in (workspace / PURGE_LOG).read_text().splitlines()]
