@@ -224,10 +224,9 @@ def test_an_extract_already_scored_by_the_version_is_not_scored_again(operation,
     assert [run.run_id for run in completed_runs(operation["workspace"].runs_dir)] == [
         run.run_id for run in triggered["runs_after_first"]]
     # the run's logs reach the server in batches, possibly after its final state
-    said = _wait_for(lambda: [message for message in _logs(operation["api_url"], str(triggered["second"].id))
+    _wait_for(lambda: [message for message in _logs(operation["api_url"], str(triggered["second"].id))
                               if "already scored by model version 1" in message and "nothing to do" in message],
                      "the second run's log saying it had nothing to do")
-    assert len(said) == 1
 
 
 def _scheduled_times(api_url: str, deployment_id: str) -> list[dt.datetime]:
