@@ -7,9 +7,9 @@ Every version is registered under ``registry.model_name`` and tagged with what
 an oversight panel needs to tell versions apart: the fingerprint of the data it
 was trained on, the feature set, the code version and the as-of date.
 
-Aliases, not stages: the first version becomes ``champion`` (the version a
-scoring run uses by default); every later one becomes ``challenger`` until a
-promotion moves ``champion``.
+Aliases, not stages: every new version becomes ``challenger``; only the
+oversight panel's approval with promotion (:mod:`oversight.signoff`) moves
+``champion``, the version a scoring run uses by default.
 
 The tracking URI comes from the environment (``MLFLOW_TRACKING_URI``, set by
 ``pipelines.workspace.Workspace.activate``).
@@ -68,6 +68,8 @@ BAD_FEATURE_ERROR = "feature column {column} must be numeric without missing val
 SPECS_MISMATCH_ERROR = "feature declarations do not match the model columns {columns}"
 NO_MODEL_ERROR = "no registered model {name!r} in the MLflow store: train a model first"
 NO_VERSION_ERROR = "registered model {name!r} has no version or alias {reference!r}"
+NO_CHAMPION_ERROR = ("registered model {name!r} has no champion yet: a panel member approves and promotes a "
+                     "version with counterfraud approve --model-version V --by NAME --note TEXT --promote")
 
 
 class FeatureTableError(ValueError):
@@ -374,11 +376,10 @@ def log_training_run(
                 pip_requirements=_pinned_requirements(),
             )
     version = mlflow.register_model(model_info.model_uri, model_name, tags=tags)
-    client = MlflowClient()
-    alias = CHALLENGER if _has_alias(client, model_name, CHAMPION) else CHAMPION
-    client.set_registered_model_alias(model_name, alias, version.version)
-    logger.info("registered %s version %s as %s", model_name, version.version, alias)
-    return RegisteredVersion(model_name=model_name, version=str(version.version), alias=alias,
+    # never champion by itself: the oversight panel approves and promotes
+    MlflowClient().set_registered_model_alias(model_name, CHALLENGER, version.version)
+    logger.info("registered %s version %s as %s", model_name, version.version, CHALLENGER)
+    return RegisteredVersion(model_name=model_name, version=str(version.version), alias=CHALLENGER,
                              run_id=run.info.run_id, model_uri=model_info.model_uri, tags=tags)
 
 
@@ -395,7 +396,8 @@ def resolve_version(version_or_alias: str | int | None, *, model_name: str) -> s
             return str(client.get_model_version(model_name, reference).version)
         return str(client.get_model_version_by_alias(model_name, reference).version)
     except MlflowException:
-        raise ModelNotFoundError(NO_VERSION_ERROR.format(name=model_name, reference=reference)) from None
+        error = NO_CHAMPION_ERROR if reference == CHAMPION else NO_VERSION_ERROR
+        raise ModelNotFoundError(error.format(name=model_name, reference=reference)) from None
 
 
 def load_model(version_or_alias: str | int | None = None, *, model_name: str) -> LoadedModel:
@@ -404,14 +406,6 @@ def load_model(version_or_alias: str | int | None = None, *, model_name: str) ->
     tags = dict(MlflowClient().get_model_version(model_name, version).tags)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
     return LoadedModel(model_name=model_name, version=version, tags=tags, pyfunc=pyfunc)
-
-
-def _has_alias(client: MlflowClient, model_name: str, alias: str) -> bool:
-    try:
-        client.get_model_version_by_alias(model_name, alias)
-    except MlflowException:
-        return False
-    return True
 
 
 def _evaluation_note(evaluation: Evaluation) -> str:

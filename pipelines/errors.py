@@ -6,6 +6,8 @@ from features.build import FeatureBuildError
 from features.contract import ContractError
 from models.evaluate import EvaluationError
 from models.registry import FeatureTableError, ModelNotFoundError
+from oversight.signoff import SignOffError
+from oversight.subject import SubjectNotFoundError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     ContractError,
@@ -13,6 +15,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     EvaluationError,
     FeatureTableError,
     ModelNotFoundError,
+    SignOffError,
+    SubjectNotFoundError,
     FileNotFoundError,
     FileExistsError,
 )

@@ -14,7 +14,6 @@ from features.definitions import FEATURES, feature_names
 from models.evaluate import TRUTH, evaluate_scores
 from models.registry import (
     CHALLENGER,
-    CHAMPION,
     SCORE_COLUMN,
     FeaturePipeline,
     FeatureTableError,
@@ -90,17 +89,18 @@ def test_the_same_table_settings_and_seed_give_bit_identical_scores(settings):
     assert np.array_equal(first, second)
 
 
-def test_the_first_version_is_champion_and_later_ones_challenger(trained, settings):
-    assert (trained["first"].version, trained["first"].alias) == ("1", CHAMPION)
+def test_every_new_version_is_challenger_and_none_champion(trained, settings):
+    assert (trained["first"].version, trained["first"].alias) == ("1", CHALLENGER)
     assert (trained["second"].version, trained["second"].alias) == ("2", CHALLENGER)
     name = settings.registry.model_name
-    assert resolve_version(None, model_name=name) == "1"
+    with pytest.raises(ModelNotFoundError, match="no champion yet.*counterfraud approve"):
+        resolve_version(None, model_name=name)
     assert resolve_version(CHALLENGER, model_name=name) == "2"
     assert resolve_version(2, model_name=name) == "2"
 
 
 def test_the_model_loaded_from_the_registry_scores_like_the_fitted_one(trained, settings):
-    loaded = load_model(CHAMPION, model_name=settings.registry.model_name)
+    loaded = load_model(1, model_name=settings.registry.model_name)
     assert loaded.version == "1"
     assert loaded.feature_names == feature_names()
     scores = loaded.score(trained["table"])
