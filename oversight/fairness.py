@@ -293,15 +293,27 @@ def _withhold(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return table
 
 
+def _ratio_text(value: float) -> str:
+    """Two decimals, or three where two would read as 1.00 for a value that is not 1.
+
+    >>> _ratio_text(0.7349), _ratio_text(0.9961)
+    ('0.73', '0.996')
+    """
+    text = f"{value:.2f}"
+    return f"{value:.3f}" if text == "1.00" and value != 1 else text
+
+
 def call_outs(rates: pd.DataFrame, ratio_low: float, ratio_high: float) -> list[str]:
     """Sentences naming each group whose ratio is outside ``ratio_low``–``ratio_high`` with an interval excluding 1.
+
+    Single characteristics come first, then intersections, in the order of ``rates``.
 
     Examples
     --------
     >>> rows = pd.DataFrame({"characteristic": ["sex"], "group": ["male"], "ratio": [1.5], "ci_low": [1.2],
     ...                      "ci_high": [1.8], "suppressed": [False]})
     >>> call_outs(rows, 0.8, 1.25)[0]
-    'sex "male" is flagged 1.50 times as often as subjects overall (95 % interval 1.20 to 1.80): above 1.25, and the interval excludes 1.'
+    'sex "male": flagged 1.50 times as often as everyone (95 % interval 1.20 to 1.80), above 1.25.'
     """
     shown = rates[~rates["suppressed"].astype(bool)]
     outside = shown[((shown["ratio"] < ratio_low) | (shown["ratio"] > ratio_high))
@@ -311,6 +323,6 @@ def call_outs(rates: pd.DataFrame, ratio_low: float, ratio_high: float) -> list[
         words = " × ".join(CHARACTERISTIC_WORDS[name] for name in row.characteristic.split(INTERSECTION))
         side = f"above {ratio_high:g}" if row.ratio > ratio_high else f"below {ratio_low:g}"
         sentences.append(
-            f'{words} "{row.group}" is flagged {row.ratio:.2f} times as often as subjects overall '
-            f"(95 % interval {row.ci_low:.2f} to {row.ci_high:.2f}): {side}, and the interval excludes 1.")
+            f'{words} "{row.group}": flagged {_ratio_text(row.ratio)} times as often as everyone '
+            f"(95 % interval {_ratio_text(row.ci_low)} to {_ratio_text(row.ci_high)}), {side}.")
     return sentences

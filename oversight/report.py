@@ -513,6 +513,7 @@ def _environment() -> jinja2.Environment:
     environment.filters["words"] = lambda name: " × ".join(
         fairness.CHARACTERISTIC_WORDS.get(part, part) for part in str(name).split(fairness.INTERSECTION))
     environment.filters["label"] = lambda name: str(name).replace("_", " ")
+    environment.tests["search"] = lambda text, pattern: pattern in str(text)
     return environment
 
 

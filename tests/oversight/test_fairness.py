@@ -43,8 +43,8 @@ def test_flag_rates_are_direct_counts_with_intervals_around_them():
     assert pair.loc["a · b", "subjects"] == both.sum()
     # sex "b" is flagged more, so "a" less, than everyone; ethnicity has nothing to do with it
     sentences = call_outs(rates, 0.8, 1.25)
-    assert any(sentence.startswith('sex "b" is flagged') and "above 1.25" in sentence for sentence in sentences)
-    assert any(sentence.startswith('sex "a" is flagged') and "below 0.8" in sentence for sentence in sentences)
+    assert any(sentence.startswith('sex "b": flagged') and "above 1.25" in sentence for sentence in sentences)
+    assert any(sentence.startswith('sex "a": flagged') and "below 0.8" in sentence for sentence in sentences)
     assert not any(sentence.startswith("ethnicity group ") for sentence in sentences)
 
 
