@@ -169,8 +169,9 @@ def _disaggregate(
         2.5 % and 97.5 % bootstrap quantiles; the rate itself without ``n_boot``).
     """
     names = list(sensitive.columns)
-    cells = (sensitive.astype("str").assign(base=np.asarray(base, dtype=bool), hit=np.asarray(hit, dtype=bool))
+    cells = (sensitive.assign(base=np.asarray(base, dtype=bool), hit=np.asarray(hit, dtype=bool))
              .groupby([*names, "base", "hit"], sort=True, observed=True).size().rename("weight").reset_index())
+    cells[names] = cells[names].astype("str")
     weight = cells["weight"].to_numpy(dtype="float64")
     weighted = {"sample_weight": weight}
     frame = MetricFrame(
@@ -249,6 +250,7 @@ def group_flag_rates(
     flagged = np.asarray(flagged, dtype=bool)
     overall = float(flagged.mean()) if len(flagged) else float("nan")
     everyone = np.ones(len(flagged), dtype=bool)
+    audit = _categorical(audit)
     parts = [_disaggregate(audit.loc[:, list(names)], everyone, flagged, 1.0, n_boot, seed)
              for names in characteristic_sets(pairs)]
     table = pd.concat(parts, ignore_index=True).rename(
@@ -278,12 +280,18 @@ def false_positive_burden(
     """
     flagged = np.asarray(flagged, dtype=bool)
     fraud = np.asarray(fraud, dtype=bool)
+    audit = _categorical(audit)
     parts = [_disaggregate(audit.loc[:, list(names)], ~fraud, ~fraud & flagged, 1000.0, n_boot, seed)
              for names in characteristic_sets(pairs=False)]
     table = pd.concat(parts, ignore_index=True).rename(
         columns={"base": "honest_subjects", "hits": "honest_flagged", "rate": "per_1000"})
     table["suppressed"] = (table["honest_subjects"] < min_subjects) | (table["honest_flagged"] < min_flagged)
     return _withhold(table.astype({"honest_subjects": "int64", "honest_flagged": "int64"}), BURDEN_COLUMNS)
+
+
+def _categorical(audit: pd.DataFrame) -> pd.DataFrame:
+    """The characteristics as categories: grouping the subjects by them, table after table, stays cheap."""
+    return audit.astype({name: "category" for name in CHARACTERISTICS})
 
 
 def _withhold(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

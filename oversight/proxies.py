@@ -63,31 +63,31 @@ def proxy_table(
         ROC-AUC (taken in the direction that separates better, so at least 0.5) from which a
         feature is named a possible proxy.
     min_group : int
-        Groups with fewer subjects are not tried (their AUC would be noise).
+        Groups with fewer subjects, or fewer outside them, are not tried (their AUC would be noise).
 
     Returns
     -------
     DataFrame
         :data:`PROXY_COLUMNS`: one row per feature and characteristic, the group the feature
-        separates best; ``auc`` in [0.5, 1]. Subjects whose group is not recorded are a group
-        of no one and are left out of each comparison.
+        separates best from every other subject; ``auc`` in [0.5, 1]. Subjects whose group is
+        not recorded are never a group of their own.
     """
+    members = {}
+    for characteristic in CHARACTERISTICS:
+        groups = audit[characteristic].astype("str").to_numpy()
+        members[characteristic] = {
+            group: mask for group in sorted(set(groups) - {NOT_RECORDED})
+            if min((mask := groups == group).sum(), (~mask).sum()) >= min_group
+        }
     rows = []
     for feature in feature_names:
-        values = feature_table[feature].to_numpy(dtype="float64")
+        ranks = rankdata(feature_table[feature].to_numpy(dtype="float64"))
         for characteristic in CHARACTERISTICS:
-            groups = audit[characteristic].astype("str").to_numpy()
-            recorded = groups != NOT_RECORDED
-            ranks = rankdata(values[recorded])
             best_group, best_auc = "", 0.5
-            for group in sorted(set(groups[recorded])):
-                members = groups[recorded] == group
-                if min(members.sum(), (~members).sum()) < min_group:
-                    continue
-                auc = _auc_from_ranks(ranks, members)
-                strength = max(auc, 1 - auc)
-                if strength > best_auc:
-                    best_group, best_auc = group, strength
+            for group, mask in members[characteristic].items():
+                auc = _auc_from_ranks(ranks, mask)
+                if max(auc, 1 - auc) > best_auc:
+                    best_group, best_auc = group, max(auc, 1 - auc)
             rows.append({"feature": feature, "characteristic": characteristic, "group": best_group,
                          "auc": best_auc, "possible_proxy": best_auc >= threshold})
     return pd.DataFrame.from_records(rows, columns=PROXY_COLUMNS)

@@ -419,6 +419,7 @@ def _burden(feature_table: pd.DataFrame, audit: pd.DataFrame, flagged: np.ndarra
             outcomes: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, str]:
     """False-positive burden from the truth file, else from past investigations, else nothing."""
     if truth is not None:
+        # the truth file labels every subject, in the feature table's order
         labels = labels_from_truth(feature_table, truth)
         source = "truth file: every subject labelled"
     elif len(outcomes):
