@@ -8,23 +8,63 @@ starts, with a message naming the key.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
 
 SETTINGS_ERROR = "invalid setting {key}: {problem} (in {source})"
 
 
+# scheme://user:password@host: the password runs to the last "@" before any whitespace
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^\s]*@")
+# libpq and SQLAlchemy also take ?password=... in the query string
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&\s]*", re.IGNORECASE)
+MASK = "***"
+
+
 class SettingsError(ValueError):
     """A configuration file has an unknown key or a bad value."""
 
 
+def redacted(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``, fit for a log or a record.
+
+    Examples
+    --------
+    >>> redacted("postgresql://fraud:s3cret@db.internal/mlflow")
+    'postgresql://fraud:***@db.internal/mlflow'
+    >>> redacted("postgresql+psycopg://fraud@db/mlflow?password=s3cret&sslmode=require")
+    'postgresql+psycopg://fraud@db/mlflow?password=***&sslmode=require'
+    >>> redacted("sqlite:////tmp/mlflow.db")
+    'sqlite:////tmp/mlflow.db'
+    """
+    return _QUERY_PASSWORD.sub(rf"\1{MASK}", _URL_PASSWORD.sub(rf"\1:{MASK}@", text))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_serializer(mode="wrap", when_used="json")
+    def _without_secrets(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """JSON never carries a password: what MLflow, Prefect (flow-run parameters) and logs record.
+
+        Settings are read from attributes in the process; only their JSON form leaves it.
+        """
+        return {key: redacted(value) if isinstance(value, str) else value
+                for key, value in handler(self).items()}
 
 
 class ContractSettings(_Strict):
@@ -111,7 +151,9 @@ class RegistrySettings(_Strict):
 
     model_name: str = "counterfraud-detector"
     tracking_uri: str | None = None
-    """MLflow tracking URI, e.g. postgresql://…; default: SQLite in the workspace."""
+    """MLflow tracking URI, e.g. postgresql+psycopg://user@host/db; default: SQLite in the workspace.
+    Give its password through libpq's ``PGPASSWORD`` or ``PGPASSFILE`` (``~/.pgpass``), not here: a
+    password in the URI works but is masked in every record."""
     experiment: str = "counterfraud"
 
 

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from configs.settings import Settings
 from features.contract import Extract
 from features.definitions import FEATURES, SUBJECT_TYPES, context_columns, feature_names
-from features.linking import address_keys, normalise_name, normalise_nino, normalise_postcode
+from features.linking import normalise_name, normalise_nino, normalise_postcode, normalise_uprn
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ ARRIVAL_TOLERANCE = np.timedelta64(92, "D")
 """People registering up to this long before the claimant's arrival count as arriving with them."""
 MAX_TOKEN_HOLDERS = 50
 """A bank account, phone or e-mail held by more people is counted without pairing its holders."""
+SHARED_HOUSE = "hmo"
+"""The address register's property type of a house in multiple occupation, whose rooms change hands often."""
 STARTED_TOGETHER = np.timedelta64(31, "D")
 """Claims starting within this long of each other were made together."""
 
@@ -184,6 +186,11 @@ def _pair(first: np.ndarray, second: np.ndarray, second_count: int) -> np.ndarra
     return np.where((first >= 0) & (second >= 0), first * np.int64(max(second_count, 1)) + second, -1)
 
 
+def _alone_where_missing(keys: np.ndarray) -> np.ndarray:
+    """``keys`` with each missing (-1) one made distinct: a row with no key shares it with none."""
+    return np.where(keys >= 0, keys, -1 - np.arange(len(keys)))
+
+
 def _distinct(keys: np.ndarray) -> np.ndarray:
     """The distinct non-missing keys (hash based: faster than sorting here)."""
     unique = pd.unique(keys)
@@ -198,7 +205,8 @@ class _Keys:
     """Integer codes of people, addresses, surnames and tokens, shared across tables (-1 = missing).
 
     ``claim_*`` arrays are aligned with the rows of :func:`_claims`, ``elector_*`` with the current
-    electors; ``person_keys`` / ``address_keys`` give the string key of each code.
+    electors; ``person_keys`` / ``address_keys`` give the string key of each code. People, addresses
+    and NINOs (``claim_nino``, normalised) are those of ``links``: linking defines them once.
     """
 
     claim_person: np.ndarray
@@ -211,6 +219,7 @@ class _Keys:
     elector_surname: np.ndarray
     claim_register_row: np.ndarray
     claim_tokens: dict[str, np.ndarray]
+    claim_nino: pd.Series
 
     @property
     def people(self) -> int:
@@ -238,6 +247,17 @@ def _person_codes(links: pd.DataFrame, records: list[tuple[str, pd.Series]]) -> 
     return codes_per_table, pd.concat([person_keys, *unlinked], ignore_index=True).astype("str")
 
 
+def _linked(links: pd.DataFrame, column: str, records: list[tuple[str, pd.Series]]) -> list[pd.Series]:
+    """``column`` of ``links`` for each table's records (missing for a record ``links`` does not hold)."""
+    link_table = links["table"].astype("str")
+    values = []
+    for table, refs in records:
+        in_table = (link_table == table).to_numpy()
+        positions = _positions(links["record_ref"][in_table], refs)
+        values.append(_take(links[column][in_table].reset_index(drop=True), positions))
+    return values
+
+
 def _encode(extract: Extract, links: pd.DataFrame, electors: pd.DataFrame) -> _Keys:
     """Codes of the keys of every claim (benefit claims, then housing claims) and current elector."""
     benefit, housing, register = extract.benefit_claims, extract.housing_claims, extract.address_register
@@ -247,25 +267,19 @@ def _encode(extract: Extract, links: pd.DataFrame, electors: pd.DataFrame) -> _K
          ("electoral_register", electors["elector_id"])],
     )
 
-    # addresses: the UPRN (normalised once per distinct UPRN), else the postcode key
-    uprn_codes, uprns = _factorize(
-        pd.concat([benefit["uprn"], housing["uprn"], electors["uprn"], register["uprn"]], ignore_index=True)
-    )
-    uprn_codes, uprn_keys = _recode(
-        uprn_codes, uprns, lambda distinct: address_keys(distinct, pd.Series(np.nan, index=distinct.index, dtype="str"))
+    # addresses and NINOs as linking defined them; address register rows keyed by their UPRN alike
+    refs = [("benefit_claims", benefit["claim_id"]), ("housing_claims", housing["housing_claim_id"]),
+            ("electoral_register", electors["elector_id"])]
+    benefit_address, housing_address, elector_address = _linked(links, "address_key", refs)
+    address_codes, address_keys = _factorize(
+        pd.concat([benefit_address, housing_address, elector_address, normalise_uprn(register["uprn"])],
+                  ignore_index=True)
     )
     claims_count = len(benefit) + len(housing)
-    claim_uprn, elector_address, register_uprn = np.split(
-        uprn_codes, [claims_count, claims_count + len(electors)]
+    claim_address, elector_address, register_address = np.split(
+        address_codes, [claims_count, claims_count + len(electors)]
     )
-    postcodes = pd.concat([benefit["postcode"], housing["postcode"]], ignore_index=True)
-    by_postcode = np.flatnonzero(claim_uprn < 0)
-    postcode_codes, postcode_keys = _factorize(
-        address_keys(pd.Series(np.nan, index=range(len(by_postcode)), dtype="str"),
-                     postcodes.iloc[by_postcode].reset_index(drop=True))
-    )
-    claim_address = claim_uprn.copy()
-    claim_address[by_postcode] = np.where(postcode_codes >= 0, postcode_codes + len(uprn_keys), -1)
+    benefit_nino, housing_nino, _ = _linked(links, "nino", refs)
 
     surname_codes, surnames = _factorize(
         pd.concat([benefit["surname"], housing["surname"], electors["surname"]], ignore_index=True)
@@ -282,11 +296,12 @@ def _encode(extract: Extract, links: pd.DataFrame, electors: pd.DataFrame) -> _K
         person_keys=person_keys,
         claim_address=claim_address,
         elector_address=elector_address,
-        address_keys=pd.concat([uprn_keys, postcode_keys], ignore_index=True),
+        address_keys=address_keys,
         claim_surname=surname_codes[:claims_count],
         elector_surname=surname_codes[claims_count:],
-        claim_register_row=_at(_first_rows(register_uprn, len(uprn_keys)), claim_uprn),
+        claim_register_row=_at(_first_rows(register_address, len(address_keys)), claim_address),
         claim_tokens=tokens,
+        claim_nino=pd.concat([benefit_nino, housing_nino], ignore_index=True),
     )
 
 
@@ -320,7 +335,6 @@ def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
             "bank_account_token": benefit["bank_account_token"].astype("str"),
             "phone_token": benefit["phone_token"].astype("str"),
             "email_token": benefit["email_token"].astype("str"),
-            "nino": benefit["nino"].astype("str"),
             "kind": benefit["benefit_type"].astype("str"),
             "start": pd.to_datetime(benefit["claim_start"]),
             "end": pd.to_datetime(benefit["claim_end"]),
@@ -343,7 +357,6 @@ def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
             "bank_account_token": no_value,
             "phone_token": no_value,
             "email_token": no_value,
-            "nino": housing["nino"].astype("str"),
             "kind": housing["scheme"].astype("str"),
             "start": pd.to_datetime(housing["start_date"]),
             "end": pd.to_datetime(housing["end_date"]),
@@ -406,7 +419,7 @@ class _Income:
     has_nino: np.ndarray
 
 
-def _person_income(tax_records: pd.DataFrame, claims: pd.DataFrame, keys: _Keys, as_of_month: int,
+def _person_income(tax_records: pd.DataFrame, keys: _Keys, as_of_month: int,
                    window: int) -> _Income:
     """Tax records summed per person (through every NINO on the person's claims) and month."""
     lookback = max(window, INTEREST_LOOKBACK_MONTHS)
@@ -415,7 +428,7 @@ def _person_income(tax_records: pd.DataFrame, claims: pd.DataFrame, keys: _Keys,
     earning = in_scope & _is_in(tax_records["income_type"], EARNING_INCOME_TYPES)
     interest = in_scope & _is_in(tax_records["income_type"], (SAVINGS_INCOME_TYPE,))
 
-    claim_nino, ninos = _recode(*_factorize(claims["nino"]), normalise_nino)
+    claim_nino, ninos = _factorize(keys.claim_nino)
     tax_codes, tax_ninos = _factorize(tax_records["nino"])
     # distinct tax NINOs equal to a claim NINO need no normalising; the others are normalised once
     nino_of_tax = _positions(ninos, tax_ninos)
@@ -507,15 +520,18 @@ def _registered_at_arrival(subjects: pd.DataFrame, arrival: np.ndarray) -> np.nd
 
 
 def _address_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.DataFrame, keys: _Keys,
-                     earning: np.ndarray, arrival: np.ndarray) -> pd.DataFrame:
-    """Who else is registered, and who of them earns, at each subject's address since the claimant arrived.
+                     earning: np.ndarray, moved_from_elsewhere: np.ndarray, arrival: np.ndarray) -> pd.DataFrame:
+    """Who else is registered, and who of them earns, at each subject's address since the claimant arrived;
+    and who else holds a live claim there.
 
     The register keeps stale entries (earlier occupants who never re-registered, adult
     children long gone), so only people whose latest registration at the address dates
     from the claimant's arrival (less :data:`ARRIVAL_TOLERANCE`) count as living there now.
     The arrival is the claim start, or the claimant's own registration at the address when earlier.
     Those registering within the tolerance either side of the arrival moved in with the
-    claimant (a household registers over a few weeks); the others moved in later.
+    claimant (a household registers over a few weeks); the others moved in later, and of those,
+    the ones registered before at another address (``moved_from_elsewhere``, per person) came
+    from another home, unlike a child of the household coming of age.
     """
     index = subjects.index
     registered_from = electors["registered_from"].to_numpy("datetime64[ns]")
@@ -532,6 +548,10 @@ def _address_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.Da
     def per_subject(weights: np.ndarray) -> np.ndarray:
         return np.bincount(rows, weights=weights.astype(np.float64), minlength=len(index))
 
+    # people with live claims at each address (the subjects are the live claims), the claimant aside
+    claimants = _distinct(_pair(subject.address, subject.person, keys.people)) // max(keys.people, 1)
+    claimants_here = _at(np.bincount(claimants, minlength=keys.addresses), subject.address, 1)
+
     return pd.DataFrame(
         {
             "claimant_arrival": arrival,
@@ -539,7 +559,10 @@ def _address_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.Da
             "other_registered_adults": per_subject(np.ones(len(rows))),
             "adults_moved_in_with_claimant": per_subject(~later),
             "adults_moved_in_later": per_subject(later),
+            "adults_moved_in_later_from_elsewhere": per_subject(later & moved_from_elsewhere[pairs["other"].to_numpy(np.int64)]),
             "other_earning_adults": per_subject(earning[pairs["other"].to_numpy(np.int64)]),
+            "other_claimants_at_address": (claimants_here - 1).astype(np.float64),
+            "shared_house": (subjects["property_type"] == SHARED_HOUSE).to_numpy(np.float64),
         },
         index=index,
     )
@@ -655,11 +678,11 @@ def _elsewhere_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.
     kind, kinds = _factorize(subjects["subject_type"] + ":" + subjects["kind"].fillna(""))
     claimant = pd.factorize(_pair(person, kind, len(kinds)))[0]
     per_claimant = np.bincount(claimant)[claimant]
-    place_codes, _ = pd.factorize(_pair(claimant, address, keys.addresses))
+    place_codes, _ = pd.factorize(_alone_where_missing(_pair(claimant, address, keys.addresses)))
     per_place = np.bincount(place_codes)[place_codes]
     elsewhere = (per_claimant - per_place).astype(np.float64)
     per_person = np.bincount(person, minlength=keys.people)[person]
-    person_place, _ = pd.factorize(_pair(person, address, keys.addresses))
+    person_place, _ = pd.factorize(_alone_where_missing(_pair(person, address, keys.addresses)))
     any_elsewhere = (per_person - np.bincount(person_place)[person_place]).astype(np.float64)
 
     refs = pd.Series(np.nan, index=subjects.index, dtype="str")
@@ -851,6 +874,8 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
     electors = _registered_electors(extract, as_of_ts)
     keys = _encode(extract, links, electors)
     registered_homes = _distinct(_pair(keys.elector_person, keys.elector_address, keys.addresses))
+    # people registered at two or more addresses up to the as-of date came to their latest one from elsewhere
+    moved_from_elsewhere = np.bincount(registered_homes // max(keys.addresses, 1), minlength=keys.people) > 1
     current = _latest_registrations(electors, keys.elector_person)
     electors = electors.iloc[current].reset_index(drop=True)
     keys = replace(keys, elector_person=keys.elector_person[current], elector_address=keys.elector_address[current],
@@ -873,7 +898,7 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
         & (claims["end"].isna() | (claims["end"] >= window_start))
     ).to_numpy()
 
-    income = _person_income(extract.tax_records, claims, keys, as_of_month, window)
+    income = _person_income(extract.tax_records, keys, as_of_month, window)
     recent_months = min(settings.features.recent_months, window)
     earning = income.earnings[:, window - recent_months:].sum(axis=1) > 0
 
@@ -882,7 +907,7 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
         [
             subjects,
             _tax_context(subjects, subject.person, income, first_month, settings),
-            _address_context(subjects, subject, electors, keys, earning, arrival),
+            _address_context(subjects, subject, electors, keys, earning, moved_from_elsewhere, arrival),
             _possible_partners(subjects, subject, electors, keys, arrival),
             _sharing_context(subject, keys, recent, claims["start"].to_numpy("datetime64[ns]"),
                              subjects["start"].to_numpy("datetime64[ns]"), subjects.index),

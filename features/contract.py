@@ -23,8 +23,15 @@ rule                                meaning
 ``pattern:la_code``                 ``^[EWSN][0-9]{8}$`` (e.g. ``E06000001``)
 ``pattern:uprn``                    digits only
 ``unique``                          a repeated key: the first occurrence is kept, later ones refused
+``unique:subject_ref``              a ``housing_claim_id`` equal to a ``claim_id`` (see below)
 ``order:claim_end>=claim_start``    an end date before its start date (also ``end_date>=start_date``)
 ==================================  =======================================================
+
+A ``claim_id`` and a ``housing_claim_id`` are both a subject's ``subject_ref`` (scoring, equality
+monitoring and investigation outcomes key subjects by it alone), so the two must differ. The benefit
+claim keeps the reference and the housing claim is refused, whatever else either row breaks: benefit
+claims come first in the contract (as the first of repeated keys is kept within a table), and a rule
+that depends only on the two files' text gives the same answer on every run.
 
 Typed valid frames: strings stay strings (leading zeros kept), dates, timestamps and periods are
 ``datetime64[ns]``, money ``float64``, counts ``int64``, flags ``bool``; each frame has a ``row``
@@ -68,6 +75,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from features.csv_output import write_csv
+
 if TYPE_CHECKING:
     from configs.settings import Settings
 
@@ -90,6 +99,7 @@ TOO_MANY_REJECTS = (
 REQUIRED = "required"
 ENUM = "enum"
 UNIQUE = "unique"
+UNIQUE_SUBJECT_REF = "unique:subject_ref"
 REJECT_COLUMNS = ("table", "row", "column", "rule", "value")
 
 PATTERNS: Mapping[str, str] = {
@@ -220,13 +230,18 @@ class OrderRule:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One contract table: its columns, its key and whether the extract must hold it."""
+    """One contract table: its columns, its key and whether the extract must hold it.
+
+    ``key_differs_from`` names an earlier table whose key values this table's key must not repeat
+    (rule ``unique:subject_ref``).
+    """
 
     name: str
     key: str
     columns: tuple[ColumnSpec, ...]
     orders: tuple[OrderRule, ...] = ()
     optional: bool = False
+    key_differs_from: str | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -330,6 +345,7 @@ HOUSING_CLAIMS = TableSpec(
         _money("monthly_award"),
     ),
     orders=(OrderRule("end_date", "start_date"),),
+    key_differs_from="benefit_claims",
 )
 
 ADDRESS_REGISTER = TableSpec(
@@ -589,6 +605,9 @@ def _contract_columns(spec: TableSpec, header: Iterable[str], source: object) ->
 def validate_table(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold one table to the contract, row by row.
 
+    Rules between tables (``unique:subject_ref``) need the other table: :func:`check_extract`
+    applies them.
+
     Parameters
     ----------
     table : str
@@ -625,7 +644,10 @@ def validate_table(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
     return check.valid, check.rejects
 
 
-def _check_table(spec: TableSpec, raw: pd.DataFrame, source: str) -> _TableCheck:
+def _check_table(spec: TableSpec, raw: pd.DataFrame, source: str,
+                 taken_keys: _Arrow | None = None) -> _TableCheck:
+    """Check one table; with ``taken_keys`` (the keys of ``spec.key_differs_from``), also refuse
+    a key among them."""
     _contract_columns(spec, raw.columns, source or "data frame")
     rows = len(raw)
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
@@ -646,6 +668,9 @@ def _check_table(spec: TableSpec, raw: pd.DataFrame, source: str) -> _TableCheck
         broken.append((order.later, order.rule, mask))
 
     key = columns[spec.key]
+    if taken_keys is not None:
+        clash = pc.is_in(_as_text(key.raw), value_set=_as_text(taken_keys))
+        broken.append((spec.key, UNIQUE_SUBJECT_REF, key.usable & _flags(clash)))
     key_repeats = next(
         (mask for name, rule, mask in broken if name == spec.key and rule == UNIQUE),
         None,
@@ -746,6 +771,13 @@ def _empty(raw: _Arrow) -> np.ndarray:
 
 def _is_text(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _as_text(values: _Arrow) -> pa.Array:
+    """One contiguous large_string array of ``values``, for comparing keys across tables."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values.cast(pa.large_string())
 
 
 def _later_repeats(values: _Arrow, usable: np.ndarray) -> np.ndarray:
@@ -996,11 +1028,11 @@ def write_rejects(rejects: pd.DataFrame, path: str | Path) -> Path:
     """Write ``rejects.csv``: ``table, row, column, rule, value`` sorted by table, row, column.
 
     The parent folder is created when missing; an empty rejects frame writes the header alone.
+    Refused values are written inert for spreadsheets (:func:`features.csv_output.write_csv`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _rejects_frame([rejects.loc[:, list(REJECT_COLUMNS)]]).to_csv(path, index=False)
-    return path
+    return write_csv(_rejects_frame([rejects.loc[:, list(REJECT_COLUMNS)]]), path)
 
 
 def reject_counts(rejects: pd.DataFrame) -> dict[str, dict[str, int]]:
@@ -1033,10 +1065,16 @@ def check_extract(data_dir: str | Path) -> Extract:
     frames: dict[str, pd.DataFrame] = {}
     rejects: list[pd.DataFrame] = []
     quality: dict[str, TableQuality] = {}
+    # only the keys a later table is compared with are kept
+    compared = {spec.key_differs_from for spec in CONTRACT.values()}
+    keys: dict[str, _Arrow] = {}
     for spec in CONTRACT.values():
         started = time.perf_counter()
         raw, path = _read(spec, data_dir)
-        check = _check_table(spec, raw, source="" if path is None else str(path))
+        if spec.name in compared:
+            keys[spec.name] = _arrow_column(raw, spec.key, len(raw))
+        taken = keys[spec.key_differs_from] if spec.key_differs_from else None
+        check = _check_table(spec, raw, source="" if path is None else str(path), taken_keys=taken)
         frames[spec.name] = check.valid
         rejects.append(check.rejects)
         quality[spec.name] = check.quality

@@ -150,7 +150,10 @@ CONTEXT: dict[str, ContextSpec] = {
         _context("other_registered_adults", "Other people whose latest electoral registration (on or before the as-of date) is at the address and dates from the claimant's arrival (less a few months) or later.", "count", _OTHER_ADULTS),
         _context("adults_moved_in_with_claimant", "Of those other people, the ones who registered within a few months either side of the claimant's arrival: they moved in together.", "count", _OTHER_ADULTS),
         _context("adults_moved_in_later", "Of those other people, the ones who registered later than that.", "count", _OTHER_ADULTS),
+        _context("adults_moved_in_later_from_elsewhere", "Of those who registered later, the ones registered before at another address: they came from another home.", "count", _OTHER_ADULTS),
+        _context("shared_house", "The address register lists the address as a house in multiple occupation.", "flag"),
         _context("other_earning_adults", "Of those other people, the ones whose tax records show earnings in the latest months.", "count", _OTHER_ADULTS),
+        _context("other_claimants_at_address", "Other people with a live benefit or housing claim giving the same address.", "count", _OTHER_PEOPLE),
         _context("possible_partners", "Other people at the address sharing the claimant's surname, bank account, phone or e-mail.", "count", _OTHER_ADULTS),
         _context("others_sharing_bank_account", "Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account.", "count", _OTHER_PEOPLE),
         _context("others_sharing_contact", "Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail.", "count", _OTHER_PEOPLE),
@@ -248,11 +251,29 @@ a new occupant may simply follow the claim; registering alongside the claimant's
 
 def _undeclared_adults(frame: pd.DataFrame) -> pd.Series:
     weight = np.where(frame["claimant_registered_at_arrival"] > 0, 1.0, UNATTESTED_ARRIVAL_WEIGHT)
-    return weight * _excess(frame, "adults_moved_in_with_claimant", "declared_occupants", offset=1.0)
+    return weight * _excess(frame, "adults_moved_in_with_claimant", "declared_adults", offset=1.0)
 
 
 def _undeclared_earning_adults(frame: pd.DataFrame) -> pd.Series:
-    return _excess(frame, "other_earning_adults", "declared_occupants", offset=1.0)
+    return _excess(frame, "other_earning_adults", "declared_adults", offset=1.0)
+
+
+NO_EARLIER_HOME_WEIGHT = 0.5
+"""Weight of a later arrival with no earlier registration at another address: a child of the household
+coming of age registers so, and so does a newcomer whose earlier registration does not link to them."""
+
+
+def _undeclared_adults_moved_in_later(frame: pd.DataFrame) -> pd.Series:
+    """Adults who arrived after the claimant (those from another home in full), as far as the adults
+    at the address exceed those declared; none in a house in multiple occupation, where rooms change hands."""
+    undeclared = _excess(frame, "other_registered_adults", "declared_adults", offset=1.0)
+    from_elsewhere = frame["adults_moved_in_later_from_elsewhere"]
+    weighed = from_elsewhere + NO_EARLIER_HOME_WEIGHT * (frame["adults_moved_in_later"] - from_elsewhere)
+    return np.minimum(weighed, undeclared).where(frame["shared_house"] == 0, 0.0)
+
+
+def _undeclared_other_claimants(frame: pd.DataFrame) -> pd.Series:
+    return _excess(frame, "other_claimants_at_address", "declared_adults", offset=1.0)
 
 
 MIN_AGREEING_SIGNS = 2
@@ -305,6 +326,7 @@ def _housing_cost_above_recorded_rent(frame: pd.DataFrame) -> pd.Series:
 
 
 _HOUSING_HOUSEHOLD = "the claim declares {declared_occupants} living there, the claimant included."
+_HOUSEHOLD = "the claim declares {declared_adults} in the household, the claimant included."
 
 #: The model features, in model column order.
 FEATURES: tuple[FeatureSpec, ...] = (
@@ -345,18 +367,41 @@ FEATURES: tuple[FeatureSpec, ...] = (
         suspicious="high",
         applies_to="housing_claim",
         reason="{adults_moved_in_with_claimant} registered to vote at the address when the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
-        context=("adults_moved_in_with_claimant", "claimant_arrival", "claimant_registered_at_arrival", "declared_occupants"),
+        context=("adults_moved_in_with_claimant", "claimant_arrival", "claimant_registered_at_arrival", "declared_adults",
+                 "declared_occupants"),
         compute=_undeclared_adults,
     ),
     FeatureSpec(
         name="undeclared_earning_adults",
-        meaning="Other people registered at the address since the claimant arrived with earnings in tax records in the latest months, beyond the other adults the claim declares (0 if none).",
+        meaning="Other people registered at the address since the claimant arrived with earnings in tax records (under their own NINO) in the latest months, beyond the other adults the claim declares (0 if none).",
         unit="count",
         suspicious="high",
         applies_to="housing_claim",
         reason="Tax records show earnings over the latest {recent_months} for {other_earning_adults} registered at the address since the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
-        context=("other_earning_adults", "recent_months", "claimant_arrival", "declared_occupants"),
+        context=("other_earning_adults", "recent_months", "claimant_arrival", "declared_adults", "declared_occupants"),
         compute=_undeclared_earning_adults,
+    ),
+    FeatureSpec(
+        name="undeclared_adults_moved_in_later",
+        meaning="Other people who registered to vote at the address more than a few months after the claimant arrived (those registered at another address before in full, others at half weight), as far as the people registered there exceed the other adults the claim declares (0 if none, and 0 in a house in multiple occupation): a change after the claim or discount began, not a count of electors.",
+        unit="count",
+        suspicious="high",
+        applies_to="housing_claim",
+        reason="{adults_moved_in_later} registered to vote at the address after the claimant arrived ({claimant_arrival}), {adults_moved_in_later_from_elsewhere} of them from another registered address, {other_registered_adults} in all since then; " + _HOUSEHOLD,
+        housing_reason="{adults_moved_in_later} registered to vote at the address after the claimant arrived ({claimant_arrival}), {adults_moved_in_later_from_elsewhere} of them from another registered address, {other_registered_adults} in all since then; " + _HOUSING_HOUSEHOLD,
+        context=("adults_moved_in_later", "adults_moved_in_later_from_elsewhere", "other_registered_adults", "claimant_arrival",
+                 "declared_adults", "declared_occupants", "shared_house"),
+        compute=_undeclared_adults_moved_in_later,
+    ),
+    FeatureSpec(
+        name="undeclared_other_claimants",
+        meaning="For a housing claim: other people with a live benefit or housing claim at the same address, beyond the other adults the claim declares (0 if none). (A benefit claim covers one person or couple; other adults at home claim in their own right, so the count says nothing there.)",
+        unit="count",
+        suspicious="high",
+        applies_to="housing_claim",
+        reason="{other_claimants_at_address} with live claims of their own give this address; " + _HOUSING_HOUSEHOLD,
+        context=("other_claimants_at_address", "declared_adults", "declared_occupants"),
+        compute=_undeclared_other_claimants,
     ),
     FeatureSpec(
         name="possible_undeclared_partner",

@@ -4,8 +4,10 @@ A person appears in benefit claims, housing claims and the electoral register un
 different spellings, sometimes without a National Insurance number (NINO), and the
 electoral register carries no NINO and only sometimes a date of birth. ``link_people``
 gives every benefit claim, housing claim and elector a ``person_key`` shared by the
-records of one person; ``address_keys`` gives an address key (UPRN, else the normalised
-postcode); ``link_tax_records`` attaches tax records to persons through their NINOs.
+records of one person, an ``address_key`` (its UPRN; for a record without one, the UPRN
+the same person's records give at that postcode, else the postcode's only UPRN, else the
+normalised postcode) and its normalised ``nino``. Feature building uses these keys as they
+are, so "same person", "same address" and "same NINO" mean one thing throughout.
 
 Rules
 -----
@@ -89,7 +91,10 @@ PERSON_TABLES: dict[str, str] = {
 }
 """The tables whose records get a person key, with the column naming each record."""
 
-LINK_COLUMNS = ["table", "record_ref", "person_key"]
+LINK_COLUMNS = ["table", "record_ref", "person_key", "address_key", "nino"]
+"""What linking gives every record: its person, its address (see ``_address_keys``) and its
+normalised NINO (missing when absent, malformed or never issued). Feature building reads
+these, so people, addresses and NINOs have one definition."""
 
 GIVEN_NAME_VARIANTS: dict[str, tuple[str, ...]] = {
     "ABIGAIL": ("ABBY", "ABBIE", "ABI"),
@@ -297,26 +302,6 @@ def normalise_nino(ninos: pd.Series) -> pd.Series:
     return _on_series(_nino_text, ninos)
 
 
-def address_keys(uprn: pd.Series, postcode: pd.Series) -> pd.Series:
-    """Address key of each row: its UPRN where present, else ``"pc:"`` + normalised postcode.
-
-    Parameters
-    ----------
-    uprn, postcode : Series
-        Aligned columns of one table (either may be all missing).
-
-    Returns
-    -------
-    Series
-        String keys on the same index; missing where neither is known.
-
-    >>> address_keys(pd.Series(["100023336956", None]), pd.Series(["x", "sw1a 1aa"])).tolist()
-    ['100023336956', 'pc:SW1A1AA']
-    """
-    by_postcode = "pc:" + normalise_postcode(postcode)
-    return normalise_uprn(uprn).fillna(by_postcode)
-
-
 # ---------------------------------------------------------------- columns as codes
 
 
@@ -382,6 +367,11 @@ class _Nodes:
     first_node: np.ndarray  # (first_node, first_code): those of the first given name only
     first_code: np.ndarray
     rank: np.ndarray  # uint64 hash of table/record_ref: a row-order-free identity
+    uprn_values: pd.Series  # normalised UPRN of each uprn code
+    postcode_values: pd.Series  # normalised postcode of each postcode code
+    nino_values: pd.Series  # normalised NINO of each nino code
+    register_uprn: np.ndarray  # uprn code of each address register row
+    register_postcode: np.ndarray  # postcode code of each address register row
 
     def __len__(self) -> int:
         return len(self.nino)
@@ -400,14 +390,15 @@ def _nodes(frames: dict[str, pd.DataFrame], address_register: pd.DataFrame | Non
     register = address_register if address_register is not None else pd.DataFrame()
     n_records = sum(len(frame) for frame in tables)
 
-    uprn = _encode([_as_text(f, "uprn") for f in (*tables, register)], _uprn_text)[0]
-    postcode = _encode([_as_text(f, "postcode") for f in (*tables, register)], _postcode_text)[0]
+    uprn, uprn_values = _encode([_as_text(f, "uprn") for f in (*tables, register)], _uprn_text)
+    postcode, postcode_values = _encode([_as_text(f, "postcode") for f in (*tables, register)], _postcode_text)
     # An elector carries only a UPRN: its postcode comes from the address register.
     postcode_of_uprn = np.full(uprn.max(initial=-1) + 2, -1, dtype=np.int64)
     registered = pd.DataFrame({"uprn": uprn[n_records:], "postcode": postcode[n_records:]})
     registered = registered[(registered["uprn"] >= 0) & (registered["postcode"] >= 0)]
     registered = registered.drop_duplicates("uprn")
     postcode_of_uprn[registered["uprn"].to_numpy()] = registered["postcode"].to_numpy()
+    register_uprn, register_postcode = uprn[n_records:], postcode[n_records:]
     uprn, postcode = uprn[:n_records], postcode[:n_records]
     postcode = np.where(postcode >= 0, postcode, postcode_of_uprn[uprn])
 
@@ -423,8 +414,9 @@ def _nodes(frames: dict[str, pd.DataFrame], address_register: pd.DataFrame | Non
     dob = np.concatenate([_days(frame) for frame in tables])
     has_dob = ~np.isnat(dob)
     refs = [_as_text(frame, PERSON_TABLES[table]) for table, frame in frames.items()]
+    nino, nino_values = _encode([_as_text(f, "nino") for f in tables], _nino_text)
     return _Nodes(
-        nino=_encode([_as_text(f, "nino") for f in tables], _nino_text)[0],
+        nino=nino,
         dob=np.where(has_dob, dob.astype(np.int64), 0),
         has_dob=has_dob,
         uprn=uprn,
@@ -435,6 +427,11 @@ def _nodes(frames: dict[str, pd.DataFrame], address_register: pd.DataFrame | Non
         first_node=first_node,
         first_code=first_code,
         rank=_stable_hash(list(frames), refs),
+        uprn_values=uprn_values,
+        postcode_values=postcode_values,
+        nino_values=nino_values,
+        register_uprn=register_uprn,
+        register_postcode=register_postcode,
     )
 
 
@@ -736,6 +733,41 @@ def _split_nino_conflicts(nodes: _Nodes, edges: _Edges, labels: np.ndarray) -> n
     return split
 
 
+def _values_of(codes: np.ndarray, values: pd.Series) -> np.ndarray:
+    """The value of each code (``None`` for -1), as an object array."""
+    return np.append(values.to_numpy(dtype=object), None)[codes]
+
+
+def _address_keys(nodes: _Nodes, labels: np.ndarray) -> pd.Series:
+    """The address key of every record: a UPRN wherever one can be known, else the postcode.
+
+    A record without a UPRN takes the UPRN that the same person's other records give at the
+    same postcode (the smallest, if several), else the postcode's only UPRN in the address
+    register, else ``"pc:"`` + its postcode. So a claim giving only a postcode meets the
+    electors registered at the home it names, as any record with that UPRN does.
+    """
+    keys = pd.Series(_values_of(nodes.uprn, nodes.uprn_values), dtype="str")
+    open_rows = np.flatnonzero((nodes.uprn < 0) & (nodes.postcode >= 0))
+    if len(open_rows) == 0:
+        return keys
+    known = (nodes.uprn >= 0) & (nodes.postcode >= 0)
+    own = (pd.DataFrame({"label": labels[known], "postcode": nodes.postcode[known],
+                         "uprn": _values_of(nodes.uprn[known], nodes.uprn_values)})
+           .groupby(["label", "postcode"])["uprn"].min())
+    asking = pd.MultiIndex.from_arrays([labels[open_rows], nodes.postcode[open_rows]])
+    found = own.reindex(asking).to_numpy(dtype=object)
+    registered = pd.DataFrame({"postcode": nodes.register_postcode, "uprn": nodes.register_uprn})
+    registered = registered.loc[(registered["postcode"] >= 0) & (registered["uprn"] >= 0)].drop_duplicates()
+    per_postcode = registered.groupby("postcode")["uprn"].agg(["first", "size"])
+    only = per_postcode.loc[per_postcode["size"] == 1, "first"]
+    only_uprn = only.reindex(nodes.postcode[open_rows]).to_numpy()
+    sole = _values_of(np.nan_to_num(only_uprn, nan=-1).astype(np.int64), nodes.uprn_values)
+    by_postcode = "pc:" + _values_of(nodes.postcode[open_rows], nodes.postcode_values)
+    found = np.where(pd.isna(found), sole, found)
+    keys.iloc[open_rows] = np.where(pd.isna(found), by_postcode, found)
+    return keys
+
+
 def _person_keys(labels: np.ndarray, rank: np.ndarray) -> pa.Array:
     """``"P"`` + 16 hex digits of the smallest identity hash in each group, per record."""
     n_nodes = len(labels)
@@ -814,6 +846,9 @@ def link_people(
         "record_ref": pa.concat_arrays([_as_text(frame, PERSON_TABLES[table])
                                         for table, frame in frames.items()]),
         "person_key": _person_keys(labels, nodes.rank),
+        "address_key": pa.array(_address_keys(nodes, labels).to_numpy(dtype=object), pa.large_string(),
+                                from_pandas=True),
+        "nino": pa.array(_values_of(nodes.nino, nodes.nino_values), pa.large_string(), from_pandas=True),
     }).to_pandas()
 
 
@@ -826,31 +861,3 @@ def link_records(extract: Extract, settings: Settings | None = None) -> pd.DataF
     linking = settings.linking if settings is not None else None
     return link_people(extract.benefit_claims, extract.housing_claims, extract.electoral_register,
                        getattr(extract, "address_register", None), linking)
-
-
-def link_tax_records(
-    tax_records: pd.DataFrame,
-    benefit_claims: pd.DataFrame,
-    housing_claims: pd.DataFrame,
-    links: pd.DataFrame,
-) -> pd.DataFrame:
-    """Attach tax records to persons through the NINOs their claims carry.
-
-    A person's tax records are those of every NINO on any of their claims, so a claim made
-    without a NINO still reaches the income of the person it was linked to.
-
-    Returns
-    -------
-    DataFrame
-        ``record_id``, ``person_key``: tax records whose NINO belongs to a linked person.
-    """
-    ninos = pd.concat([
-        pd.DataFrame({"table": table, "record_ref": frame[PERSON_TABLES[table]].astype("str"),
-                      "nino": normalise_nino(frame["nino"])})
-        for table, frame in (("benefit_claims", benefit_claims), ("housing_claims", housing_claims))
-    ]).dropna(subset=["nino"])
-    person_ninos = ninos.merge(links, on=["table", "record_ref"])[["nino", "person_key"]]
-    person_ninos = person_ninos.drop_duplicates("nino")  # never two persons: NINO links always hold
-    taxed = pd.DataFrame({"record_id": tax_records["record_id"].astype("str"),
-                          "nino": normalise_nino(tax_records["nino"])})
-    return taxed.merge(person_ninos, on="nino")[["record_id", "person_key"]]

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.csv_output import write_csv
 from models.evaluate import flag_count, ranking_order
 
 #: Columns of a feature table that link two subjects, in the order links are named,
@@ -271,7 +272,7 @@ def write_case_list(cases: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Pat
     """Write ``cases.csv`` and ``cases.parquet`` into ``out_dir`` (created when missing).
 
     The CSV writes ``flagged``, ``control`` and ``work_list`` as ``true``/``false``, like the
-    input contract's booleans.
+    input contract's booleans, and its text inert for spreadsheets (:func:`features.csv_output.write_csv`).
 
     Returns
     -------
@@ -282,7 +283,7 @@ def write_case_list(cases: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, parquet_path = out_dir / "cases.csv", out_dir / "cases.parquet"
     flags = {column: np.where(cases[column], "true", "false") for column in ("flagged", "control", "work_list")}
-    cases.assign(**flags).to_csv(csv_path, index=False)
+    write_csv(cases.assign(**flags), csv_path)
     cases.to_parquet(parquet_path, index=False)
     return csv_path, parquet_path
 

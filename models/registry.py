@@ -11,6 +11,21 @@ Aliases, not stages: every new version becomes ``challenger``; only the
 oversight panel's approval with promotion (:mod:`oversight.signoff`) moves
 ``champion``, the version a scoring run uses by default.
 
+What a model artefact is, and why it can be trusted: the MLflow model directory
+holds ``MLmodel``, the environment files and ``python_model.pkl`` (the fitted
+detector and feature pipeline, pickled). It carries no copy of the project's
+code: unpickling imports ``configs``, ``features`` and ``models`` from the
+installed project, so a model loads only beside the code version it records
+(tag ``code_version``) and never puts another copy of that code on
+``sys.path``. Pickles run code when loaded, so registration records the sha256
+of every file of the model (tag ``artifact_sha256``, kept in the tracking
+store, apart from the artefact store), and :func:`load_model` downloads the
+files, checks every digest and the file list, and loads only the checked copy;
+any difference is a :class:`ModelIntegrityError`.
+
+Registering is idempotent: :func:`register_logged_model` looks up the version of
+the run before registering, so a retry after a failure never makes a second one.
+
 The tracking URI comes from the environment (``MLFLOW_TRACKING_URI``, set by
 ``pipelines.workspace.Workspace.activate``).
 """
@@ -22,7 +37,6 @@ import hashlib
 import importlib.metadata
 import json
 import logging
-import shutil
 import subprocess
 import tempfile
 import warnings
@@ -53,12 +67,17 @@ CHALLENGER = "challenger"
 MODEL_NAME_IN_RUN = "model"
 SCORE_COLUMN = "score"
 
-MODEL_PACKAGES = ("configs", "features", "models")
-"""Project packages shipped inside every model, so that it loads where the project is not installed."""
+MODEL_REQUIREMENTS = ("mlflow", "cloudpickle", "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "pyod",
+                      "torch", "shap", "joblib", "pydantic", "pyyaml")
+"""Distributions the model and the installed project code it unpickles against need, pinned to the
+versions it was trained with (the project itself is not a distribution on an index: see the module
+docstring)."""
 
-MODEL_REQUIREMENTS = ("mlflow", "cloudpickle", "numpy", "pandas", "scikit-learn", "pyod", "torch",
-                      "pydantic", "pyyaml")
-"""Distributions the model needs to load, pinned to the versions it was trained with."""
+ARTIFACT_MANIFEST_TAG = "artifact_sha256"
+"""Model-version tag: JSON ``{file path in the model: sha256}`` of every file of the model."""
+
+WRITTEN_BY_DOWNLOAD = ("registered_model_meta",)
+"""Files MLflow writes beside a downloaded model (its name and version), not read from the store."""
 
 FEATURE_DEFINITION_COLUMNS = ["name", "meaning", "unit", "suspicious", "applies_to", "neutral", "context",
                               "reason", "housing_reason"]
@@ -70,6 +89,10 @@ NO_MODEL_ERROR = "no registered model {name!r} in the MLflow store: train a mode
 NO_VERSION_ERROR = "registered model {name!r} has no version or alias {reference!r}"
 NO_CHAMPION_ERROR = ("registered model {name!r} has no champion yet: a panel member approves and promotes a "
                      "version with counterfraud approve --model-version V --by NAME --note TEXT --promote")
+NO_MANIFEST_ERROR = ("model {name!r} version {version} has no recorded artefact hashes (tag {tag}): "
+                     "it cannot be checked, so it is not loaded; register it again with this release")
+TAMPERED_ERROR = ("model {name!r} version {version} is not the one registered: {problem}; "
+                  "refusing to load it (retrain, or restore the artefact store)")
 
 
 class FeatureTableError(ValueError):
@@ -78,6 +101,10 @@ class FeatureTableError(ValueError):
 
 class ModelNotFoundError(LookupError):
     """The registry holds no such model, version or alias."""
+
+
+class ModelIntegrityError(ValueError):
+    """A model's files differ from the sha256 digests recorded when it was registered."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +165,15 @@ class DetectorModel(mlflow.pyfunc.PythonModel):
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         return self.score(model_input)
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """What ``log_model_run`` logged: the run, its model and the tags its version will carry."""
+
+    run_id: str
+    model_uri: str
+    tags: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -227,13 +263,9 @@ def fingerprint_inputs(data_dir: str | Path, rows: Mapping[str, int]) -> pd.Data
     for path in sorted(Path(data_dir).iterdir()):
         if path.suffix not in (".csv", ".parquet") or path.stem not in rows or not path.is_file():
             continue
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
         records.append({
             "table": path.stem, "file": path.name, "bytes": path.stat().st_size,
-            "sha256": digest.hexdigest(), "rows": int(rows[path.stem]),
+            "sha256": _sha256(path), "rows": int(rows[path.stem]),
         })
     return pd.DataFrame.from_records(records, columns=["table", "file", "bytes", "sha256", "rows"])
 
@@ -302,7 +334,7 @@ def ensure_experiment(name: str, artifact_location: str | None = None) -> str:
     return client.create_experiment(name, artifact_location=artifact_location)
 
 
-def log_training_run(
+def log_model_run(
     *,
     model: DetectorModel,
     feature_table: pd.DataFrame,
@@ -311,9 +343,10 @@ def log_training_run(
     as_of: dt.date,
     fingerprints: pd.DataFrame,
     evaluations: Sequence[Evaluation] = (),
+    data_quality: Mapping[str, Any] | None = None,
     artifact_location: str | None = None,
-) -> RegisteredVersion:
-    """Log a fitted detector with everything it was made from, and register it as a new version.
+) -> LoggedRun:
+    """Log a fitted detector with everything it was made from, as one MLflow run (not yet registered).
 
     Parameters
     ----------
@@ -331,12 +364,16 @@ def log_training_run(
         ``fingerprint_inputs`` of the data directory.
     evaluations : sequence of Evaluation
         Logged as metrics, and as tables per typology.
+    data_quality : mapping, optional
+        ``features.contract.extract_summary`` of the extract (rows and rejects per table and
+        rule: counts, no values), logged as ``data_quality.json``.
     artifact_location : str, optional
         Artefact root of the experiment when it is created (the workspace's).
 
     Returns
     -------
-    RegisteredVersion
+    LoggedRun
+        Its ``tags`` hold the sha256 of every file of the logged model (``ARTIFACT_MANIFEST_TAG``).
     """
     definitions = feature_definitions(feature_specs)
     if tuple(definitions["name"]) != model.pipeline.columns:
@@ -349,7 +386,6 @@ def log_training_run(
         "code_version": code_version(),
         "as_of": as_of.isoformat(),
     }
-    model_name = settings.registry.model_name
     experiment_id = ensure_experiment(settings.registry.experiment, artifact_location)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"train as of {as_of.isoformat()}",
                           tags=tags) as run:
@@ -357,6 +393,8 @@ def log_training_run(
         mlflow.log_text(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), "config.yaml")
         mlflow.log_text(fingerprints.to_csv(index=False), "data_fingerprint.csv")
         mlflow.log_text(definitions.to_csv(index=False), "features.csv")
+        if data_quality is not None:
+            mlflow.log_dict(dict(data_quality), "data_quality.json")
         mlflow.log_metrics({"n_subjects": float(len(feature_table)),
                             "n_features": float(len(model.pipeline.columns))})
         for evaluation in evaluations:
@@ -365,22 +403,74 @@ def log_training_run(
                             f"evaluation/{evaluation.source}_recall_by_typology.csv")
             mlflow.set_tag(f"evaluation.{evaluation.source}",
                            _evaluation_note(evaluation))
-        with tempfile.TemporaryDirectory() as staging, warnings.catch_warnings():
-            # no input example on purpose: it would store real subjects' rows in the model
-            warnings.filterwarnings("ignore", message=".*input example was not provided")
-            model_info = mlflow.pyfunc.log_model(
-                name=MODEL_NAME_IN_RUN,
-                python_model=model,
-                signature=signature,
-                code_paths=_staged_packages(Path(staging)),
-                pip_requirements=_pinned_requirements(),
-            )
-    version = mlflow.register_model(model_info.model_uri, model_name, tags=tags)
-    # never champion by itself: the oversight panel approves and promotes
-    MlflowClient().set_registered_model_alias(model_name, CHALLENGER, version.version)
-    logger.info("registered %s version %s as %s", model_name, version.version, CHALLENGER)
-    return RegisteredVersion(model_name=model_name, version=str(version.version), alias=CHALLENGER,
-                             run_id=run.info.run_id, model_uri=model_info.model_uri, tags=tags)
+        with tempfile.TemporaryDirectory() as staging:
+            with warnings.catch_warnings():
+                # no input example on purpose: it would store real subjects' rows in the model
+                warnings.filterwarnings("ignore", message=".*input example was not provided")
+                model_info = mlflow.pyfunc.log_model(
+                    name=MODEL_NAME_IN_RUN,
+                    python_model=model,
+                    signature=signature,
+                    pip_requirements=_pinned_requirements(),
+                )
+            # digests of the files as the store holds them, recorded in the tracking store
+            manifest = artifact_manifest(Path(mlflow.artifacts.download_artifacts(model_info.model_uri,
+                                                                                  dst_path=staging)))
+    return LoggedRun(run_id=run.info.run_id, model_uri=model_info.model_uri,
+                     tags={**tags, ARTIFACT_MANIFEST_TAG: json.dumps(manifest, sort_keys=True)})
+
+
+def register_logged_model(logged: LoggedRun, *, model_name: str) -> RegisteredVersion:
+    """Register the model of a logged run as a version of ``model_name``, once.
+
+    The version already registered from ``logged.run_id`` is returned as it is (with
+    its alias), so the step can be retried after any failure: a second call never makes a
+    second version. A new version becomes ``challenger``, never ``champion`` by itself (the
+    oversight panel approves and promotes); so does a found version without an alias (a
+    failure came between registering and aliasing).
+    """
+    client = MlflowClient()
+    found = client.search_model_versions(f"name = '{model_name}' and run_id = '{logged.run_id}'")
+    version = found[0] if found else mlflow.register_model(logged.model_uri, model_name, tags=logged.tags)
+    aliases = list(client.get_model_version(model_name, version.version).aliases)
+    if aliases:
+        alias = aliases[0]
+    else:
+        alias = CHALLENGER
+        client.set_registered_model_alias(model_name, alias, version.version)
+    logger.info("registered %s version %s as %s", model_name, version.version, alias)
+    return RegisteredVersion(model_name=model_name, version=str(version.version), alias=alias,
+                             run_id=logged.run_id, model_uri=logged.model_uri, tags=logged.tags)
+
+
+def log_training_run(*, settings: Settings, **logged: Any) -> RegisteredVersion:
+    """:func:`log_model_run` then :func:`register_logged_model`: a new version of ``registry.model_name``.
+
+    Takes the keyword arguments of :func:`log_model_run`.
+    """
+    return register_logged_model(log_model_run(settings=settings, **logged),
+                                 model_name=settings.registry.model_name)
+
+
+def artifact_manifest(model_dir: Path) -> dict[str, str]:
+    """``{path relative to model_dir: sha256}`` of every file under ``model_dir`` that came from the store."""
+    return {path.relative_to(model_dir).as_posix(): _sha256(path)
+            for path in sorted(model_dir.rglob("*"))
+            if path.is_file() and path.relative_to(model_dir).as_posix() not in WRITTEN_BY_DOWNLOAD}
+
+
+def verify_artifacts(model_dir: Path, manifest: Mapping[str, str]) -> None:
+    """Raise ``ModelIntegrityError`` unless ``model_dir`` holds exactly the files of ``manifest``,
+    each with its recorded sha256."""
+    found = artifact_manifest(model_dir)
+    problems = [f"{path} was added" for path in sorted(set(found) - set(manifest))]
+    problems += [f"{path} is missing" for path in sorted(set(manifest) - set(found))]
+    problems += [f"{path} has sha256 {found[path][:12]}…, registered {digest[:12]}…"
+                 for path, digest in sorted(manifest.items()) if path in found and found[path] != digest]
+    if problems:
+        raise ModelIntegrityError("; ".join(problems))
+
+
 
 
 def resolve_version(version_or_alias: str | int | None, *, model_name: str) -> str:
@@ -401,10 +491,31 @@ def resolve_version(version_or_alias: str | int | None, *, model_name: str) -> s
 
 
 def load_model(version_or_alias: str | int | None = None, *, model_name: str) -> LoadedModel:
-    """Load a registered version (number or alias; ``None`` means ``champion``)."""
+    """Load a registered version (number or alias; ``None`` means ``champion``), once its files are checked.
+
+    The files are downloaded, every one checked against the sha256 recorded at registration
+    (:func:`verify_artifacts`), and the checked copy is what is loaded.
+
+    Raises
+    ------
+    ModelNotFoundError
+        No such model, version or alias.
+    ModelIntegrityError
+        No digests were recorded, or a file was changed, added or removed since registration.
+    """
     version = resolve_version(version_or_alias, model_name=model_name)
     tags = dict(MlflowClient().get_model_version(model_name, version).tags)
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+    if ARTIFACT_MANIFEST_TAG not in tags:
+        raise ModelIntegrityError(NO_MANIFEST_ERROR.format(name=model_name, version=version,
+                                                           tag=ARTIFACT_MANIFEST_TAG))
+    with tempfile.TemporaryDirectory() as download:
+        model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{model_name}/{version}", dst_path=download))
+        try:
+            verify_artifacts(model_dir, json.loads(tags[ARTIFACT_MANIFEST_TAG]))
+        except ModelIntegrityError as error:
+            raise ModelIntegrityError(TAMPERED_ERROR.format(name=model_name, version=version,
+                                                            problem=error)) from None
+        pyfunc = mlflow.pyfunc.load_model(str(model_dir))
     return LoadedModel(model_name=model_name, version=version, tags=tags, pyfunc=pyfunc)
 
 
@@ -414,15 +525,12 @@ def _evaluation_note(evaluation: Evaluation) -> str:
     return f"{evaluation.n_labelled} labelled subjects, {evaluation.n_fraud} fraud; labels cover {sample}"
 
 
-def _staged_packages(staging: Path) -> list[str]:
-    """Copies of the project packages without caches, for ``code_paths``."""
-    project = Path(__file__).resolve().parent.parent
-    staged = []
-    for package in MODEL_PACKAGES:
-        target = staging / package
-        shutil.copytree(project / package, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        staged.append(str(target))
-    return staged
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _pinned_requirements() -> list[str]:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from configs.settings import SettingsError, load_settings
+from synthetic.variants import DEFAULT_VARIANT, VARIANTS
 
 EXIT_USER_ERROR = 2
 PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
@@ -68,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--truth", type=Path, required=True, help="ground-truth file (.csv or .parquet), outside --out")
     generate.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    generate.add_argument("--force", action="store_true",
+                          help="replace the contract tables of a non-empty directory the generator did not write")
+    generate.add_argument("--variant", choices=tuple(VARIANTS), default=DEFAULT_VARIANT,
+                          help="how fraud and its honest look-alikes are drawn (see synthetic/variants.py)")
 
     def add_run_options(verb: argparse.ArgumentParser) -> None:
         verb.add_argument("--data", type=Path, required=True, help="data directory in the contract")
@@ -182,8 +187,8 @@ def _run(args: argparse.Namespace) -> None:
         from synthetic import generate_world
 
         generate_world(args.out, people=args.people, seed=args.seed, truth_path=args.truth,
-                       file_format=args.format)
-        print(f"world of {args.people:,} people written to {args.out}; truth in {args.truth}")
+                       file_format=args.format, force=args.force, variant=args.variant)
+        print(f"world of {args.people:,} people ({args.variant} variant) written to {args.out}; truth in {args.truth}")
         return
 
     settings = load_settings(getattr(args, "config", None), as_of=getattr(args, "as_of", None))

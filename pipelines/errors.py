@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from features.build import FeatureBuildError
 from features.contract import ContractError
+from models.cases import RankingError
 from models.evaluate import EvaluationError
-from models.registry import FeatureTableError, ModelNotFoundError
+from models.registry import FeatureTableError, ModelIntegrityError, ModelNotFoundError
 from oversight.signoff import SignOffError
 from oversight.subject import SubjectNotFoundError
+from synthetic.truth import TruthFormatError
+from synthetic.world import WorldLocationError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     ContractError,
@@ -15,6 +18,10 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     EvaluationError,
     FeatureTableError,
     ModelNotFoundError,
+    ModelIntegrityError,
+    RankingError,
+    TruthFormatError,
+    WorldLocationError,
     SignOffError,
     SubjectNotFoundError,
     FileNotFoundError,

@@ -19,8 +19,9 @@ from prefect.cache_policies import NO_CACHE
 
 from configs.settings import Settings
 from features.build import build_features, resolve_as_of
-from features.contract import Extract, load_extract
+from features.contract import Extract, check_extract, enforce_reject_limit
 from features.linking import link_records
+from pipelines.validate import write_validation
 
 
 def _untimed(_stage: str) -> AbstractContextManager[None]:
@@ -31,6 +32,7 @@ def prepare_features(
     data_dir: str | Path,
     settings: Settings,
     stage: Callable[[str], AbstractContextManager[None]] = _untimed,
+    report_dir: str | Path | None = None,
 ) -> tuple[Extract, pd.DataFrame, pd.DataFrame, dt.date]:
     """Validate the extract, link its people and build one feature row per live subject.
 
@@ -42,13 +44,24 @@ def prepare_features(
     stage : callable, optional
         ``stage(name)`` wraps each step (``validate``, ``link``, ``features``), e.g. a
         stopwatch's context manager, so a run can report the time of each.
+    report_dir : path, optional
+        Receives ``rejects.csv`` and ``run_summary.json`` of the contract check
+        (``pipelines.validate.write_validation``) before the reject limit can stop the run.
 
     Returns
     -------
     extract, links, feature_table, as_of
+
+    Raises
+    ------
+    features.contract.TooManyRejectsError
+        When a table refuses more than ``settings.contract.max_reject_share`` of its rows.
     """
     with stage("validate"):
-        extract = load_extract(data_dir, settings)
+        extract = check_extract(data_dir)
+        if report_dir is not None:
+            write_validation(extract, data_dir, report_dir)
+        enforce_reject_limit(extract, settings.contract.max_reject_share)
     with stage("link"):
         links = link_records(extract, settings)
     with stage("features"):

@@ -3,14 +3,15 @@
 The registered model version (alias ``champion`` unless told otherwise), which the
 oversight panel must have approved → validate → link → features (``pipelines.prepare``)
 → score every live subject → rank and capacity → the random control sample → explain
-the flagged subjects → reasons in words → related subjects →
-the outputs of the data contract, a ``run_summary.json``, and the same summary and
-the top cases as Prefect artefacts.
+the flagged subjects → reasons in words → related subjects → the outputs of the data
+contract, a ``run_summary.json``, and the same summary as a Prefect artefact (counts and
+paths only: a shared Prefect server has no access control, so no case data goes there).
 
 Each step is a named Prefect task wrapping a function of ``features/`` or
 ``models/``, so a failed run names the step that failed. Only loading the model is
 retried: it is the step that talks to the MLflow store (possibly remote), and it is
-not retried when the store answers that the model or version does not exist.
+not retried when the store answers that the model or version does not exist, or
+when the model's files fail their integrity check.
 :func:`format_summary` turns the returned summary into the table the command line
 prints.
 """
@@ -28,11 +29,11 @@ from typing import Any
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from configs.settings import Settings
-from features.contract import Extract, extract_summary, write_rejects
+from features.contract import Extract, extract_summary
 from models.cases import (
     case_table,
     draw_control_sample,
@@ -43,20 +44,24 @@ from models.cases import (
 )
 from models.evaluate import configured_capacity
 from models.explain import explain_subjects, join_reasons, top_reasons
-from models.registry import CHAMPION, SCORE_COLUMN, LoadedModel, ModelNotFoundError, load_model
+from models.registry import (
+    CHAMPION,
+    SCORE_COLUMN,
+    LoadedModel,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    load_model,
+)
 from oversight.signoff import check_may_score
 from pipelines.prepare import prepare_features
-from pipelines.validate import format_tables
+from pipelines.validate import REJECTS_FILE, SUMMARY_FILE, format_tables
 from pipelines.workspace import Workspace
 
 STORE_RETRIES = 2
 STORE_RETRY_DELAY_SECONDS = 5
-TOP_CASES_IN_ARTIFACT = 20
 
-SUMMARY_FILE = "run_summary.json"
 EXPLANATIONS_FILE = "explanations.parquet"
 LINKS_FILE = "links.parquet"
-REJECTS_FILE = "rejects.csv"
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
@@ -72,8 +77,9 @@ def write_summary(summary: Mapping[str, Any], path: Path) -> Path:
 
 
 def _store_may_recover(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry loading the model unless the store answered that it has no such model or version."""
-    return not isinstance(state.result(raise_on_failure=False), ModelNotFoundError)
+    """Retry loading the model unless the store answered that it has no such model or version,
+    or the model's files differ from those registered."""
+    return not isinstance(state.result(raise_on_failure=False), (ModelNotFoundError, ModelIntegrityError))
 
 
 # Inputs are frames and fitted models: never hash them for Prefect's cache.
@@ -92,7 +98,6 @@ relate = task(related_subjects, name="list related subjects", cache_policy=NO_CA
 assemble = task(case_table, name="assemble case list", cache_policy=NO_CACHE)
 write_cases = task(write_case_list, name="write case list", cache_policy=NO_CACHE)
 write_table = task(write_parquet, name="write parquet", cache_policy=NO_CACHE)
-write_refused = task(write_rejects, name="write rejects", cache_policy=NO_CACHE)
 
 
 class _Stopwatch:
@@ -129,7 +134,8 @@ def score_flow(
     out_dir : path
         Receives ``cases.csv``, ``cases.parquet``, ``explanations.parquet``,
         ``links.parquet``, ``rejects.csv`` and ``run_summary.json`` (created when missing;
-        those files are replaced).
+        those files are replaced). ``rejects.csv`` and a summary of the contract check are
+        written before the reject limit can stop the run.
     workspace : Workspace
         Activated: its MLflow store holds the registered versions.
     settings : Settings
@@ -155,7 +161,7 @@ def score_flow(
         model = load(model_version, model_name=settings.registry.model_name)
         log.info("model %s version %s", model.model_name, model.version)
         check_may_score(model.model_name, model.version, model.tags)
-    extract, links, features_table, as_of = prepare(data_dir, settings, stage=clock.stage)
+    extract, links, features_table, as_of = prepare(data_dir, settings, stage=clock.stage, report_dir=out_dir)
     with clock.stage("score"):
         log.info("scoring %d live subjects", len(features_table))
         scores = score(model, features_table)
@@ -179,7 +185,7 @@ def score_flow(
             "cases_parquet": cases_parquet,
             "explanations": write_table(explanations, out_dir / EXPLANATIONS_FILE),
             "links": write_table(links, out_dir / LINKS_FILE),
-            "rejects": write_refused(extract.rejects, out_dir / REJECTS_FILE),
+            "rejects": out_dir / REJECTS_FILE,  # written by the contract check
             "summary": out_dir / SUMMARY_FILE,
         }
 
@@ -193,7 +199,7 @@ def score_flow(
         workspace=workspace,
     )
     write_summary(summary, outputs["summary"])
-    publish_artifacts(summary, cases)
+    publish_summary(summary)
     log.info("case list written to %s", cases_csv)
     return summary
 
@@ -250,21 +256,11 @@ def run_summary(
     }
 
 
-def publish_artifacts(summary: Mapping[str, Any], cases: pd.DataFrame) -> None:
-    """The run summary (Markdown) and the top flagged cases (table) as Prefect artefacts."""
+def publish_summary(summary: Mapping[str, Any]) -> None:
+    """The run summary (Markdown: counts, timings and output paths) as a Prefect artefact."""
     create_markdown_artifact(
         f"```text\n{format_summary(summary)}\n```", key="score-run-summary",
         description=f"Scoring run as of {summary['as_of']}",
-    )
-    top = cases[cases["flagged"]].head(TOP_CASES_IN_ARTIFACT)
-    create_table_artifact(
-        [
-            {"rank": int(row.rank), "subject_ref": row.subject_ref, "subject_type": row.subject_type,
-             "score": round(float(row.score), 4), "reasons": row.reasons, "related": row.related}
-            for row in top.itertuples(index=False)
-        ],
-        key="score-top-cases",
-        description=f"Top {len(top)} flagged cases, model version {summary['model']['version']}",
     )
 
 

@@ -4,9 +4,10 @@ The version is registered as ``challenger``: it scores only once the oversight p
 has read its report (logged with it here) and approved it (``oversight.signoff``).
 
 Each step is a named Prefect task wrapping a function of ``features/`` or
-``models/``, so a failed run names the step that failed. Only the step that
-talks to the MLflow store is retried: it is the one that does remote I/O
-(a Postgres store); the others would fail the same way again.
+``models/``, so a failed run names the step that failed. Only the steps that
+talk to the MLflow store are retried: they do remote I/O (a Postgres store);
+the others would fail the same way again. Registering looks up the run's
+version first, so its retry never makes a second version.
 """
 
 from __future__ import annotations
@@ -19,17 +20,20 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from configs.settings import Settings
+from features.contract import extract_summary
 from features.definitions import FEATURES
 from models.evaluate import configured_capacity, evaluate_training
 from models.registry import (
     extract_row_counts,
     fingerprint_inputs,
     fit_detector,
-    log_training_run,
+    log_model_run,
+    register_logged_model,
 )
 from oversight.report import build_report, write_report
 from oversight.signoff import champion_scores, record_training, trainer_name, version_facts
 from pipelines.prepare import prepare_features
+from pipelines.validate import REJECTS_FILE
 from pipelines.workspace import Workspace
 from synthetic.truth import read_truth
 
@@ -42,7 +46,9 @@ fingerprint = task(fingerprint_inputs, name="fingerprint input tables", cache_po
 fit = task(fit_detector, name="fit detector", cache_policy=NO_CACHE)
 read_labels = task(read_truth, name="read truth file", cache_policy=NO_CACHE)
 evaluate = task(evaluate_training, name="evaluate against labels", cache_policy=NO_CACHE)
-register = task(log_training_run, name="log and register model version", cache_policy=NO_CACHE,
+log_run = task(log_model_run, name="log training run", cache_policy=NO_CACHE,
+               retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
+register = task(register_logged_model, name="register model version", cache_policy=NO_CACHE,
                 retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
 score_champion = task(champion_scores, name="score with the champion", cache_policy=NO_CACHE)
 report = task(build_report, name="build oversight report", cache_policy=NO_CACHE)
@@ -79,10 +85,12 @@ def train_flow(
     dict
         ``model_name``, ``version``, ``alias``, ``run_id``, ``as_of`` (ISO date),
         ``n_subjects``, ``data_fingerprint``, ``metrics`` (name to value, per label source),
-        ``trained_by`` and ``report_sha256`` (of the logged ``report.html``).
+        ``rejects_file`` (the extract's refused rows, written to the workspace's ``training_dir``
+        before the reject limit can stop the run; their counts go to MLflow), ``trained_by`` and
+        ``report_sha256`` (of the logged ``report.html``).
     """
     trained_by = trained_by or trainer_name(settings)
-    extract, links, feature_table, as_of = prepare(data_dir, settings)
+    extract, links, feature_table, as_of = prepare(data_dir, settings, report_dir=workspace.training_dir)
     fingerprints = fingerprint(data_dir, extract_row_counts(extract))
     model = fit(feature_table, FEATURES, settings)
     truth = read_labels(truth_path) if truth_path is not None else None
@@ -92,14 +100,15 @@ def train_flow(
                            truth=truth, outcomes=extract.investigation_outcomes)
     # the champion before this version is registered: what the panel would be switching from
     champion = score_champion(settings.registry.model_name, feature_table)
-    version = register(model=model, feature_table=feature_table, feature_specs=FEATURES, settings=settings,
-                       as_of=as_of, fingerprints=fingerprints, evaluations=evaluations,
-                       artifact_location=workspace.artifact_location)
+    logged = log_run(model=model, feature_table=feature_table, feature_specs=FEATURES, settings=settings,
+                     as_of=as_of, fingerprints=fingerprints, evaluations=evaluations,
+                     data_quality=extract_summary(extract), artifact_location=workspace.artifact_location)
+    version = register(logged, model_name=settings.registry.model_name)
     facts = version_facts(version.model_name, version.version, trained_by)
     made = report(facts=facts, settings=settings, feature_table=feature_table,
                   scores=model.detector.decision_scores_, detector=model.detector,
-                  feature_names=model.pipeline.columns, extract=extract, links=links, capacity=capacity, as_of=as_of,
-                  truth=truth, champion=champion)
+                  feature_names=model.pipeline.columns, extract=extract, links=links, capacity=capacity,
+                  as_of=as_of, truth=truth, champion=champion)
     with tempfile.TemporaryDirectory() as staging:
         write_report(made, staging, settings)
         report_sha = log_report(version.model_name, version.version, version.run_id, trained_by, staging)
@@ -112,6 +121,7 @@ def train_flow(
         "n_subjects": len(feature_table),
         "data_fingerprint": version.tags["data_fingerprint"],
         "metrics": {name: value for evaluation in evaluations for name, value in evaluation.metrics().items()},
+        "rejects_file": str(workspace.training_dir / REJECTS_FILE),
         "trained_by": trained_by,
         "report_sha256": report_sha,
     }

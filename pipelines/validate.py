@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from configs.settings import Settings
-from features.contract import check_extract, enforce_reject_limit, extract_summary, write_rejects
+from features.contract import (
+    Extract,
+    check_extract,
+    enforce_reject_limit,
+    extract_summary,
+    write_rejects,
+)
+
+REJECTS_FILE = "rejects.csv"
+SUMMARY_FILE = "run_summary.json"
 
 
 def format_tables(summary: dict[str, Any]) -> list[str]:
@@ -28,17 +37,24 @@ def format_tables(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def run_validation(data_dir: str | Path, out_dir: str | Path, settings: Settings) -> dict[str, Any]:
-    """Check every table against the contract; write ``rejects.csv`` and ``run_summary.json``.
+def write_validation(extract: Extract, data_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """Write the rejects of a checked extract (``rejects.csv``) and its summary (``run_summary.json``).
 
-    The files are written before the reject limit is enforced, so a stopped run still
-    leaves every refused row, with its reason, for the data owner.
+    Every run writes them before the reject limit is enforced, so a stopped run still leaves
+    every refused row, with its reason, for the data owner.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    extract = check_extract(data_dir)
     summary = {"data_dir": str(data_dir), **extract_summary(extract),
-               "rejects_file": str(write_rejects(extract.rejects, out / "rejects.csv"))}
-    (out / "run_summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+               "rejects_file": str(write_rejects(extract.rejects, out / REJECTS_FILE))}
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    return summary
+
+
+def run_validation(data_dir: str | Path, out_dir: str | Path, settings: Settings) -> dict[str, Any]:
+    """Check every table against the contract; write ``rejects.csv`` and ``run_summary.json``
+    (:func:`write_validation`), then stop if a table refuses too many rows."""
+    extract = check_extract(data_dir)
+    summary = write_validation(extract, data_dir, out_dir)
     enforce_reject_limit(extract, settings.contract.max_reject_share)
     return summary

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from configs.settings import Settings
+from configs.settings import Settings, redacted
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,11 @@ class Workspace:
     @property
     def prefect_home(self) -> Path:
         return self.root / "prefect"
+
+    @property
+    def training_dir(self) -> Path:
+        """Where training writes the contract check of its extract: ``rejects.csv``, ``run_summary.json``."""
+        return self.root / "training"
 
     @property
     def artifacts_dir(self) -> Path:
@@ -92,32 +97,30 @@ class Workspace:
         os.environ.update(self.environment())
         for name, value in ENVIRONMENT_DEFAULTS.items():
             os.environ.setdefault(name, value)
-        logger.info("workspace %s: MLflow at %s", self.root, _redacted(self.tracking_uri))
+        logger.info("workspace %s: MLflow at %s", self.root, redacted(self.tracking_uri))
 
     def ui_command(self, port: int) -> list[str]:
-        """The ``mlflow server`` command that serves the UI on this workspace's store."""
+        """The ``mlflow server`` command that serves the UI on this workspace's store.
+
+        The store URI, which may hold a password, is not an argument (any user can read a
+        process's arguments): ``ui_environment`` passes it as ``MLFLOW_BACKEND_STORE_URI``.
+        """
         return [
             sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", self.tracking_uri,
             "--default-artifact-root", self.artifact_location,
             "--host", UI_HOST,
             "--port", str(port),
         ]
 
+    def ui_environment(self) -> dict[str, str]:
+        """The environment of ``ui_command``: this one, plus the store to serve."""
+        return {**os.environ, "MLFLOW_BACKEND_STORE_URI": self.tracking_uri}
+
     def serve_ui(self, port: int = 5000) -> None:
         """Serve the MLflow UI on ``http://127.0.0.1:<port>`` until interrupted."""
         logger.info("MLflow UI on http://%s:%d", UI_HOST, port)
         try:
-            subprocess.run(self.ui_command(port), check=True)
+            subprocess.run(self.ui_command(port), env=self.ui_environment(), check=True)
         except KeyboardInterrupt:
             logger.info("MLflow UI stopped")
 
-
-def _redacted(uri: str) -> str:
-    """``uri`` without a password, fit for a log line."""
-    scheme, separator, rest = uri.partition("://")
-    if "@" not in rest:
-        return uri
-    credentials, _, location = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}{separator}{user}:***@{location}"

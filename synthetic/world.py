@@ -38,15 +38,23 @@ from synthetic.render import (
 )
 from synthetic.tax import make_tax_records
 from synthetic.truth import truth_format
+from synthetic.variants import DEFAULT_VARIANT, VARIANTS, Variant, get_variant
 
 logger = logging.getLogger(__name__)
 
 
+WORLD_MARKER = ".counterfraud-synthetic-world"
+"""Written into every data directory the generator writes: only such a directory is rewritten."""
+
+
 class WorldLocationError(ValueError):
-    """The truth file would land inside the data directory, or the format is unknown."""
+    """The truth file would land inside the data directory, the format is unknown, or the
+    data directory holds files the generator did not write."""
 
     TRUTH_INSIDE = "truth file {truth} must be outside the data directory {out_dir}"
     FORMAT = "file format {file_format!r} is not one of: csv, parquet"
+    NOT_GENERATED = ("{out_dir} is not empty and was not written by the generator (no {marker}); "
+                     "choose an empty directory, or pass --force to replace its contract tables")
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,8 @@ class ChunkTables:
     offsets: Offsets
 
 
-def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.Generator) -> ChunkTables:
+def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.Generator,
+                variant: Variant = VARIANTS[DEFAULT_VARIANT]) -> ChunkTables:
     """Build and render one chunk of the world.
 
     Parameters
@@ -83,6 +92,8 @@ def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.
         Names to draw from.
     rng : numpy.random.Generator
         The chunk's random source.
+    variant : Variant
+        How fraud and its honest look-alikes are drawn.
 
     Returns
     -------
@@ -93,7 +104,7 @@ def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.
     addresses = population.addresses
     benefit, people = make_benefit_claims(population, offsets.person, rng)
     housing = make_housing_claims(population, benefit, rng)
-    planted = plant_fraud(population, people, benefit, housing, offsets.person, rng)
+    planted = plant_fraud(population, people, benefit, housing, offsets.person, rng, variant)
     people, housing = planted.people, planted.housing_claims
     benefit = planted.benefit_claims.assign(
         monthly_award=benefit_award(planted.benefit_claims, people, addresses, rng))
@@ -140,24 +151,31 @@ def chunk_rng(seed: int, chunk: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk,)))
 
 
-def _check_locations(out_dir: Path, truth_path: Path, file_format: str) -> None:
-    """Refuse an unknown format or a truth file inside the data directory."""
+def _check_locations(out_dir: Path, truth_path: Path, file_format: str, force: bool) -> None:
+    """Refuse an unknown format, a truth file inside the data directory, or (unless ``force``)
+    a non-empty data directory without the generator's marker: it may be a real extract."""
     if file_format not in FORMATS:
         raise WorldLocationError(WorldLocationError.FORMAT.format(file_format=file_format))
     truth_format(truth_path)
     if truth_path.resolve().is_relative_to(out_dir.resolve()):
         raise WorldLocationError(WorldLocationError.TRUTH_INSIDE.format(truth=truth_path, out_dir=out_dir))
+    if (not force and out_dir.is_dir() and any(out_dir.iterdir())
+            and not (out_dir / WORLD_MARKER).is_file()):
+        raise WorldLocationError(WorldLocationError.NOT_GENERATED.format(out_dir=out_dir, marker=WORLD_MARKER))
 
 
 def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: str | Path,
-                   file_format: str = "csv", chunk_people: int = CHUNK_PEOPLE) -> dict[str, int]:
+                   file_format: str = "csv", chunk_people: int = CHUNK_PEOPLE,
+                   force: bool = False, variant: str = DEFAULT_VARIANT) -> dict[str, int]:
     """Write a synthetic claims world and its ground truth.
 
     Parameters
     ----------
     out_dir : str or pathlib.Path
         Data directory to write the seven contract tables into (created;
-        earlier tables of either format there are replaced).
+        earlier tables of either format there are replaced). A non-empty
+        directory must carry ``WORLD_MARKER`` (the generator wrote it) unless
+        ``force``.
     people : int
         People in the world.
     seed : int
@@ -169,6 +187,11 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
         Format of the tables.
     chunk_people : int
         People generated together (bounds memory; part of what a seed means).
+    force : bool
+        Replace the contract tables of a non-empty directory the generator did not write.
+    variant : str
+        How fraud and its honest look-alikes are drawn (:data:`synthetic.variants.VARIANTS`);
+        the default is the world of earlier releases.
 
     Returns
     -------
@@ -178,15 +201,20 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
     Raises
     ------
     WorldLocationError
-        If the truth file lies inside ``out_dir`` or a format is unknown.
+        If the truth file lies inside ``out_dir``, a format is unknown, or ``out_dir``
+        holds files the generator did not write (without ``force``).
+    UnknownVariantError
+        If no variant has that name.
 
     Examples
     --------
     >>> counts = generate_world("world", people=2000, seed=1, truth_path="truth.csv")  # doctest: +SKIP
     """
     out_dir, truth_path = Path(out_dir), Path(truth_path)
-    _check_locations(out_dir, truth_path, file_format)
+    _check_locations(out_dir, truth_path, file_format, force)
+    drawn = get_variant(variant)
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / WORLD_MARKER).write_text("written by counterfraud generate\n", encoding="utf-8")
     truth_path.parent.mkdir(parents=True, exist_ok=True)
     for table in TABLE_COLUMNS:
         for suffix in FORMATS:
@@ -200,7 +228,7 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
     try:
         for chunk, start in enumerate(range(0, people, chunk_people)):
             n_people = min(chunk_people, people - start)
-            built = build_chunk(n_people, offsets, pool, chunk_rng(seed, chunk))
+            built = build_chunk(n_people, offsets, pool, chunk_rng(seed, chunk), drawn)
             for table, rows in built.tables.items():
                 sinks[table].write(rows)
             for rows in built.truth:

@@ -22,8 +22,9 @@ def test_smoke_benchmark_writes_a_report_with_every_section(tmp_path: Path) -> N
     for heading in ("## Targets", "## Typologies: quality at capacity", "## Speed and memory",
                     "## Targets not met: what was tried, what limits them, what would move them"):
         assert heading in text
-    assert "| 1,500 people, seed 101 |" in text
+    assert "| 1,500 people, seed 101, standard (tuning variant) |" in text
     assert "| baseline |" in text and "| pipeline |" in text
-    assert "| average precision ≥ 0.6 on every world |" in text
+    assert "| average precision ≥ 0.75 on every held-out world |" in text
+    assert "| every typology recalled ≥ 0.6 at 2 % on every held-out world |" in text
     for stage in ("generate", "train", "score", "baseline"):
         assert f"| 1,500 | {stage} |" in text

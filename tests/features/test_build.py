@@ -19,6 +19,7 @@ from features.build import (
 )
 from features.contract import Extract
 from features.definitions import FEATURES, context_columns, feature_names
+from features.linking import link_records
 
 AS_OF = dt.date(2026, 3, 31)
 TABLES = ("benefit_claims", "tax_records", "housing_claims", "address_register", "electoral_register",
@@ -154,12 +155,13 @@ def hand_world() -> tuple[Extract, pd.DataFrame]:
         **{row["elector_id"]: row["surname"] for row in electors},
         "B14": "partner03", "E03b": "partner03",
     }
-    tables = {**{ref: "benefit_claims" for ref in benefit_frame["claim_id"]},
-              **{ref: "housing_claims" for ref in housing_frame["housing_claim_id"]},
-              **{ref: "electoral_register" for ref in electoral["elector_id"]}}
-    links = pd.DataFrame({"table": [tables[ref] for ref in person_of], "record_ref": list(person_of),
-                          "person_key": [f"P-{person}" for person in person_of.values()]})
-    return extract, links
+    return extract, linked(extract, {ref: f"P-{person}" for ref, person in person_of.items()})
+
+
+def linked(extract: Extract, person_keys: dict[str, str]) -> pd.DataFrame:
+    """Linking's answer for ``extract`` (addresses, NINOs), with each record's person key given by hand."""
+    links = link_records(extract)
+    return links.assign(person_key=links["record_ref"].map(person_keys))
 
 
 @pytest.fixture(scope="module")
@@ -187,10 +189,9 @@ def _with_records_of(person_ref: str, table: str, rows: list[dict]) -> pd.DataFr
     extract, links = hand_world()
     added = pd.DataFrame(rows)
     extract = dataclasses.replace(extract, **{table: pd.concat([getattr(extract, table), added], ignore_index=True)})
-    person_key = links.set_index("record_ref").loc[person_ref, "person_key"]
-    links = pd.concat([links, pd.DataFrame({"table": table, "record_ref": added[RECORD_REF[table]],
-                                            "person_key": person_key})], ignore_index=True)
-    return build_features(extract, links, AS_OF, load_settings()).set_index("subject_ref")
+    person_keys = dict(zip(links["record_ref"], links["person_key"], strict=True))
+    person_keys |= dict.fromkeys(added[RECORD_REF[table]], person_keys[person_ref])
+    return build_features(extract, linked(extract, person_keys), AS_OF, load_settings()).set_index("subject_ref")
 
 
 def test_resolve_as_of_is_last_day_of_latest_tax_month():
@@ -408,6 +409,30 @@ def test_claim_without_uprn_keys_on_postcode(table):
     assert row["housing_peer_group"] == "all homes"  # no local authority known for the postcode
 
 
+def test_claim_without_uprn_meets_the_electors_of_the_home_its_claimant_is_registered_at():
+    """Linking and feature building share one meaning of "same address"."""
+    extract, links = hand_world()
+    homes = pd.DataFrame([{"uprn": uprn, "postcode": "CC1 1CC", "la_code": "E06000001", "property_type": "flat",
+                           "bedrooms": 1} for uprn in ("U40", "U41")])
+    extract = dataclasses.replace(
+        extract,
+        benefit_claims=pd.concat([extract.benefit_claims, pd.DataFrame([benefit_claim("B40", "lone40", None,
+                                                                                      postcode="cc1 1cc")])],
+                                 ignore_index=True),
+        electoral_register=pd.concat([extract.electoral_register,
+                                      pd.DataFrame([elector("E40a", "lone40", "U40", "2023-01-01"),
+                                                    elector("E40b", "partner40", "U40", "2024-01-15")])],
+                                     ignore_index=True),
+        address_register=pd.concat([extract.address_register, homes], ignore_index=True),
+    )
+    person_keys = dict(zip(links["record_ref"], links["person_key"], strict=True))
+    person_keys |= {"B40": "P-lone40", "E40a": "P-lone40", "E40b": "P-partner40"}
+    row = build_features(extract, linked(extract, person_keys), AS_OF, load_settings()).set_index("subject_ref").loc["B40"]
+    assert row["address_key"] == "U40"
+    assert row["other_registered_adults"] == 1
+    assert row["possible_undeclared_partner"] == 0  # a different surname and no shared detail
+
+
 def test_features_not_applying_to_a_type_are_neutral(table):
     housing = table.loc[table["subject_type"] == "housing_claim"]
     for spec in FEATURES:
@@ -448,7 +473,6 @@ def test_an_unlinked_claim_is_a_person_of_its_own(world, settings):
 def generated(tmp_path_factory):
     """A small generated world through the real contract and linking."""
     from features.contract import load_extract
-    from features.linking import link_records
     from synthetic import generate_world
     from synthetic.truth import read_truth
 
@@ -487,3 +511,32 @@ def test_generated_typologies_stand_out_on_their_features(generated, typology, f
         pytest.skip(f"no live {typology} subject in this world")
     honest = labelled.loc[labelled["typology"].fillna("").eq(""), feature]
     assert cases.median() > honest.quantile(0.9)
+
+
+def test_adults_moving_in_after_the_claim_began_count_in_full_when_they_came_from_another_home(table):
+    row = table.loc["H04"]  # the lodger registered a year after the tenancy began, never anywhere else
+    assert row["adults_moved_in_later_from_elsewhere"] == 0
+    assert row["undeclared_adults_moved_in_later"] == 0.5
+    moved = _with_records_of("E23c", "electoral_register", [elector("E23d", "lodger", "U28", "2021-01-01")])
+    assert moved.loc["H04", "adults_moved_in_later_from_elsewhere"] == 1
+    assert moved.loc["H04", "undeclared_adults_moved_in_later"] == 1
+    assert table.loc["H03", "undeclared_adults_moved_in_later"] == 0  # they moved in with the claimant
+    assert table.loc["B03", "undeclared_adults_moved_in_later"] == 0  # housing claims only
+
+
+def test_no_later_arrivals_are_counted_in_a_house_in_multiple_occupation():
+    extract, links = hand_world()
+    register = extract.address_register.copy()
+    register.loc[register["uprn"] == "U23", "property_type"] = "hmo"
+    table = build_features(dataclasses.replace(extract, address_register=register), links, AS_OF,
+                           load_settings()).set_index("subject_ref")
+    assert table.loc["H04", "shared_house"] == 1
+    assert table.loc["H04", "undeclared_adults_moved_in_later"] == 0
+
+
+def test_other_people_claiming_from_a_discounted_address():
+    table = _with_records_of("E22a", "housing_claims", [housing_claim("H40", "other22a", "U22")])
+    assert table.loc["H03", "other_claimants_at_address"] == 1
+    assert table.loc["H03", "undeclared_other_claimants"] == 1  # the discount declares the claimant alone
+    assert table.loc["H40", "undeclared_other_claimants"] == 1
+    assert table.loc["H01", "other_claimants_at_address"] == 0

@@ -486,3 +486,18 @@ def test_valid_frames_can_be_edited_in_place(tmp_path, file_format):
         for column in frame.columns:
             frame.loc[0, column] = frame.loc[1, column]
     assert extract.tax_records.loc[0, "amount"] == 1200.0
+
+
+def test_a_housing_claim_id_equal_to_a_claim_id_is_refused(tmp_path):
+    rows = clean_rows("housing_claims")
+    rows[1]["housing_claim_id"] = "BC0002"  # two subjects would share one subject_ref
+    extract = check_extract(write_contract_dir(tmp_path, housing_claims=rows))
+
+    assert extract.rejects.to_dict("records") == [{
+        "table": "housing_claims", "row": 2, "column": "housing_claim_id", "rule": "unique:subject_ref",
+        "value": "BC0002",
+    }]
+    assert extract.housing_claims["housing_claim_id"].tolist() == ["HC0001"]
+    assert extract.benefit_claims["claim_id"].tolist() == ["BC0001", "BC0002", "BC0003"]
+    assert extract.quality["housing_claims"].rows_refused == 1
+    assert reject_counts(extract.rejects) == {"housing_claims": {"unique:subject_ref": 1}}

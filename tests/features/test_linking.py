@@ -9,10 +9,8 @@ import pytest
 from configs.settings import LinkingSettings, load_settings
 from features.linking import (
     GIVEN_NAME_VARIANTS,
-    address_keys,
     link_people,
     link_records,
-    link_tax_records,
     normalise_name,
     normalise_nino,
 )
@@ -298,12 +296,7 @@ def test_keys_do_not_depend_on_row_order() -> None:
 
 def test_no_person_holds_two_ninos_in_a_crowded_world() -> None:
     claims, housing_claims, register = _world(np.random.default_rng(3))
-    links = link_people(claims, housing_claims, register)
-    ninos = pd.concat([
-        pd.DataFrame({"record_ref": claims["claim_id"], "nino": claims["nino"]}),
-        pd.DataFrame({"record_ref": housing_claims["housing_claim_id"],
-                      "nino": housing_claims["nino"]}),
-    ]).dropna().merge(links, on="record_ref")
+    ninos = link_people(claims, housing_claims, register).dropna(subset=["nino"])
     assert (ninos.groupby("person_key")["nino"].nunique() == 1).all()
     assert (ninos.groupby("nino")["person_key"].nunique() == 1).all()
 
@@ -312,14 +305,14 @@ def test_output_has_one_row_per_record_with_string_columns() -> None:
     links = link([{"claim_id": "B1", "first_name": "Ann", "surname": "Lee"}],
                  [{"housing_claim_id": "H1", "first_name": "Zoe", "surname": "Khan"}],
                  [{"elector_id": "E1", "first_name": "Ann", "surname": "Lee", "uprn": "1"}])
-    assert list(links.columns) == ["table", "record_ref", "person_key"]
+    assert list(links.columns) == ["table", "record_ref", "person_key", "address_key", "nino"]
     assert links["table"].tolist() == ["benefit_claims", "housing_claims", "electoral_register"]
     assert all(pd.api.types.is_string_dtype(links[column]) for column in links.columns)
 
 
 def test_empty_tables_give_an_empty_frame() -> None:
     links = link_people(benefit(), housing(), electors())
-    assert links.empty and list(links.columns) == ["table", "record_ref", "person_key"]
+    assert links.empty and list(links.columns) == ["table", "record_ref", "person_key", "address_key", "nino"]
 
 
 def test_oversized_blocks_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -340,29 +333,51 @@ def test_link_records_reads_the_extract() -> None:
     assert same_person(link_records(Extract(), load_settings()), "B1", "H1")
 
 
-# ---------------------------------------------------------------- addresses and tax records
+# ---------------------------------------------------------------- addresses and NINOs
 
 
-def test_address_key_prefers_uprn_then_postcode() -> None:
-    found = address_keys(pd.Series(["100023336956", None, " 0042 ", None]),
-                         pd.Series(["SW1A 1AA", "sw1a 1aa", None, None]))
-    assert found.tolist()[:3] == ["100023336956", "pc:SW1A1AA", "0042"]
-    assert pd.isna(found.iloc[3])
+def _by_ref(links: pd.DataFrame, column: str) -> dict[str, object]:
+    return dict(zip(links["record_ref"], links[column], strict=True))
+
+
+def test_address_key_is_the_uprn_then_the_postcode() -> None:
+    links = link(benefit_rows=[{"claim_id": "B1", "first_name": "Ann", "surname": "Lee", "uprn": " 0042 ",
+                                "postcode": "A1 1AA"},
+                               {"claim_id": "B2", "first_name": "Bob", "surname": "Ray", "postcode": "sw1a 1aa"},
+                               {"claim_id": "B3", "first_name": "Cy", "surname": "Ode"}])
+    found = _by_ref(links, "address_key")
+    assert found["B1"] == "0042" and found["B2"] == "pc:SW1A1AA"
+    assert pd.isna(found["B3"])
+
+
+def test_a_claim_without_uprn_takes_the_uprn_its_person_is_registered_at_under_that_postcode() -> None:
+    """One definition of "same address": a postcode-only claim meets the register at its home."""
+    addresses = pd.DataFrame({"uprn": ["7", "8"], "postcode": ["A1 1AA", "A1 1AA"]})
+    links = link(benefit_rows=[{"claim_id": "B1", "nino": "AB123456C", "first_name": "Ann", "surname": "Lee",
+                                "postcode": "a1 1aa"}],
+                 elector_rows=[{"elector_id": "E1", "uprn": "8", "first_name": "Ann", "surname": "Lee"},
+                               {"elector_id": "E2", "uprn": "7", "first_name": "Tom", "surname": "Ash"}],
+                 address_register=addresses)
+    assert same_person(links, "B1", "E1")
+    assert _by_ref(links, "address_key") == {"B1": "8", "E1": "8", "E2": "7"}
+
+
+def test_a_claim_without_uprn_takes_the_only_uprn_of_its_postcode() -> None:
+    addresses = pd.DataFrame({"uprn": ["7", "8", "9"], "postcode": ["A1 1AA", "B2 2BB", "B2 2BB"]})
+    links = link(benefit_rows=[{"claim_id": "B1", "first_name": "Ann", "surname": "Lee", "postcode": "A11AA"},
+                               {"claim_id": "B2", "first_name": "Bob", "surname": "Ray", "postcode": "B2 2BB"}],
+                 address_register=addresses)
+    assert _by_ref(links, "address_key") == {"B1": "7", "B2": "pc:B22BB"}
+
+
+def test_links_carry_each_record_s_normalised_nino() -> None:
+    links = link(benefit_rows=[{"claim_id": "B1", "nino": "ab 12 34 56 c", "first_name": "Ann", "surname": "Lee"},
+                               {"claim_id": "B2", "nino": "TN010180M", "first_name": "Bob", "surname": "Ray"}],
+                 elector_rows=[{"elector_id": "E1", "uprn": "1", "first_name": "Cy", "surname": "Ode"}])
+    found = _by_ref(links, "nino")
+    assert found["B1"] == "AB123456C"
+    assert pd.isna(found["B2"]) and pd.isna(found["E1"])
 
 
 def test_normalised_columns_keep_the_index_of_their_input() -> None:
-    uprn = pd.Series([None, "7"], index=[10, 3])
-    postcode = pd.Series(["a1 1aa", "b2 2bb"], index=[10, 3])
-    assert address_keys(uprn, postcode).to_dict() == {10: "pc:A11AA", 3: "7"}
     assert normalise_name(pd.Series(["ann"], index=["x"])).to_dict() == {"x": "ANN"}
-
-
-def test_tax_records_reach_a_claim_made_without_nino() -> None:
-    claims = benefit({"claim_id": "B1", "first_name": "Bob", "surname": "Lee"})
-    housing_claims = housing({"housing_claim_id": "H1", "nino": "AB123456C", "first_name": "Robert",
-                              "surname": "Lee"})
-    links = link_people(claims, housing_claims, electors())
-    tax = pd.DataFrame({"record_id": ["T1", "T2"], "nino": ["AB123456C", "ZX999999A"]})
-    attached = link_tax_records(tax, claims, housing_claims, links)
-    assert attached["record_id"].tolist() == ["T1"]
-    assert attached["person_key"].iloc[0] == keys(links)["B1"]

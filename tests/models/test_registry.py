@@ -2,6 +2,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -197,3 +202,89 @@ def test_flattened_settings_name_every_leaf():
     assert flat["detector.autoencoder.hidden_neurons"] == "[32, 16, 32]"
     assert flat["registry.tracking_uri"] == "None"
     assert all(isinstance(value, str) for value in flat.values())
+
+
+def test_passwords_never_reach_mlflow_params_or_the_config_artifact(tmp_path, settings, data_dir):
+    secret = "s3cret-Pa55"
+    with_password = settings.model_copy(update={"registry": settings.registry.model_copy(
+        update={"tracking_uri": f"postgresql+psycopg://fraud:{secret}@db.internal/mlflow"})})
+    table = feature_table(n=120)
+    fingerprints = fingerprint_inputs(data_dir, {"benefit_claims": 2, "tax_records": 1})
+    # the store is the workspace's SQLite: the URI in the settings is only what would be recorded
+    with activated_workspace(tmp_path / "workspace", settings) as workspace:
+        logged = log_training_run(model=fit_detector(table, FEATURES, settings), feature_table=table,
+                                  feature_specs=FEATURES, settings=with_password, as_of=AS_OF,
+                                  fingerprints=fingerprints, artifact_location=workspace.artifact_location)
+        run = MlflowClient().get_run(logged.run_id)
+        assert run.data.params["registry.tracking_uri"] == "postgresql+psycopg://fraud:***@db.internal/mlflow"
+        recorded = [path.read_bytes() for path in workspace.artifacts_dir.rglob("*") if path.is_file()]
+        assert recorded and not any(secret.encode() in content for content in recorded)
+        assert all(secret not in value for value in {**run.data.params, **run.data.tags}.values())
+
+
+def test_registering_a_run_again_returns_its_version(trained, settings):
+    from models.registry import LoggedRun, register_logged_model
+
+    first = trained["first"]
+    again = register_logged_model(LoggedRun(run_id=first.run_id, model_uri=first.model_uri, tags=first.tags),
+                                  model_name=settings.registry.model_name)
+    assert (again.version, again.alias) == ("1", CHALLENGER)
+    versions = MlflowClient().search_model_versions(f"name = '{settings.registry.model_name}'")
+    assert sorted(str(version.version) for version in versions) == ["1", "2"]
+
+
+def test_every_model_file_is_hashed_at_registration(trained, settings):
+    from models.registry import ARTIFACT_MANIFEST_TAG
+
+    tags = MlflowClient().get_model_version(settings.registry.model_name, "1").tags
+    manifest = json.loads(tags[ARTIFACT_MANIFEST_TAG])
+    assert {"MLmodel", "python_model.pkl", "requirements.txt"} <= set(manifest)
+    assert not any(path.startswith("code/") for path in manifest)  # no copy of the project's code
+    requirements = next(trained["workspace"].artifacts_dir.rglob("requirements.txt")).read_text()
+    assert {"shap", "scipy", "pyarrow", "torch", "pyod"} <= {line.split("==")[0] for line in requirements.split()}
+
+
+@pytest.mark.parametrize("change", ["edit", "add"])
+def test_a_tampered_model_is_refused(trained, settings, change):
+    from models.registry import ModelIntegrityError
+
+    pickles = sorted(trained["workspace"].artifacts_dir.rglob("python_model.pkl"))
+    assert len(pickles) == 2  # one per version
+    saved = {path: path.read_bytes() for path in pickles}
+    try:
+        for path in pickles:
+            if change == "edit":
+                path.write_bytes(saved[path] + b"\x00")
+            else:
+                (path.parent / "extra.py").write_text("import os\n")
+        with pytest.raises(ModelIntegrityError, match="version 1 is not the one registered"):
+            load_model(1, model_name=settings.registry.model_name)
+    finally:
+        for path, content in saved.items():
+            path.write_bytes(content)
+            (path.parent / "extra.py").unlink(missing_ok=True)
+    assert load_model(1, model_name=settings.registry.model_name).version == "1"
+
+
+def test_a_model_loads_in_a_fresh_process_from_the_installed_code_only(trained, settings, tmp_path):
+    project = Path(__file__).resolve().parents[2]
+    trained["table"].to_parquet(tmp_path / "table.parquet")
+    script = f"""
+import json, os, sys
+import pandas as pd
+before = list(sys.path)
+from models.registry import load_model
+loaded = load_model(1, model_name={settings.registry.model_name!r})
+scores = loaded.score(pd.read_parquet({str(tmp_path / 'table.parquet')!r}))
+import models
+print(json.dumps({{"scores": scores["score"].tolist(), "path_unchanged": sys.path == before,
+                  "models_from": os.path.dirname(models.__file__)}}))
+"""
+    environment = {**os.environ, "PYTHONPATH": str(project)}
+    finished = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True,
+                              timeout=600, check=False)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    answer = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert answer["path_unchanged"]
+    assert Path(answer["models_from"]) == project / "models"
+    np.testing.assert_array_equal(answer["scores"], trained["scores"][SCORE_COLUMN].to_numpy())

@@ -116,3 +116,41 @@ def test_user_errors_inside_flows_are_logged_without_traceback() -> None:
         assert bug.exc_info is not None  # a bug keeps its traceback
     finally:
         logger.filters = before
+
+
+def _generate(out: Path, truth: Path, *extra: str) -> int:
+    return main(["generate", "--out", str(out), "--people", "30", "--seed", "1", "--truth", str(truth), *extra])
+
+
+def test_generate_refuses_a_directory_it_did_not_write(tmp_path: Path, capsys) -> None:
+    extract = write_contract_dir(tmp_path / "extract")
+    before = {path.name: path.read_bytes() for path in extract.iterdir()}
+
+    assert _generate(extract, tmp_path / "truth.csv") == EXIT_USER_ERROR
+    line = _error_line(capsys)
+    assert str(extract) in line and "--force" in line
+    assert {path.name: path.read_bytes() for path in extract.iterdir()} == before
+
+    # a world the generator wrote is rewritten without asking; --force overrides the refusal
+    assert _generate(tmp_path / "world", tmp_path / "truth.csv") == 0
+    assert _generate(tmp_path / "world", tmp_path / "truth.csv") == 0
+    assert _generate(extract, tmp_path / "truth.csv", "--force") == 0
+    assert {path.name: path.read_bytes() for path in extract.iterdir()} != before
+
+
+@pytest.mark.parametrize(("out", "truth", "message"), [
+    ("world", "truth.txt", "must end in .csv or .parquet"),
+    ("world", "world/truth.csv", "must be outside the data directory"),
+])
+def test_generate_location_errors_are_one_line(tmp_path: Path, capsys, out, truth, message) -> None:
+    assert _generate(tmp_path / out, tmp_path / truth) == EXIT_USER_ERROR
+    assert message in _error_line(capsys)
+
+
+def test_every_error_a_user_can_fix_is_one_line() -> None:
+    from models.cases import RankingError
+    from pipelines.errors import USER_ERRORS
+    from synthetic.truth import TruthFormatError
+    from synthetic.world import WorldLocationError
+
+    assert {RankingError, TruthFormatError, WorldLocationError} <= set(USER_ERRORS)

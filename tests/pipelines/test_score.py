@@ -54,12 +54,16 @@ def trained(world: dict[str, Path], settings: Settings, prefect_harness: None) -
 def runs(world: dict[str, Path], settings: Settings, trained: Any) -> dict[str, dict[str, Any]]:
     """Three scoring runs: twice the same, once with an explicit capacity and version."""
     from pipelines.score import score_flow
+    from pipelines.workspace import Workspace
+    from tests.pipelines.test_prepare import secret_settings
 
+    # the last run's settings carry passwords (used only by the workspace, whose store is set already)
+    careless = secret_settings(detector=settings.detector.model_dump())
     return {
         "first": score_flow(world["data"], world["root"] / "run1", trained, settings),
         "again": score_flow(world["data"], world["root"] / "run2", trained, settings),
-        "explicit": score_flow(world["data"], world["root"] / "run3", trained, settings, capacity=7,
-                               model_version="1"),
+        "explicit": score_flow(world["data"], world["root"] / "run3", Workspace(trained.root, careless),
+                               careless, capacity=7, model_version="1"),
     }
 
 
@@ -189,16 +193,58 @@ def _latest_artifact(key: str) -> dict[str, Any]:
     return found[0]
 
 
+def _prefect_records(flow_name: str) -> str:
+    """The parameters, logs and artefacts of every run of ``flow_name`` that Prefect's API holds."""
+    from prefect.client.orchestration import get_client
+
+    from tests.pipelines.test_prepare import flow_run_records
+
+    # the API directly: this client version sends null limits, which its server refuses
+    with get_client(sync_client=True) as client:
+        flow_runs = client.request("POST", "/flow_runs/filter", json={
+            "flows": {"name": {"any_": [flow_name]}}, "limit": 50, "offset": 0, "sort": "ID_DESC",
+        }).json()
+        artifacts = client.request("POST", "/artifacts/filter", json={
+            "artifacts": {"flow_run_id": {"any_": [run["id"] for run in flow_runs]}}, "limit": 200,
+            "offset": 0, "sort": "ID_DESC",
+        }).json()
+    assert flow_runs and artifacts
+    return "\n".join([*(flow_run_records(run["id"]) for run in flow_runs),
+                      *(json.dumps(artifact) for artifact in artifacts)])
+
+
 @pytest.mark.slow
-def test_summary_and_top_cases_are_prefect_artifacts(runs):
+def test_prefect_holds_counts_and_paths_only(runs):
     # the latest run is the one with a capacity of 7
     summary = _latest_artifact("score-run-summary")
     assert "flagged: 7 (capacity 7 subjects)" in summary["data"]
-    top_cases = _latest_artifact("score-top-cases")
-    table = json.loads(top_cases["data"])
+    assert str(_out(runs, "explicit") / "cases.csv") in summary["data"]
+    records = _prefect_records("score")
     cases = pd.read_parquet(_out(runs, "explicit") / "cases.parquet")
-    assert [row["subject_ref"] for row in table] == cases.loc[cases["flagged"], "subject_ref"].tolist()
-    assert all(row["reasons"] for row in table)
+    flagged = cases[cases["flagged"]]
+    assert not any(ref in records for ref in flagged["subject_ref"])
+    assert not any(reasons[:40] in records for reasons in flagged["reasons"])
+    # settings are recorded as flow-run parameters, their passwords masked
+    assert "fraud:***@db.internal" in records and "s3cret" not in records
+
+
+@pytest.mark.slow
+def test_rejects_are_written_before_the_limit_stops_scoring(world, settings, trained):
+    from features.contract import TooManyRejectsError
+    from pipelines.score import score_flow
+    from tests.features.contract_fixtures import clean_rows, write_contract_dir
+
+    rows = clean_rows("housing_claims")
+    rows[1]["la_code"] = "nowhere"
+    data = write_contract_dir(world["root"] / "too_many_rejects", housing_claims=rows)
+    out = world["root"] / "run_stopped"
+    with pytest.raises(TooManyRejectsError, match="housing_claims"):
+        score_flow(data, out, trained, settings)
+    rejects = pd.read_csv(out / "rejects.csv")
+    assert rejects[["table", "row", "column", "rule"]].values.tolist() == [
+        ["housing_claims", 2, "la_code", "pattern:la_code"]]
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert summary["tables"]["housing_claims"]["rows_refused"] == 1
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +117,30 @@ def test_the_fingerprint_names_every_input_file_with_its_rows(trained_twice, wor
 def test_a_missing_table_stops_the_flow_with_a_contract_error(prefect_harness, tmp_path, settings):
     with activated_workspace(tmp_path / "workspace", settings) as workspace, pytest.raises(ContractError):
         train_flow(tmp_path / "empty", workspace, settings)
+
+
+def test_rejects_are_written_and_counted_before_the_limit_stops_training(prefect_harness, tmp_path, settings):
+    from features.contract import TooManyRejectsError
+    from tests.features.contract_fixtures import clean_rows, write_contract_dir
+
+    rows = clean_rows("benefit_claims")
+    rows[0]["nino"] = rows[2]["nino"] = "not a nino"
+    data = write_contract_dir(tmp_path / "data", benefit_claims=rows)
+    with activated_workspace(tmp_path / "workspace", settings) as workspace:
+        with pytest.raises(TooManyRejectsError, match="benefit_claims"):
+            train_flow(data, workspace, settings)
+        rejects = pd.read_csv(workspace.training_dir / "rejects.csv")
+        summary = json.loads((workspace.training_dir / "run_summary.json").read_text())
+    assert rejects[["table", "row", "rule"]].values.tolist() == [
+        ["benefit_claims", 1, "pattern:nino"], ["benefit_claims", 3, "pattern:nino"]]
+    assert summary["rejects"] == {"benefit_claims": {"pattern:nino": 2}}
+
+
+def test_training_records_its_rejects(trained_twice):
+    from mlflow import MlflowClient
+
+    first = trained_twice["first"]
+    assert Path(first["rejects_file"]).is_file()
+    logged = MlflowClient().download_artifacts(first["run_id"], "data_quality.json")
+    quality = json.loads(Path(logged).read_text())
+    assert quality["tables"]["benefit_claims"]["rows_in"] > 0 and "rejects" in quality

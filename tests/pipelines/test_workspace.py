@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import os
 
-from configs.settings import load_settings
-from pipelines.workspace import Workspace, _redacted
+from configs.settings import load_settings, redacted
+from pipelines.workspace import Workspace
 
 
 def test_defaults_keep_everything_inside_the_workspace(tmp_path, monkeypatch):
@@ -33,14 +33,16 @@ def test_a_server_store_and_a_prefect_server_come_from_configuration(tmp_path):
 
 
 def test_the_ui_serves_the_workspace_store(tmp_path):
-    workspace = Workspace(tmp_path, load_settings())
+    workspace = Workspace(tmp_path, load_settings(registry={"tracking_uri": "postgresql://fraud:secret@db/mlflow"}))
     command = workspace.ui_command(5001)
     assert command[1:4] == ["-m", "mlflow", "server"]
-    assert command[command.index("--backend-store-uri") + 1] == workspace.tracking_uri
+    # the store (and its password) reaches the server through its environment, not its arguments
+    assert workspace.ui_environment()["MLFLOW_BACKEND_STORE_URI"] == workspace.tracking_uri
+    assert not any("secret" in argument for argument in command)
     assert command[command.index("--default-artifact-root") + 1] == workspace.artifact_location
     assert command[command.index("--port") + 1] == "5001"
 
 
 def test_passwords_stay_out_of_log_lines():
-    assert _redacted("postgresql://fraud:secret@db/mlflow") == "postgresql://fraud:***@db/mlflow"
-    assert _redacted("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
+    assert redacted("postgresql://fraud:secret@db/mlflow") == "postgresql://fraud:***@db/mlflow"
+    assert redacted("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
