@@ -108,12 +108,15 @@ def audit_characteristics(
     DataFrame
         ``subject_ref`` and :data:`CHARACTERISTICS`, one row per subject, in the order of ``subjects``.
     """
-    refs = subjects["subject_ref"].astype("str").reset_index(drop=True)
+    # plain Python strings: looking a million references up is several times faster than in Arrow strings
+    refs = pd.Index(subjects["subject_ref"].to_numpy(dtype=object).astype(str).astype(object))
     claims = links[links["table"].isin(["benefit_claims", "housing_claims"])]
-    person_of = pd.Series(claims["person_key"].to_numpy(), index=claims["record_ref"].astype("str").to_numpy())
+    person_of = pd.Series(claims["person_key"].to_numpy(dtype=object),
+                          index=claims["record_ref"].to_numpy(dtype=object).astype(str).astype(object))
     person_of = person_of[~person_of.index.duplicated()]
-    rows = equality.astype({"subject_ref": "str"}).drop_duplicates("subject_ref").set_index("subject_ref")
-    rows = rows.loc[:, list(PROTECTED)].astype("str")
+    rows = equality.drop_duplicates("subject_ref")
+    rows = pd.DataFrame({name: rows[name].to_numpy(dtype=object).astype(str).astype(object) for name in PROTECTED},
+                        index=rows["subject_ref"].to_numpy(dtype=object).astype(str).astype(object))
     by_person = rows.assign(person_key=person_of.reindex(rows.index).to_numpy()).dropna(subset=["person_key"])
     by_person = by_person.sort_index().drop_duplicates("person_key").set_index("person_key")
 
@@ -121,7 +124,9 @@ def audit_characteristics(
     through_person = by_person.reindex(person_of.reindex(refs).to_numpy())
     through_person.index = own.index
     audit = own.fillna(through_person).fillna(NOT_RECORDED)
-    born = dates_of_birth.drop_duplicates("subject_ref").set_index("subject_ref")["date_of_birth"]
+    born = dates_of_birth.drop_duplicates("subject_ref")
+    born = pd.Series(born["date_of_birth"].to_numpy(),
+                     index=born["subject_ref"].to_numpy(dtype=object).astype(str).astype(object))
     audit["age_band"] = age_bands(born.reindex(refs), as_of).to_numpy()
     return audit.reset_index(names="subject_ref").loc[:, ["subject_ref", *CHARACTERISTICS]]
 

@@ -421,15 +421,17 @@ def _burden(feature_table: pd.DataFrame, audit: pd.DataFrame, flagged: np.ndarra
     if truth is not None:
         # the truth file labels every subject, in the feature table's order
         labels = labels_from_truth(feature_table, truth)
+        positions = np.arange(len(feature_table))
         source = "truth file: every subject labelled"
     elif len(outcomes):
         labels = labels_from_outcomes(outcomes)
+        known = pd.Series(np.arange(len(feature_table)),
+                          index=feature_table["subject_ref"].to_numpy(dtype=object).astype(str).astype(object))
+        labels = labels[labels["subject_ref"].isin(known.index)]
+        positions = known.reindex(labels["subject_ref"]).to_numpy()
         source = "past investigations: a small, biased sample of subjects"
     else:
         return pd.DataFrame(columns=fairness.BURDEN_COLUMNS), ""
-    known = pd.Series(np.arange(len(feature_table)), index=feature_table["subject_ref"].astype("str").to_numpy())
-    labels = labels[labels["subject_ref"].isin(known.index)]
-    positions = known.reindex(labels["subject_ref"]).to_numpy()
     oversight = settings.oversight
     burden = fairness.false_positive_burden(
         audit.iloc[positions].reset_index(drop=True), flagged[positions], labels["fraud"].to_numpy(),
