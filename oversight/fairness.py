@@ -306,14 +306,14 @@ def _withhold(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return table
 
 
-def _ratio_text(value: float) -> str:
-    """Two decimals, or three where two would read as 1.00 for a value that is not 1.
+def _ratio_text(value: float, limits: Sequence[float] = (1.0,)) -> str:
+    """Two decimals, or three where two would make a value that is not a limit read as one.
 
-    >>> _ratio_text(0.7349), _ratio_text(0.9961)
-    ('0.73', '0.996')
+    >>> _ratio_text(0.7349), _ratio_text(0.9961), _ratio_text(1.2512, (1.0, 0.8, 1.25))
+    ('0.73', '0.996', '1.251')
     """
     text = f"{value:.2f}"
-    return f"{value:.3f}" if text == "1.00" and value != 1 else text
+    return f"{value:.3f}" if any(text == f"{limit:.2f}" and value != limit for limit in limits) else text
 
 
 def call_outs(rates: pd.DataFrame, ratio_low: float, ratio_high: float) -> list[str]:
@@ -336,6 +336,7 @@ def call_outs(rates: pd.DataFrame, ratio_low: float, ratio_high: float) -> list[
         words = " × ".join(CHARACTERISTIC_WORDS[name] for name in row.characteristic.split(INTERSECTION))
         side = f"above {ratio_high:g}" if row.ratio > ratio_high else f"below {ratio_low:g}"
         sentences.append(
-            f'{words} "{row.group}": flagged {_ratio_text(row.ratio)} times as often as everyone '
+            f'{words} "{row.group}": flagged {_ratio_text(row.ratio, (1.0, ratio_low, ratio_high))} times as '
+            f"often as everyone "
             f"(95 % interval {_ratio_text(row.ci_low)} to {_ratio_text(row.ci_high)}), {side}.")
     return sentences
