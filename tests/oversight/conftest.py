@@ -46,6 +46,7 @@ def panel_world(tmp_path_factory: pytest.TempPathFactory, panel_settings: Settin
     from mlflow import MlflowClient
 
     from oversight.signoff import APPROVED, REJECTED, SIGNOFF_LOG, decide, download_report
+    from pipelines.report import report_flow
     from pipelines.score import score_flow
     from pipelines.train import train_flow
     from synthetic import generate_world
@@ -80,5 +81,8 @@ def panel_world(tmp_path_factory: pytest.TempPathFactory, panel_settings: Settin
         steps["champion"] = str(MlflowClient().get_model_version_by_alias(name, "champion").version)
         steps["summary"] = score_flow(root / "data", root / "run", workspace, settings)
         steps["report_dir"] = download_report(name, "1", root / "report")
+        # version 2 afresh, now that version 1 is champion: the comparison section has something to compare
+        steps["fresh_report"] = report_flow("2", root / "report2", settings, data_dir=root / "data",
+                                            truth_path=root / "truth.parquet")
         yield {"root": root, "data": root / "data", "run": root / "run", "workspace": workspace, "log": log,
                "settings": settings, **steps}

@@ -97,6 +97,22 @@ def test_every_figure_of_the_html_is_the_one_in_report_json(panel_world):
     assert {"fairness", "drivers", "metrics", "proxies", "data_quality", "capacity"} <= checked
 
 
+def test_a_fresh_report_compares_with_the_champion_and_shows_its_figures(panel_world):
+    directory = panel_world["fresh_report"]["html"].parent
+    html = (directory / "report.html").read_text(encoding="utf-8")
+    report = json.loads((directory / "report.json").read_text(encoding="utf-8"))
+    champion = report["champion"]
+    # versions 1 and 2 were trained alike (same data, settings and seed): the same flags, ranks and figures
+    assert report["version"] == "2" and champion["version"] == "1"
+    assert champion["overlap"] == 1.0 and champion["flagged_both"] == report["capacity"]["flagged"]
+    assert champion["rank_correlation"] > 0.999999
+    assert champion["metrics"] and all(row["change"] == 0 for row in champion["metrics"])
+    assert all(row["change"] == 0 for row in champion["group_flag_rates"] if not row["suppressed"])
+    paths = {path for path, _ in _parse(html).figures}
+    assert {"champion.overlap", "champion.rank_correlation", "champion.metrics.0.change"} <= paths
+    assert panel_world["fresh_report"]["seconds"]["report"] > 0
+
+
 def test_group_flag_rates_agree_with_a_direct_count_from_the_case_list(panel_world):
     _, report = _read(panel_world)
     cases = pd.read_csv(panel_world["run"] / "cases.csv", dtype={"subject_ref": str})
