@@ -8,7 +8,7 @@ SEED ?= 7
 DEMO_TRAINER ?= Demo Trainer
 DEMO_PANEL ?= Demo Panel Member
 
-.PHONY: install system-packages demo test lint bench bench-smoke ui clean
+.PHONY: install system-packages demo test lint bench bench-smoke ui app clean
 
 $(BIN)/counterfraud: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -47,6 +47,10 @@ bench-smoke: install
 
 ui: install
 	$(BIN)/counterfraud ui --workspace .counterfraud
+
+# the case-review page on the demo workspace (`make demo` imports its run); add an account first (README)
+app: install
+	$(BIN)/counterfraud app --workspace $(DEMO)/workspace
 
 clean:
 	rm -rf $(DEMO) .counterfraud .pytest_cache

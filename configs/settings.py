@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    field_validator,
     model_serializer,
     model_validator,
 )
@@ -208,6 +209,82 @@ class OversightSettings(_Strict):
 class OrchestrationSettings(_Strict):
     prefect_api_url: str | None = None
     """A Prefect server URL; default: a temporary local server per run."""
+    server_port: int = Field(4200, ge=1, le=65535)
+    """Port of the Prefect server ``counterfraud server`` starts (on 127.0.0.1)."""
+    server_database_url: str | None = None
+    """Database of that server, e.g. postgresql+asyncpg://user@host/db; default: SQLite in the workspace."""
+
+
+class SourceSettings(_Strict):
+    """Where scheduled runs find their extracts."""
+
+    landing_dir: Path | None = None
+    """A directory with one sub-directory per delivered extract; scheduled runs read the newest."""
+
+
+class ScheduledRunSettings(_Strict):
+    """One scheduled deployment."""
+
+    cron: str
+    """When it runs: a cron expression, read in ``schedules.timezone``."""
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, cron: str) -> str:
+        from cronsim import CronSim, CronSimError
+
+        try:
+            CronSim(cron, dt.datetime(2000, 1, 1))
+        except CronSimError as error:
+            raise ValueError(f"not a cron expression: {cron!r} ({error})") from None
+        return cron
+
+
+class ScheduledScoreSettings(ScheduledRunSettings):
+    """The scheduled scoring deployment."""
+
+    capacity: float | None = Field(None, gt=0.0)
+    """Subjects to flag: a count (>= 1) or a share (< 1); default from the ``capacity`` section."""
+
+
+class ScheduleSettings(_Strict):
+    """The deployments ``counterfraud serve`` offers."""
+
+    timezone: str = "UTC"
+    score: ScheduledScoreSettings = ScheduledScoreSettings(cron="0 2 1 * *")
+    """Scoring of the newest extract: monthly by default."""
+    train: ScheduledRunSettings = ScheduledRunSettings(cron="0 3 1 1,4,7,10 *")
+    """Training of a challenger on the newest extract: quarterly by default."""
+    purge: ScheduledRunSettings = ScheduledRunSettings(cron="0 4 * * *")
+    """Retention: daily by default."""
+
+
+class DriftSettings(_Strict):
+    """When a scoring run's distributions have moved too far from the model's training data."""
+
+    psi_alert: float = Field(0.25, gt=0.0)
+    """A population stability index above this (for any feature or the score) raises an alert."""
+
+
+class RetentionSettings(_Strict):
+    """How long run outputs are kept."""
+
+    days: int = Field(365, ge=1)
+    """Runs older than this many days are purged (``counterfraud purge``)."""
+
+
+class CaseStoreSettings(_Strict):
+    """Where scoring runs, cases, decisions, accounts and the access log are kept."""
+
+    url: str | None = None
+    """SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; default: SQLite (WAL) at
+    ``<workspace>/cases.db``."""
+    import_runs: bool = True
+    """Import each scoring run into the case store at the end of the run."""
+    session_hours: float = Field(8.0, gt=0.0, le=24.0)
+    """A signed-in session of the case-review page lasts this long."""
+    secure_cookies: bool = False
+    """Send the session cookie over HTTPS only: set when the page is served behind TLS."""
 
 
 class Settings(_Strict):
@@ -226,6 +303,11 @@ class Settings(_Strict):
     control_sample: ControlSampleSettings = ControlSampleSettings()
     oversight: OversightSettings = OversightSettings()
     orchestration: OrchestrationSettings = OrchestrationSettings()
+    sources: SourceSettings = SourceSettings()
+    schedules: ScheduleSettings = ScheduleSettings()
+    drift: DriftSettings = DriftSettings()
+    retention: RetentionSettings = RetentionSettings()
+    case_store: CaseStoreSettings = CaseStoreSettings()
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

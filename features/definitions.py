@@ -251,29 +251,27 @@ a new occupant may simply follow the claim; registering alongside the claimant's
 
 def _undeclared_adults(frame: pd.DataFrame) -> pd.Series:
     weight = np.where(frame["claimant_registered_at_arrival"] > 0, 1.0, UNATTESTED_ARRIVAL_WEIGHT)
-    return weight * _excess(frame, "adults_moved_in_with_claimant", "declared_adults", offset=1.0)
+    return weight * _excess(frame, "adults_moved_in_with_claimant", "declared_occupants", offset=1.0)
 
 
 def _undeclared_earning_adults(frame: pd.DataFrame) -> pd.Series:
-    return _excess(frame, "other_earning_adults", "declared_adults", offset=1.0)
-
-
-NO_EARLIER_HOME_WEIGHT = 0.5
-"""Weight of a later arrival with no earlier registration at another address: a child of the household
-coming of age registers so, and so does a newcomer whose earlier registration does not link to them."""
+    return _excess(frame, "other_earning_adults", "declared_occupants", offset=1.0)
 
 
 def _undeclared_adults_moved_in_later(frame: pd.DataFrame) -> pd.Series:
-    """Adults who arrived after the claimant (those from another home in full), as far as the adults
-    at the address exceed those declared; none in a house in multiple occupation, where rooms change hands."""
-    undeclared = _excess(frame, "other_registered_adults", "declared_adults", offset=1.0)
-    from_elsewhere = frame["adults_moved_in_later_from_elsewhere"]
-    weighed = from_elsewhere + NO_EARLIER_HOME_WEIGHT * (frame["adults_moved_in_later"] - from_elsewhere)
-    return np.minimum(weighed, undeclared).where(frame["shared_house"] == 0, 0.0)
+    """Adults who came from another home after the claimant arrived, as far as the adults at the address
+    exceed those declared; none in a house in multiple occupation, where rooms change hands.
+
+    A child of the household coming of age also registers after the claimant arrived, but from no
+    earlier address: only arrivals registered at another address before count.
+    """
+    undeclared = _excess(frame, "other_registered_adults", "declared_occupants", offset=1.0)
+    counted = np.minimum(frame["adults_moved_in_later_from_elsewhere"], undeclared)
+    return counted.where(frame["shared_house"] == 0, 0.0)
 
 
 def _undeclared_other_claimants(frame: pd.DataFrame) -> pd.Series:
-    return _excess(frame, "other_claimants_at_address", "declared_adults", offset=1.0)
+    return _excess(frame, "other_claimants_at_address", "declared_occupants", offset=1.0)
 
 
 MIN_AGREEING_SIGNS = 2
@@ -326,7 +324,6 @@ def _housing_cost_above_recorded_rent(frame: pd.DataFrame) -> pd.Series:
 
 
 _HOUSING_HOUSEHOLD = "the claim declares {declared_occupants} living there, the claimant included."
-_HOUSEHOLD = "the claim declares {declared_adults} in the household, the claimant included."
 
 #: The model features, in model column order.
 FEATURES: tuple[FeatureSpec, ...] = (
@@ -367,8 +364,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         suspicious="high",
         applies_to="housing_claim",
         reason="{adults_moved_in_with_claimant} registered to vote at the address when the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
-        context=("adults_moved_in_with_claimant", "claimant_arrival", "claimant_registered_at_arrival", "declared_adults",
-                 "declared_occupants"),
+        context=("adults_moved_in_with_claimant", "claimant_arrival", "claimant_registered_at_arrival", "declared_occupants"),
         compute=_undeclared_adults,
     ),
     FeatureSpec(
@@ -378,29 +374,28 @@ FEATURES: tuple[FeatureSpec, ...] = (
         suspicious="high",
         applies_to="housing_claim",
         reason="Tax records show earnings over the latest {recent_months} for {other_earning_adults} registered at the address since the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
-        context=("other_earning_adults", "recent_months", "claimant_arrival", "declared_adults", "declared_occupants"),
+        context=("other_earning_adults", "recent_months", "claimant_arrival", "declared_occupants"),
         compute=_undeclared_earning_adults,
     ),
     FeatureSpec(
         name="undeclared_adults_moved_in_later",
-        meaning="Other people who registered to vote at the address more than a few months after the claimant arrived (those registered at another address before in full, others at half weight), as far as the people registered there exceed the other adults the claim declares (0 if none, and 0 in a house in multiple occupation): a change after the claim or discount began, not a count of electors.",
+        meaning="Other people who registered to vote at the address more than a few months after the claimant arrived, having been registered at another address before, as far as the people registered there exceed the other adults the claim declares (0 if none, and 0 in a house in multiple occupation): a change after the claim or discount began, not a count of electors, and not a child of the household coming of age.",
         unit="count",
         suspicious="high",
         applies_to="housing_claim",
-        reason="{adults_moved_in_later} registered to vote at the address after the claimant arrived ({claimant_arrival}), {adults_moved_in_later_from_elsewhere} of them from another registered address, {other_registered_adults} in all since then; " + _HOUSEHOLD,
-        housing_reason="{adults_moved_in_later} registered to vote at the address after the claimant arrived ({claimant_arrival}), {adults_moved_in_later_from_elsewhere} of them from another registered address, {other_registered_adults} in all since then; " + _HOUSING_HOUSEHOLD,
-        context=("adults_moved_in_later", "adults_moved_in_later_from_elsewhere", "other_registered_adults", "claimant_arrival",
-                 "declared_adults", "declared_occupants", "shared_house"),
+        reason="{adults_moved_in_later_from_elsewhere} registered to vote at the address after the claimant arrived ({claimant_arrival}), having been registered at another address before; {other_registered_adults} registered there in all since then; " + _HOUSING_HOUSEHOLD,
+        context=("adults_moved_in_later_from_elsewhere", "other_registered_adults", "claimant_arrival",
+                 "declared_occupants", "shared_house"),
         compute=_undeclared_adults_moved_in_later,
     ),
     FeatureSpec(
         name="undeclared_other_claimants",
-        meaning="For a housing claim: other people with a live benefit or housing claim at the same address, beyond the other adults the claim declares (0 if none). (A benefit claim covers one person or couple; other adults at home claim in their own right, so the count says nothing there.)",
+        meaning="Other people with a live benefit or housing claim at the same address, beyond the other occupants the housing claim declares (0 if none). Housing claims only: a benefit claim covers one person or couple, and other adults at home claim in their own right.",
         unit="count",
         suspicious="high",
         applies_to="housing_claim",
         reason="{other_claimants_at_address} with live claims of their own give this address; " + _HOUSING_HOUSEHOLD,
-        context=("other_claimants_at_address", "declared_adults", "declared_occupants"),
+        context=("other_claimants_at_address", "declared_occupants"),
         compute=_undeclared_other_claimants,
     ),
     FeatureSpec(

@@ -12,16 +12,20 @@ oversight panel's approval with promotion (:mod:`oversight.signoff`) moves
 ``champion``, the version a scoring run uses by default.
 
 What a model artefact is, and why it can be trusted: the MLflow model directory
-holds ``MLmodel``, the environment files and ``python_model.pkl`` (the fitted
-detector and feature pipeline, pickled). It carries no copy of the project's
-code: unpickling imports ``configs``, ``features`` and ``models`` from the
-installed project, so a model loads only beside the code version it records
-(tag ``code_version``) and never puts another copy of that code on
-``sys.path``. Pickles run code when loaded, so registration records the sha256
-of every file of the model (tag ``artifact_sha256``, kept in the tracking
-store, apart from the artefact store), and :func:`load_model` downloads the
-files, checks every digest and the file list, and loads only the checked copy;
-any difference is a :class:`ModelIntegrityError`.
+holds ``MLmodel``, the environment files, ``pyfunc_model.py`` (MLflow's "model
+from code": three lines that import the installed project) and, under
+``artifacts/detector/``, the fitted detector as plain data (:func:`save_detector`):
+``detector.json`` (parameters, model columns, standardisation), ``arrays.npz``
+(numpy arrays, read without pickle), ``forest.skops`` (the isolation forest, read
+by skops trusting only scikit-learn's tree storage) and ``autoencoder.pt`` (the
+network's weights, read by torch with ``weights_only=True``). Nothing is pickled.
+It carries no copy of the project's code, so a model loads only beside the code
+version it records (tag ``code_version``) and never puts another copy of that
+code on ``sys.path``. Registration records the sha256 of every file of the model
+(tag ``artifact_sha256``, kept in the tracking store, apart from the artefact
+store), and :func:`load_model` downloads the files, checks every digest and the
+file list, and loads only the checked copy; any difference is a
+:class:`ModelIntegrityError`.
 
 Registering is idempotent: :func:`register_logged_model` looks up the version of
 the run before registering, so a retry after a failure never makes a second one.
@@ -49,6 +53,8 @@ import mlflow
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+import skops.io
+import torch
 import yaml
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -57,7 +63,7 @@ from mlflow.models import infer_signature
 from configs.settings import Settings
 from features.contract import Extract
 from features.definitions import FeatureSpec
-from models.detector import CombinedDetector, make_detector
+from models.detector import CombinedDetector, EmpiricalTails, make_detector
 from models.evaluate import Evaluation
 
 logger = logging.getLogger(__name__)
@@ -67,7 +73,7 @@ CHALLENGER = "challenger"
 MODEL_NAME_IN_RUN = "model"
 SCORE_COLUMN = "score"
 
-MODEL_REQUIREMENTS = ("mlflow", "cloudpickle", "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "pyod",
+MODEL_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "skops", "pyod",
                       "torch", "shap", "joblib", "pydantic", "pyyaml")
 """Distributions the model and the installed project code it unpickles against need, pinned to the
 versions it was trained with (the project itself is not a distribution on an index: see the module
@@ -75,6 +81,20 @@ docstring)."""
 
 ARTIFACT_MANIFEST_TAG = "artifact_sha256"
 """Model-version tag: JSON ``{file path in the model: sha256}`` of every file of the model."""
+
+MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
+"""The model's code (MLflow's models from code): builds a ``DetectorModel`` from the installed project."""
+
+DETECTOR_ARTIFACT = "detector"
+"""Name of the model artefact (a directory) holding the fitted detector as plain data."""
+
+TRUSTED_SKOPS_TYPES = ["sklearn.tree._tree.Tree"]
+"""The one type skops asks to be trusted for an isolation forest: scikit-learn's tree node storage.
+Its file's sha256 is checked before it is read."""
+
+AUTOENCODER_ARCHITECTURE = ("feature_size", "hidden_neuron_list", "hidden_activation_name", "batch_norm",
+                            "dropout_rate")
+"""What rebuilds PyOD's autoencoder network around its saved weights."""
 
 WRITTEN_BY_DOWNLOAD = ("registered_model_meta",)
 """Files MLflow writes beside a downloaded model (its name and version), not read from the store."""
@@ -148,12 +168,17 @@ class DetectorModel(mlflow.pyfunc.PythonModel):
 
     ``predict`` takes a feature table (extra columns are ignored) and returns one
     row per input row, in input order, with the column ``score`` (higher = more
-    anomalous).
+    anomalous). A registered model builds it empty (``models/pyfunc_model.py``) and
+    ``load_context`` reads the detector from the model's files.
     """
 
-    def __init__(self, detector: CombinedDetector, pipeline: FeaturePipeline) -> None:
+    def __init__(self, detector: CombinedDetector | None = None, pipeline: FeaturePipeline | None = None) -> None:
         self.detector = detector
         self.pipeline = pipeline
+
+    def load_context(self, context: Any) -> None:
+        loaded = load_detector(Path(context.artifacts[DETECTOR_ARTIFACT]))
+        self.detector, self.pipeline = loaded.detector, loaded.pipeline
 
     def score(self, feature_table: pd.DataFrame) -> pd.DataFrame:
         """Scores of ``feature_table``, one row per input row, in input order."""
@@ -309,6 +334,79 @@ def fit_detector(feature_table: pd.DataFrame, feature_specs: Sequence[FeatureSpe
     return DetectorModel(detector.fit(pipeline.matrix(feature_table)), pipeline)
 
 
+def save_detector(model: DetectorModel, directory: Path) -> Path:
+    """Write a fitted ``DetectorModel`` to ``directory`` as plain data; :func:`load_detector` reads it back.
+
+    ``detector.json`` (parameters, fitted scalars, model columns), ``arrays.npz`` (numpy
+    arrays), ``forest.skops`` and ``autoencoder.pt`` (the network's weights) when those
+    components are fitted. Nothing is pickled.
+    """
+    detector = model.detector
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {"center": detector.center_, "scale": detector.scale_, "decision_scores": detector.decision_scores_}
+    description: dict[str, Any] = {
+        "params": detector.get_params(), "n_features_in": int(detector.n_features_in_),
+        "component_weights": detector.component_weights_, "component_means": detector.component_means_,
+        "component_stds": detector.component_stds_,
+        "columns": list(model.pipeline.columns), "dtype": model.pipeline.dtype,
+    }
+    if detector.tails_ is not None:
+        tails = detector.tails_
+        for column, (knots, at_most, below) in enumerate(zip(tails.knots, tails.counts_at_most,
+                                                             tails.counts_below, strict=True)):
+            arrays |= {f"tails_knots_{column}": knots, f"tails_at_most_{column}": at_most,
+                       f"tails_below_{column}": below}
+        description["tails"] = {"n_rows": int(tails.n_rows), "columns": len(tails.knots)}
+    if detector.forest_ is not None:
+        skops.io.dump(detector.forest_, directory / "forest.skops")
+    if detector.autoencoder_ is not None:
+        autoencoder = detector.autoencoder_
+        torch.save(autoencoder.model.state_dict(), directory / "autoencoder.pt")
+        description["autoencoder"] = {name: getattr(autoencoder, name) for name in AUTOENCODER_ARCHITECTURE}
+    np.savez(directory / "arrays.npz", **arrays)
+    (directory / "detector.json").write_text(json.dumps(description, indent=2, sort_keys=True), encoding="utf-8")
+    return directory
+
+
+def load_detector(directory: Path) -> DetectorModel:
+    """The ``DetectorModel`` that :func:`save_detector` wrote to ``directory``; no pickle is read."""
+    from pyod.models.auto_encoder import AutoEncoder, AutoEncoderModel
+
+    description = json.loads((directory / "detector.json").read_text(encoding="utf-8"))
+    params = description["params"]
+    params["autoencoder_hidden_neurons"] = tuple(params["autoencoder_hidden_neurons"])
+    detector = CombinedDetector(**params)
+    with np.load(directory / "arrays.npz", allow_pickle=False) as arrays:
+        detector.center_, detector.scale_ = arrays["center"], arrays["scale"]
+        detector.decision_scores_ = arrays["decision_scores"]
+        detector.tails_ = None
+        if "tails" in description:
+            columns = range(description["tails"]["columns"])
+            detector.tails_ = EmpiricalTails(
+                tuple(arrays[f"tails_knots_{column}"] for column in columns),
+                tuple(arrays[f"tails_at_most_{column}"] for column in columns),
+                tuple(arrays[f"tails_below_{column}"] for column in columns),
+                description["tails"]["n_rows"],
+            )
+    detector.n_features_in_ = description["n_features_in"]
+    detector.component_weights_ = description["component_weights"]
+    detector.component_means_ = description["component_means"]
+    detector.component_stds_ = description["component_stds"]
+    forest = directory / "forest.skops"
+    detector.forest_ = skops.io.load(forest, trusted=TRUSTED_SKOPS_TYPES) if forest.is_file() else None
+    detector.autoencoder_ = None
+    if "autoencoder" in description:
+        architecture = description["autoencoder"]
+        network = AutoEncoderModel(**architecture)
+        network.load_state_dict(torch.load(directory / "autoencoder.pt", weights_only=True))
+        # PyOD's estimator around the network, as fitting leaves it: scoring reads ``.model``
+        autoencoder = AutoEncoder(**{name: value for name, value in architecture.items() if name != "feature_size"},
+                                  preprocessing=False, device="cpu", verbose=0)
+        autoencoder.feature_size, autoencoder.model = architecture["feature_size"], network.eval()
+        detector.autoencoder_ = autoencoder
+    return DetectorModel(detector, FeaturePipeline(tuple(description["columns"]), description["dtype"]))
+
+
 def code_version() -> str:
     """The git commit of the project (``-dirty`` with uncommitted changes), else the package version."""
     project = Path(__file__).resolve().parent.parent
@@ -409,13 +507,16 @@ def log_model_run(
                 warnings.filterwarnings("ignore", message=".*input example was not provided")
                 model_info = mlflow.pyfunc.log_model(
                     name=MODEL_NAME_IN_RUN,
-                    python_model=model,
+                    python_model=str(MODEL_CODE),
+                    artifacts={DETECTOR_ARTIFACT: str(save_detector(model, Path(staging) / DETECTOR_ARTIFACT))},
                     signature=signature,
                     pip_requirements=_pinned_requirements(),
                 )
             # digests of the files as the store holds them, recorded in the tracking store
+            stored = Path(staging) / "stored"
+            stored.mkdir()
             manifest = artifact_manifest(Path(mlflow.artifacts.download_artifacts(model_info.model_uri,
-                                                                                  dst_path=staging)))
+                                                                                  dst_path=str(stored))))
     return LoggedRun(run_id=run.info.run_id, model_uri=model_info.model_uri,
                      tags={**tags, ARTIFACT_MANIFEST_TAG: json.dumps(manifest, sort_keys=True)})
 

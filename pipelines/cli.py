@@ -1,4 +1,5 @@
-"""The ``counterfraud`` command line: generate, validate, train, score, ui, and the oversight verbs.
+"""The ``counterfraud`` command line: generate, validate, train, score, ui, scheduled operation,
+the casework verbs and the oversight verbs.
 
 Every verb works on any data directory in the data contract. Errors a user can
 fix (bad arguments, a missing table, too many rejects, a bad setting) end in one
@@ -12,11 +13,16 @@ import datetime as dt
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from configs.settings import SettingsError, load_settings
 from synthetic.variants import DEFAULT_VARIANT, VARIANTS
 
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
+
 EXIT_USER_ERROR = 2
+CASEWORK_VERBS = ("app", "users", "cases", "outcomes", "audit")
 PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 """Loggers Prefect reports a failed flow or task run on."""
 
@@ -131,7 +137,72 @@ def build_parser() -> argparse.ArgumentParser:
     ui = verbs.add_parser("ui", help="start the MLflow UI on the workspace")
     ui.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
     ui.add_argument("--port", type=int, default=5000)
+
+    for name, text in (("server", "start a Prefect server, its database in the workspace (or configured)"),
+                       ("serve", "serve the scheduled deployments: scoring, training, purge"),
+                       ("purge", "delete run outputs past retention.days and record what was deleted")):
+        operation = verbs.add_parser(name, help=text)
+        operation.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+        operation.add_argument("--config", type=Path, help="YAML file of settings to change")
+    runs = verbs.add_parser("runs", help="the run history of the workspace")
+    runs_verbs = runs.add_subparsers(dest="runs_verb", required=True)
+    runs_list = runs_verbs.add_parser("list", help="every kept scoring run, newest first")
+    runs_list.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+    _add_casework_verbs(verbs)
     return parser
+
+
+def _add_casework_verbs(verbs: argparse._SubParsersAction) -> None:
+    """``app``, ``users add``, ``cases import``, ``outcomes export``, ``audit verify``."""
+
+    def store_options(verb: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        verb.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+        verb.add_argument("--config", type=Path, help="YAML file of settings to change")
+        return verb
+
+    app = store_options(verbs.add_parser("app", help="serve the case-review page"))
+    app.add_argument("--host", default="127.0.0.1")
+    app.add_argument("--port", type=int, default=8000)
+    users = verbs.add_parser("users", help="accounts of the case-review page").add_subparsers(
+        dest="action", required=True)
+    add = store_options(users.add_parser("add", help="add an account; its password is read from stdin"))
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("investigator", "supervisor", "panel", "admin"))
+    cases = verbs.add_parser("cases", help="the case store").add_subparsers(dest="action", required=True)
+    store_options(cases.add_parser("import", help="import a scoring run's outputs")).add_argument(
+        "--run", type=Path, required=True, help="a scoring run's output directory")
+    outcomes = verbs.add_parser("outcomes", help="closed cases").add_subparsers(dest="action", required=True)
+    store_options(outcomes.add_parser("export", help="write investigation_outcomes.csv")).add_argument(
+        "--out", type=Path, required=True)
+    audit = verbs.add_parser("audit", help="the access log").add_subparsers(dest="action", required=True)
+    store_options(audit.add_parser("verify", help="check the access log's hash chain"))
+
+
+def _read_password() -> str:
+    """The new account's password: typed without echo at a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("password: ")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _run_casework(args: argparse.Namespace, workspace: object, settings: object) -> None:
+    from casework import commands
+
+    engine = commands.case_store(settings, workspace.root)
+    if args.verb == "app":
+        commands.serve(engine, settings, args.host, args.port)
+    elif args.verb == "users":
+        print(commands.add_account(engine, args.name, args.role, _read_password()))
+    elif args.verb == "cases":
+        from casework.imports import import_run
+
+        print(import_run(engine, args.run).describe())
+    elif args.verb == "outcomes":
+        print(commands.export_outcomes(engine, args.out))
+    elif args.verb == "audit":
+        print(commands.verify_log(engine))
 
 
 def format_validation(summary: dict) -> str:
@@ -214,9 +285,15 @@ def _run(args: argparse.Namespace) -> None:
 
     workspace = Workspace(args.workspace, settings)
     workspace.activate()  # before Prefect or MLflow are imported: both read the environment
+    if args.verb == "serve":
+        workspace.use_server()
     _log_user_errors_in_one_line()
-    if args.verb == "ui":
+    if args.verb in ("server", "serve", "purge", "runs"):
+        _operate(args, workspace)
+    elif args.verb == "ui":
         workspace.serve_ui(port=args.port)
+    elif args.verb in CASEWORK_VERBS:
+        _run_casework(args, workspace, settings)
     elif args.verb == "prepare":
         from pipelines.prepare import prepare_flow
 
@@ -227,12 +304,13 @@ def _run(args: argparse.Namespace) -> None:
         print(format_training(train_flow(args.data, workspace, settings, truth_path=args.truth,
                                          trained_by=args.by)))
     elif args.verb == "score":
+        from pipelines.runs import describe_run
         from pipelines.score import format_summary, score_flow
 
         summary = score_flow(args.data, args.out, workspace, settings, capacity=args.capacity,
                              model_version=args.model_version)
         print(format_summary(summary))
-        print(f"\ncase list: {summary['outputs']['cases_csv']}")
+        print(f"\n{describe_run(summary)}\ncase list: {summary['outputs']['cases_csv']}")
     elif args.verb == "report" and args.data is None:
         from models.registry import resolve_version
         from oversight.signoff import download_report
@@ -253,6 +331,27 @@ def _run(args: argparse.Namespace) -> None:
                        decision=APPROVED if args.verb == "approve" else REJECTED, by=args.by, note=args.note,
                        log_path=workspace.root / SIGNOFF_LOG, promote=getattr(args, "promote", False))
         print(format_decision(entry))
+
+
+def _operate(args: argparse.Namespace, workspace: Workspace) -> None:
+    """The scheduled-operation verbs: ``server``, ``serve``, ``purge``, ``runs list``."""
+    if args.verb == "runs":
+        from pipelines.runs import completed_runs, format_runs
+
+        print(format_runs(completed_runs(workspace.runs_dir)))
+    elif args.verb == "purge":
+        from pipelines.retention import format_purge, purge_workspace
+
+        print(format_purge(purge_workspace(workspace.root, workspace.runs_dir, workspace.settings)))
+    elif args.verb == "server":
+        from pipelines.schedule import run_server
+
+        print(f"Prefect server on {workspace.server_api_url}, home {workspace.prefect_home}")
+        run_server(workspace)
+    else:
+        from pipelines.schedule import serve_deployments
+
+        serve_deployments(workspace, args.config)
 
 
 class _UserErrorWithoutTraceback(logging.Filter):

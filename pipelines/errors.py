@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from casework.store import CaseworkError
 from features.build import FeatureBuildError
 from features.contract import ContractError
 from models.cases import RankingError
@@ -9,6 +10,7 @@ from models.evaluate import EvaluationError
 from models.registry import FeatureTableError, ModelIntegrityError, ModelNotFoundError
 from oversight.signoff import SignOffError
 from oversight.subject import SubjectNotFoundError
+from pipelines.schedule import ScheduleError
 from synthetic.truth import TruthFormatError
 from synthetic.world import WorldLocationError
 
@@ -26,4 +28,6 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     SubjectNotFoundError,
     FileNotFoundError,
     FileExistsError,
+    ScheduleError,
+    CaseworkError,
 )

@@ -1,11 +1,15 @@
 """The scoring flow: the ranked, explained case list of every live subject.
 
 The registered model version (alias ``champion`` unless told otherwise), which the
-oversight panel must have approved → validate → link → features (``pipelines.prepare``)
-→ score every live subject → rank and capacity → the random control sample → explain
-the flagged subjects → reasons in words → related subjects → the outputs of the data
-contract, a ``run_summary.json``, and the same summary as a Prefect artefact (counts and
-paths only: a shared Prefect server has no access control, so no case data goes there).
+oversight panel must have approved → validate
+→ link → features (``pipelines.prepare``) → score every live subject → rank and
+capacity → the random control sample → explain the flagged subjects → reasons in words → related subjects →
+drift against the model's training data and the previous run → the outputs of the
+data contract, ``drift.json``, ``drift.html`` and a ``run_summary.json``, kept under the
+run's id in the workspace's run history (and copied to ``--out``), and the same summary
+as a Prefect artefact (counts and paths only: a shared Prefect server has no access
+control, so no case data goes there) → the work list imported into the case store
+(``casework``; unless ``case_store.import_runs`` is off).
 
 Each step is a named Prefect task wrapping a function of ``features/`` or
 ``models/``, so a failed run names the step that failed. Only loading the model is
@@ -32,8 +36,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from casework.imports import import_into_store
+from casework.store import store_url
 from configs.settings import Settings
-from features.contract import Extract, extract_summary
+from features.contract import Extract, extract_summary, write_rejects
 from models.cases import (
     case_table,
     draw_control_sample,
@@ -42,6 +48,7 @@ from models.cases import (
     related_subjects,
     write_case_list,
 )
+from models.drift import drift_summary
 from models.evaluate import configured_capacity
 from models.explain import explain_subjects, join_reasons, top_reasons
 from models.registry import (
@@ -50,10 +57,21 @@ from models.registry import (
     LoadedModel,
     ModelIntegrityError,
     ModelNotFoundError,
+    data_fingerprint,
+    extract_row_counts,
+    fingerprint_inputs,
     load_model,
 )
 from oversight.signoff import check_may_score
+from pipelines.drift import (
+    emit_drift_alert,
+    measure_drift,
+    previous_run_drift,
+    training_profiles,
+    write_drift,
+)
 from pipelines.prepare import prepare_features
+from pipelines.runs import COMPLETE, new_run_id, staged_run
 from pipelines.validate import REJECTS_FILE, SUMMARY_FILE, format_tables
 from pipelines.workspace import Workspace
 
@@ -98,6 +116,11 @@ relate = task(related_subjects, name="list related subjects", cache_policy=NO_CA
 assemble = task(case_table, name="assemble case list", cache_policy=NO_CACHE)
 write_cases = task(write_case_list, name="write case list", cache_policy=NO_CACHE)
 write_table = task(write_parquet, name="write parquet", cache_policy=NO_CACHE)
+write_refused = task(write_rejects, name="write rejects", cache_policy=NO_CACHE)
+fingerprint = task(fingerprint_inputs, name="fingerprint input tables", cache_policy=NO_CACHE)
+measure = task(measure_drift, name="measure drift", cache_policy=NO_CACHE)
+alert = task(emit_drift_alert, name="emit drift alert", cache_policy=NO_CACHE)
+store_cases = task(import_into_store, name="import into case store", cache_policy=NO_CACHE)
 
 
 class _Stopwatch:
@@ -119,7 +142,7 @@ class _Stopwatch:
 @flow(name="score", validate_parameters=False)
 def score_flow(
     data_dir: str | Path,
-    out_dir: str | Path,
+    out_dir: str | Path | None,
     workspace: Workspace,
     settings: Settings,
     capacity: int | float | None = None,
@@ -131,13 +154,16 @@ def score_flow(
     ----------
     data_dir : path
         A data directory in the input contract; never modified.
-    out_dir : path
-        Receives ``cases.csv``, ``cases.parquet``, ``explanations.parquet``,
-        ``links.parquet``, ``rejects.csv`` and ``run_summary.json`` (created when missing;
-        those files are replaced). ``rejects.csv`` and a summary of the contract check are
-        written before the reject limit can stop the run.
+    out_dir : path or None
+        Receives a copy of the run's outputs (created when missing; files of the same
+        names replaced, ``run_summary.json`` last). ``rejects.csv`` and a summary of the
+        contract check are written there (``None``: to the workspace's ``scoring_dir``)
+        before the reject limit can stop the run.
     workspace : Workspace
-        Activated: its MLflow store holds the registered versions.
+        Activated: its MLflow store holds the registered versions; the run's outputs
+        ``cases.csv``, ``cases.parquet``, ``explanations.parquet``, ``links.parquet``,
+        ``rejects.csv``, ``drift.json``, ``drift.html`` and ``run_summary.json`` are kept in
+        its ``runs/<run_id>/``, written atomically (``pipelines.runs.staged_run``).
     settings : Settings
     capacity : int or float, optional
         Subjects to flag: a count, or a share in (0, 1]; default from ``settings.capacity``.
@@ -147,10 +173,14 @@ def score_flow(
     Returns
     -------
     dict
-        The run summary, as written to ``run_summary.json`` (see :func:`run_summary`).
+        The run summary, as written to ``run_summary.json``: :func:`run_summary` with the
+        ``run_id``, ``run_dir``, ``status``, ``data_fingerprint`` and ``drift`` (its worst figures
+        and ``alert``; an alert also emits the Prefect event ``counterfraud.drift.alert``).
     """
     log = get_run_logger()
-    out_dir = Path(out_dir)
+    run_id = new_run_id()
+    log.info("run %s", run_id)
+    out_dir = None if out_dir is None else Path(out_dir)
     capacity = configured_capacity(settings.capacity) if capacity is None else capacity
     control_seed = settings.control_sample.seed if settings.control_sample.seed is not None else settings.seed
     clock = _Stopwatch(log)
@@ -161,7 +191,8 @@ def score_flow(
         model = load(model_version, model_name=settings.registry.model_name)
         log.info("model %s version %s", model.model_name, model.version)
         check_may_score(model.model_name, model.version, model.tags)
-    extract, links, features_table, as_of = prepare(data_dir, settings, stage=clock.stage, report_dir=out_dir)
+    extract, links, features_table, as_of = prepare(data_dir, settings, stage=clock.stage,
+                                                    report_dir=out_dir or workspace.scoring_dir)
     with clock.stage("score"):
         log.info("scoring %d live subjects", len(features_table))
         scores = score(model, features_table)
@@ -178,29 +209,52 @@ def score_flow(
         reasons = reason(explanations, flagged, settings.explanations.top_reasons)
         related = relate(features_table, flagged["subject_ref"])
         cases = assemble(ranked, join(reasons, flagged["subject_ref"]), related, model.version)
-    with clock.stage("write"):
-        cases_csv, cases_parquet = write_cases(cases, out_dir)
-        outputs = {
-            "cases_csv": cases_csv,
-            "cases_parquet": cases_parquet,
-            "explanations": write_table(explanations, out_dir / EXPLANATIONS_FILE),
-            "links": write_table(links, out_dir / LINKS_FILE),
-            "rejects": out_dir / REJECTS_FILE,  # written by the contract check
-            "summary": out_dir / SUMMARY_FILE,
+    with clock.stage("drift"):
+        fingerprints = fingerprint(data_dir, extract_row_counts(extract))
+        drift = measure(feature_table=features_table, feature_names=model.feature_names,
+                        scores=scores[SCORE_COLUMN].to_numpy(), explanations=explanations,
+                        training=training_profiles(model.model_name, model.version),
+                        previous=previous_run_drift(workspace.runs_dir), threshold=settings.drift.psi_alert,
+                        run_id=run_id, model_version=model.version)
+    # the run's directory appears, complete, only when the block ends; then --out gets its copy
+    with staged_run(workspace.runs_dir, run_id, out_dir) as staging:
+        with clock.stage("write"):
+            cases_csv, cases_parquet = write_cases(cases, staging)
+            written = {
+                "cases_csv": cases_csv,
+                "cases_parquet": cases_parquet,
+                "explanations": write_table(explanations, staging / EXPLANATIONS_FILE),
+                "links": write_table(links, staging / LINKS_FILE),
+                "rejects": write_refused(extract.rejects, staging / REJECTS_FILE),
+                **dict(zip(("drift", "drift_page"), write_drift(drift, staging), strict=True)),
+                "summary": staging / SUMMARY_FILE,
+            }
+        summary = {
+            "run_id": run_id,
+            **run_summary(
+                as_of=as_of, extract=extract, links=links, cases=cases, explanations=explanations,
+                model=model, model_reference=model_version, capacity=capacity,
+                control_sample={"size": int(cases["control"].sum()), "seed": control_seed,
+                                "share_of_capacity": settings.control_sample.share_of_capacity},
+                timings=clock.seconds,
+                total_seconds=time.perf_counter() - started,
+                outputs={name: (out_dir or workspace.runs_dir / run_id) / path.name
+                         for name, path in written.items()}, data_dir=data_dir,
+                workspace=workspace,
+            ),
+            "run_dir": str(workspace.runs_dir / run_id),
+            "status": COMPLETE,
+            "data_fingerprint": data_fingerprint(fingerprints),
+            "drift": drift_summary(drift),
         }
-
-    summary = run_summary(
-        as_of=as_of, extract=extract, links=links, cases=cases, explanations=explanations,
-        model=model, model_reference=model_version, capacity=capacity,
-        control_sample={"size": int(cases["control"].sum()), "seed": control_seed,
-                        "share_of_capacity": settings.control_sample.share_of_capacity},
-        timings=clock.seconds,
-        total_seconds=time.perf_counter() - started, outputs=outputs, data_dir=data_dir,
-        workspace=workspace,
-    )
-    write_summary(summary, outputs["summary"])
+        write_summary(summary, written["summary"])
+    if alert(summary):
+        log.warning("drift alert: %s", ", ".join(summary["drift"]["drifted"]))
     publish_summary(summary)
-    log.info("case list written to %s", cases_csv)
+    log.info("run %s kept in %s; case list written to %s", run_id, summary["run_dir"],
+             summary["outputs"]["cases_csv"])
+    if settings.case_store.import_runs:
+        log.info(store_cases(summary["run_dir"], store_url(settings.case_store.url, workspace.root)).describe())
     return summary
 
 

@@ -32,6 +32,7 @@ from models.registry import (
 )
 from oversight.report import build_report, write_report
 from oversight.signoff import champion_scores, record_training, trainer_name, version_facts
+from pipelines.drift import log_training_profiles
 from pipelines.prepare import prepare_features
 from pipelines.validate import REJECTS_FILE
 from pipelines.workspace import Workspace
@@ -54,6 +55,8 @@ score_champion = task(champion_scores, name="score with the champion", cache_pol
 report = task(build_report, name="build oversight report", cache_policy=NO_CACHE)
 log_report = task(record_training, name="log report and trainer", cache_policy=NO_CACHE,
                   retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
+log_profiles = task(log_training_profiles, name="log drift reference", cache_policy=NO_CACHE,
+                    retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
 
 
 @flow(name="train", validate_parameters=False)
@@ -103,6 +106,8 @@ def train_flow(
     logged = log_run(model=model, feature_table=feature_table, feature_specs=FEATURES, settings=settings,
                      as_of=as_of, fingerprints=fingerprints, evaluations=evaluations,
                      data_quality=extract_summary(extract), artifact_location=workspace.artifact_location)
+    # the distributions later scoring runs measure their drift against, logged before the version exists
+    log_profiles(logged.run_id, feature_table, model.pipeline.columns, model.detector.decision_scores_)
     version = register(logged, model_name=settings.registry.model_name)
     facts = version_facts(version.model_name, version.version, trained_by)
     made = report(facts=facts, settings=settings, feature_table=feature_table,

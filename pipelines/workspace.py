@@ -55,6 +55,16 @@ class Workspace:
         return self.root / "prefect"
 
     @property
+    def runs_dir(self) -> Path:
+        """The run history: one ``<run_id>/`` directory of outputs per scoring run."""
+        return self.root / "runs"
+
+    @property
+    def scoring_dir(self) -> Path:
+        """Where a scoring run without ``--out`` (a scheduled one) writes the contract check of its extract."""
+        return self.root / "scoring"
+
+    @property
     def training_dir(self) -> Path:
         """Where training writes the contract check of its extract: ``rejects.csv``, ``run_summary.json``."""
         return self.root / "training"
@@ -98,6 +108,16 @@ class Workspace:
         for name, value in ENVIRONMENT_DEFAULTS.items():
             os.environ.setdefault(name, value)
         logger.info("workspace %s: MLflow at %s", self.root, redacted(self.tracking_uri))
+
+    @property
+    def server_api_url(self) -> str:
+        """The Prefect server scheduled runs use: the configured one, else the one ``counterfraud server`` starts."""
+        configured = self.settings.orchestration.prefect_api_url
+        return configured or f"http://{UI_HOST}:{self.settings.orchestration.server_port}/api"
+
+    def use_server(self) -> None:
+        """Point Prefect at ``server_api_url`` rather than a temporary server. Call before importing Prefect."""
+        os.environ["PREFECT_API_URL"] = self.server_api_url
 
     def ui_command(self, port: int) -> list[str]:
         """The ``mlflow server`` command that serves the UI on this workspace's store.

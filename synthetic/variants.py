@@ -111,6 +111,16 @@ VARIANTS: dict[str, Variant] = {
             subletting={"moved_out": 1 / 3, "claims_elsewhere": 1 / 3, "unconnected": 1 / 3},
             lookalikes=2.0,
         ),
+        Variant(
+            "subtle",
+            "Mostly the newer ways, most graded cases subtle, fraud 2.2 % of subjects, a look-alike per case.",
+            fraud_rate=0.022,
+            subtle_share=0.6,
+            living_together={"household": 0.2, "newcomer": 0.4, "shared_details": 0.4},
+            single_person_discount={"household": 0.2, "newcomer": 0.4, "claimant_at_address": 0.4},
+            subletting={"moved_out": 0.2, "claims_elsewhere": 0.4, "unconnected": 0.4},
+            lookalikes=1.0,
+        ),
     )
 }
 """Every variant by name; ``standard`` is the default."""

@@ -49,6 +49,7 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         )
         from prefect.testing.utilities import prefect_test_harness
 
+
         updates = {PREFECT_HOME: home, PREFECT_SERVER_ANALYTICS_ENABLED: False}
         # its 30 s default start-up wait is too short on a busy two-core machine
         with temporary_settings(updates=updates), prefect_test_harness(server_startup_timeout=180):

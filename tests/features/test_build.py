@@ -183,10 +183,11 @@ def table(world, settings):
 RECORD_REF = {"electoral_register": "elector_id", "housing_claims": "housing_claim_id"}
 
 
-def _with_records_of(person_ref: str, table: str, rows: list[dict]) -> pd.DataFrame:
+def _with_records_of(person_ref: str, table: str, rows: list[dict], extract: Extract | None = None) -> pd.DataFrame:
     """The hand-made world's feature table (indexed by subject_ref) with ``rows`` added to ``table``,
-    each linked to the person of the record ``person_ref``."""
-    extract, links = hand_world()
+    each linked to the person of the record ``person_ref``; ``extract`` replaces the hand-made world's tables."""
+    world, links = hand_world()
+    extract = extract if extract is not None else world
     added = pd.DataFrame(rows)
     extract = dataclasses.replace(extract, **{table: pd.concat([getattr(extract, table), added], ignore_index=True)})
     person_keys = dict(zip(links["record_ref"], links["person_key"], strict=True))
@@ -516,7 +517,8 @@ def test_generated_typologies_stand_out_on_their_features(generated, typology, f
 def test_adults_moving_in_after_the_claim_began_count_in_full_when_they_came_from_another_home(table):
     row = table.loc["H04"]  # the lodger registered a year after the tenancy began, never anywhere else
     assert row["adults_moved_in_later_from_elsewhere"] == 0
-    assert row["undeclared_adults_moved_in_later"] == 0.5
+    assert row["adults_moved_in_later"] == 1
+    assert row["undeclared_adults_moved_in_later"] == 0  # as a child of the household coming of age would
     moved = _with_records_of("E23c", "electoral_register", [elector("E23d", "lodger", "U28", "2021-01-01")])
     assert moved.loc["H04", "adults_moved_in_later_from_elsewhere"] == 1
     assert moved.loc["H04", "undeclared_adults_moved_in_later"] == 1
@@ -525,11 +527,13 @@ def test_adults_moving_in_after_the_claim_began_count_in_full_when_they_came_fro
 
 
 def test_no_later_arrivals_are_counted_in_a_house_in_multiple_occupation():
-    extract, links = hand_world()
+    extract, _ = hand_world()
     register = extract.address_register.copy()
     register.loc[register["uprn"] == "U23", "property_type"] = "hmo"
-    table = build_features(dataclasses.replace(extract, address_register=register), links, AS_OF,
-                           load_settings()).set_index("subject_ref")
+    extract = dataclasses.replace(extract, address_register=register)
+    table = _with_records_of("E23c", "electoral_register", [elector("E23d", "lodger", "U28", "2021-01-01")],
+                             extract)
+    assert table.loc["H04", "adults_moved_in_later_from_elsewhere"] == 1
     assert table.loc["H04", "shared_house"] == 1
     assert table.loc["H04", "undeclared_adults_moved_in_later"] == 0
 

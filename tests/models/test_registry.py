@@ -238,8 +238,11 @@ def test_every_model_file_is_hashed_at_registration(trained, settings):
 
     tags = MlflowClient().get_model_version(settings.registry.model_name, "1").tags
     manifest = json.loads(tags[ARTIFACT_MANIFEST_TAG])
-    assert {"MLmodel", "python_model.pkl", "requirements.txt"} <= set(manifest)
+    detector_files = {f"artifacts/detector/{name}" for name in
+                      ("detector.json", "arrays.npz", "forest.skops", "autoencoder.pt")}
+    assert {"MLmodel", "pyfunc_model.py", "requirements.txt"} | detector_files <= set(manifest)
     assert not any(path.startswith("code/") for path in manifest)  # no copy of the project's code
+    assert not any(path.endswith((".pkl", ".pickle")) for path in manifest)  # nothing pickled
     requirements = next(trained["workspace"].artifacts_dir.rglob("requirements.txt")).read_text()
     assert {"shap", "scipy", "pyarrow", "torch", "pyod"} <= {line.split("==")[0] for line in requirements.split()}
 
@@ -248,11 +251,11 @@ def test_every_model_file_is_hashed_at_registration(trained, settings):
 def test_a_tampered_model_is_refused(trained, settings, change):
     from models.registry import ModelIntegrityError
 
-    pickles = sorted(trained["workspace"].artifacts_dir.rglob("python_model.pkl"))
-    assert len(pickles) == 2  # one per version
-    saved = {path: path.read_bytes() for path in pickles}
+    model_arrays = sorted(trained["workspace"].artifacts_dir.rglob("arrays.npz"))
+    assert len(model_arrays) == 2  # one per version
+    saved = {path: path.read_bytes() for path in model_arrays}
     try:
-        for path in pickles:
+        for path in model_arrays:
             if change == "edit":
                 path.write_bytes(saved[path] + b"\x00")
             else:

@@ -75,6 +75,7 @@ def test_unknown_setting_is_one_line_naming_the_key(tmp_path: Path, capsys) -> N
     ["score", "--data", "d", "--out", "o", "--capacity", "many"],
     ["train", "--data", "d", "--as-of", "2026-13-01"],
     ["generate", "--out", "d", "--people", "0", "--truth", "t.csv"],
+    ["generate", "--out", "d", "--people", "10", "--truth", "t.csv", "--variant", "nope"],
 ])
 def test_bad_arguments_exit_non_zero(argv: list[str], capsys) -> None:
     with pytest.raises(SystemExit) as stopped:

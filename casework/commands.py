@@ -1,0 +1,78 @@
+"""What the casework verbs of the command line do: ``app``, ``users add``, ``cases import``,
+``outcomes export`` and ``audit verify``. The CLI only parses arguments and prints the answers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from casework import audit
+from casework.audit import AccessLogTamperedError
+from casework.auth import add_user
+from casework.store import (
+    OUTCOME_COLUMNS,
+    SYSTEM_ACTOR,
+    Case,
+    closed_outcomes,
+    open_store,
+    store_url,
+)
+from configs.settings import Settings
+from features.csv_output import write_csv
+
+logger = logging.getLogger(__name__)
+
+OUTCOMES_FILE = "investigation_outcomes.csv"
+
+
+def case_store(settings: Settings, workspace_root: str | Path) -> Engine:
+    """The workspace's case store (or the configured one), migrated."""
+    return open_store(store_url(settings.case_store.url, workspace_root))
+
+
+def add_account(engine: Engine, name: str, role: str, password: str) -> str:
+    with Session(engine) as session, session.begin():
+        add_user(session, name, role, password)
+        audit.record(session, SYSTEM_ACTOR, "add account", name, role)
+    return f"account {name} added with role {role}"
+
+
+def export_outcomes(engine: Engine, out_dir: str | Path) -> str:
+    """Write ``investigation_outcomes.csv`` (the data contract's table) into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / OUTCOMES_FILE
+    with Session(engine) as session, session.begin():
+        rows = closed_outcomes(session)
+        partial = path.with_suffix(".csv.partial")
+        # the project's one CSV writer: text a spreadsheet would run as a formula is made inert
+        write_csv(pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS)), partial)
+        partial.replace(path)
+        audit.record(session, SYSTEM_ACTOR, "export outcomes", str(path.resolve()), f"{len(rows)} rows")
+    controls = sum(row["control"] == "true" for row in rows)
+    return f"{len(rows):,} closed cases ({controls:,} from the control sample) written to {path}"
+
+
+def verify_log(engine: Engine) -> str:
+    """The line to print when the access log's chain holds; :class:`AccessLogTamperedError` if not."""
+    with Session(engine) as session:
+        check = audit.verify(session)
+    if not check.intact:
+        raise AccessLogTamperedError(f"access log tampered with: {check.problem}")
+    return f"access log intact: {check.entries:,} entries, hash chain verified"
+
+
+def serve(engine: Engine, settings: Settings, host: str, port: int) -> None:
+    """Serve the case-review page until interrupted."""
+    import uvicorn
+
+    from casework.app import create_app
+
+    with Session(engine) as session:
+        cases = session.scalar(select(func.count()).select_from(Case))
+    logger.warning("case review on http://%s:%d (%d cases in the store)", host, port, cases)
+    uvicorn.run(create_app(engine, settings.case_store), host=host, port=port, log_level="warning")

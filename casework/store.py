@@ -1,0 +1,526 @@
+"""The case store: scoring runs, cases, their score history and events, accounts.
+
+SQLAlchemy 2 on SQLite (WAL, in the workspace) by default, or on PostgreSQL by configuration
+(``case_store.url``). The schema is Alembic's (``casework/migrations``), brought up to date by
+:func:`open_store` before anything reads it.
+
+Workflow of a case: ``new`` → ``assigned`` → ``in_review`` → ``closed`` (with an outcome and a
+closing note); a supervisor can reopen a closed case. Every change is an :class:`Event` (who,
+when, field, old and new value), appended and never updated. Every change also checks the
+``version`` the case was read at: a stale save raises :class:`StaleCaseError` naming who changed the
+case meanwhile. :func:`claim_next` is atomic: on PostgreSQL it locks the next new case with
+``FOR UPDATE SKIP LOCKED``; on SQLite, where writers take turns, the guarded ``UPDATE … WHERE
+status = 'new'`` alone decides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+STORE_FILE = "cases.db"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+NEW, ASSIGNED, IN_REVIEW, CLOSED = "new", "assigned", "in_review", "closed"
+STATUSES = (NEW, ASSIGNED, IN_REVIEW, CLOSED)
+OUTCOMES = ("fraud", "error", "no_issue", "not_investigated")
+SYSTEM_ACTOR = "system"
+"""The actor of changes no person made (a run joining an open case)."""
+
+
+class CaseworkError(ValueError):
+    """A case-store request a user can correct (a stale save, a step the workflow forbids)."""
+
+
+class StaleCaseError(CaseworkError):
+    """The case changed since it was read; the message says who changed it."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    """One imported scoring run."""
+
+    __tablename__ = "runs"
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    model_version: Mapped[str] = mapped_column(String(32))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    run_dir: Mapped[str] = mapped_column(Text)
+    data_dir: Mapped[str] = mapped_column(Text)
+    subjects_scored: Mapped[int] = mapped_column(Integer)
+    work_list_size: Mapped[int] = mapped_column(Integer)
+    control_size: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(Text)
+    """The run's ``run_summary.json``, as written."""
+
+
+class Case(Base):
+    """A subject on a work list, from the run that opened it until it is closed."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_ref: Mapped[str] = mapped_column(String(64), index=True)
+    subject_type: Mapped[str] = mapped_column(String(16))
+    pseudonym: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    closing_note: Mapped[str | None] = mapped_column(Text)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    purged_on: Mapped[dt.date | None] = mapped_column(Date)
+    """When retention removed what identifies the subject (see :func:`purge_before`)."""
+    control: Mapped[bool] = mapped_column(Boolean)
+    """Drawn at random for a quality check, not flagged."""
+    priority: Mapped[float] = mapped_column(Float)
+    """Position in the run's queue: flagged cases by rank, control cases spread evenly among them."""
+    opened_run_id: Mapped[str] = mapped_column(String(64), ForeignKey("runs.run_id"))
+    latest_run_id: Mapped[str] = mapped_column(String(64), ForeignKey("runs.run_id"))
+    score: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[str] = mapped_column(Text)
+    related: Mapped[str] = mapped_column(Text)
+    top_feature: Mapped[str | None] = mapped_column(String(64))
+    la_code: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class CaseDetail(Base):
+    """What the case page shows in full, kept apart so that the work list scans narrow rows."""
+
+    __tablename__ = "case_details"
+    case_id: Mapped[int] = mapped_column(Integer, ForeignKey("cases.id"), primary_key=True)
+    explanation: Mapped[str] = mapped_column(Text)
+    """JSON: the base value and each feature's value and contribution in the latest run."""
+    records: Mapped[str] = mapped_column(Text)
+    """JSON: the subject's own records from each source, as the latest run read them."""
+
+
+class CaseScore(Base):
+    """A case's score in one run: its score history."""
+
+    __tablename__ = "case_scores"
+    case_id: Mapped[int] = mapped_column(Integer, ForeignKey("cases.id"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), ForeignKey("runs.run_id"), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int] = mapped_column(Integer)
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    control: Mapped[bool] = mapped_column(Boolean)
+
+
+class Event(Base):
+    """One change of one field of a case; appended, never updated."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(Integer, ForeignKey("cases.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    """A local account of the case-review page."""
+
+    __tablename__ = "users"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class StoreKey(Base):
+    __tablename__ = "store_keys"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+
+
+# --------------------------------------------------------------------------------------- the engine
+
+
+def store_url(configured: str | None, workspace_root: str | Path) -> str:
+    """The configured case-store URL, else SQLite at ``<workspace>/cases.db``."""
+    return configured or f"sqlite:///{Path(workspace_root).resolve() / STORE_FILE}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # the driver's own transaction handling is off: each transaction begins IMMEDIATE (below), so a
+    # reader never has to upgrade to a writer that another connection has overtaken
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@functools.cache
+def open_store(url: str) -> Engine:
+    """An engine on the case store at ``url``, its schema migrated to the latest revision.
+
+    One engine per URL and process (engines pool their connections).
+    """
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        Path(engine.url.database or STORE_FILE).parent.mkdir(parents=True, exist_ok=True)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    migrate(engine)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the store's schema to Alembic's latest revision (``alembic upgrade head``)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def now() -> dt.datetime:
+    """The current UTC time, without a zone (as every timestamp of the store is kept)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def store_secret(session: Session) -> bytes:
+    """The store's own random key (made by its first migration) for pseudonyms and sessions."""
+    return bytes.fromhex(session.get(StoreKey, "secret").value)
+
+
+def pseudonym(secret: bytes, subject_ref: str) -> str:
+    """A stable pseudonym of ``subject_ref``: ``S-`` and the first 10 hex digits of its HMAC."""
+    return "S-" + hmac.new(secret, subject_ref.encode("utf-8"), hashlib.sha256).hexdigest()[:10]
+
+
+# ------------------------------------------------------------------------------------- the workflow
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one workflow step sets on a case."""
+
+    fields: dict[str, Any]
+    allowed_from: tuple[str, ...]
+
+
+def _events(case: Case, fields: dict[str, Any], actor: str, at: dt.datetime) -> list[Event]:
+    return [
+        Event(case_id=case.id, at=at, actor=actor, field=name,
+              old_value=_text(getattr(case, name)), new_value=_text(value))
+        for name, value in fields.items() if getattr(case, name) != value
+    ]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _apply(session: Session, case_id: int, read_version: int, actor: str, change: Change,
+           step: str) -> Case:
+    """Set ``change.fields`` on the case if it is still at ``read_version``; log one event per field."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise CaseworkError(f"no case {case_id}")
+    if case.version != read_version:
+        raise _stale(case)
+    if case.status not in change.allowed_from:
+        raise CaseworkError(f"case {case_id} is {case.status.replace('_', ' ')}: cannot {step} it")
+    at = now()
+    events = _events(case, change.fields, actor, at)
+    updated = session.execute(
+        update(Case).where(Case.id == case_id, Case.version == read_version)
+        .values(**change.fields, updated_at=at, updated_by=actor, version=read_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if updated.rowcount != 1:
+        session.expire(case)
+        raise _stale(session.get(Case, case_id))
+    session.add_all(events)
+    session.flush()
+    session.expire(case)
+    return session.get(Case, case_id)
+
+
+def _stale(case: Case) -> StaleCaseError:
+    return StaleCaseError(
+        f"case {case.id} was changed by {case.updated_by} at {case.updated_at:%Y-%m-%d %H:%M:%S} UTC "
+        f"since you opened it (now {case.status.replace('_', ' ')}"
+        + (f", assigned to {case.assignee}" if case.assignee else "") + "): reload it and try again")
+
+
+def assign(session: Session, case_id: int, read_version: int, actor: str, assignee: str) -> Case:
+    """Assign a new or assigned case to ``assignee``."""
+    return _apply(session, case_id, read_version, actor,
+                  Change({"status": ASSIGNED, "assignee": assignee}, (NEW, ASSIGNED)), "assign")
+
+
+def start_review(session: Session, case_id: int, read_version: int, actor: str) -> Case:
+    """The assignee starts reviewing an assigned case."""
+    case = session.get(Case, case_id)
+    if case is not None and case.assignee != actor:
+        raise CaseworkError(f"case {case_id} is assigned to {case.assignee or 'nobody'}, not {actor}")
+    return _apply(session, case_id, read_version, actor, Change({"status": IN_REVIEW}, (ASSIGNED,)),
+                  "start reviewing")
+
+
+def close(session: Session, case_id: int, read_version: int, actor: str, outcome: str,
+          note: str) -> Case:
+    """Close a case under review with an outcome and a closing note (both required)."""
+    if outcome not in OUTCOMES:
+        raise CaseworkError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+    if not note.strip():
+        raise CaseworkError("a closing note is required")
+    return _apply(session, case_id, read_version, actor, Change(
+        {"status": CLOSED, "outcome": outcome, "closing_note": note.strip(), "closed_on": now().date()},
+        (IN_REVIEW,)), "close")
+
+
+def reopen(session: Session, case_id: int, read_version: int, actor: str) -> Case:
+    """Reopen a closed case: back to its assignee, its outcome cleared (the events keep it).
+
+    A purged case cannot be reopened: nothing left in it names the subject.
+    """
+    purged_on = session.scalar(select(Case.purged_on).where(Case.id == case_id))
+    if purged_on is not None:
+        raise CaseworkError(f"case {case_id} was purged on {purged_on.isoformat()} under the retention "
+                            "limit: it no longer names its subject and cannot be reopened")
+    return _apply(session, case_id, read_version, actor, Change(
+        {"status": ASSIGNED, "outcome": None, "closing_note": None, "closed_on": None}, (CLOSED,)),
+        "reopen")
+
+
+def claim_next(session: Session, run_id: str, actor: str) -> Case | None:
+    """Assign the first new case of the run's queue to ``actor``; None when none is left.
+
+    Two callers never get the same case: the update only succeeds while the case is still new,
+    and on PostgreSQL the candidate row is locked (``SKIP LOCKED``) so the callers take different
+    rows instead of waiting on one.
+    """
+    while True:
+        candidate = session.execute(
+            select(Case.id, Case.version).where(Case.latest_run_id == run_id, Case.status == NEW)
+            .order_by(Case.priority, Case.id).limit(1).with_for_update(skip_locked=True)
+        ).first()
+        if candidate is None:
+            return None
+        at = now()
+        claimed = session.execute(
+            update(Case).where(Case.id == candidate.id, Case.status == NEW)
+            .values(status=ASSIGNED, assignee=actor, updated_at=at, updated_by=actor,
+                    version=candidate.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:
+            session.add_all([
+                Event(case_id=candidate.id, at=at, actor=actor, field="status", old_value=NEW,
+                      new_value=ASSIGNED),
+                Event(case_id=candidate.id, at=at, actor=actor, field="assignee", old_value=None,
+                      new_value=actor),
+            ])
+            session.flush()
+            return session.get(Case, candidate.id)
+
+
+def bulk_assign(session: Session, case_ids: Iterable[int], actor: str, assignee: str) -> list[int]:
+    """Assign each of ``case_ids`` that is new or assigned to ``assignee``; the ids assigned."""
+    done = []
+    for case_id in case_ids:
+        case = session.get(Case, case_id)
+        if case is not None and case.status in (NEW, ASSIGNED) and case.assignee != assignee:
+            assign(session, case_id, case.version, actor, assignee)
+            done.append(case_id)
+    return done
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def latest_run(session: Session) -> Run | None:
+    """The run with the latest as-of date, the latest imported among equals."""
+    return session.scalars(select(Run).order_by(Run.as_of.desc(), Run.imported_at.desc()).limit(1)).first()
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """The work-list filters of the case-review page; None or "" filters nothing."""
+
+    status: str | None = None
+    subject_type: str | None = None
+    assignee: str | None = None
+    la_code: str | None = None
+    top_feature: str | None = None
+
+
+SORTS = {"rank": Case.rank, "score": Case.score, "status": Case.status, "assignee": Case.assignee,
+         "queue": Case.priority}
+
+
+def list_cases(session: Session, run_id: str, filters: CaseFilter, sort: str = "queue",
+               descending: bool = False, page: int = 1, page_size: int = 50) -> tuple[list[Case], int]:
+    """One page of the run's work list and the number of cases the filters keep."""
+    query = select(Case).where(Case.latest_run_id == run_id)
+    for column, value in ((Case.status, filters.status), (Case.subject_type, filters.subject_type),
+                          (Case.assignee, filters.assignee), (Case.la_code, filters.la_code),
+                          (Case.top_feature, filters.top_feature)):
+        if value:
+            query = query.where(column == value)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    order = SORTS.get(sort, Case.priority)
+    query = query.order_by(order.desc() if descending else order, Case.id)
+    cases = session.scalars(query.offset((max(page, 1) - 1) * page_size).limit(page_size)).all()
+    return list(cases), int(total or 0)
+
+
+def filter_choices(session: Session, run_id: str) -> dict[str, list[str]]:
+    """The values each work-list filter can take in the run."""
+    choices = {}
+    for name, column in (("assignee", Case.assignee), ("la_code", Case.la_code),
+                         ("top_feature", Case.top_feature)):
+        choices[name] = sorted(value for value in session.scalars(
+            select(column).where(Case.latest_run_id == run_id).distinct()) if value)
+    return choices
+
+
+def score_history(session: Session, case_id: int) -> Sequence[Any]:
+    """The case's score in each run that scored it, oldest first."""
+    return session.execute(
+        select(Run.run_id, Run.as_of, Run.model_version, CaseScore.score, CaseScore.rank,
+               CaseScore.flagged, CaseScore.control)
+        .join(Run, Run.run_id == CaseScore.run_id).where(CaseScore.case_id == case_id)
+        .order_by(Run.as_of, Run.imported_at)
+    ).all()
+
+
+def case_events(session: Session, case_id: int) -> Sequence[Event]:
+    return session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id)).all()
+
+
+def cases_of_subjects(session: Session, subject_refs: Iterable[str]) -> dict[str, int]:
+    """The latest case of each subject that has one."""
+    rows = session.execute(select(Case.subject_ref, func.max(Case.id))
+                           .where(Case.subject_ref.in_(list(subject_refs))).group_by(Case.subject_ref))
+    return dict(rows.all())
+
+
+def status_counts(session: Session) -> dict[str, Any]:
+    """Aggregate figures for the panel: cases per status, and outcomes of flagged and control cases."""
+    statuses = dict(session.execute(select(Case.status, func.count()).group_by(Case.status)).all())
+    outcomes = session.execute(
+        select(Case.control, Case.outcome, func.count()).where(Case.status == CLOSED)
+        .group_by(Case.control, Case.outcome)).all()
+    by_sample = {"flagged": dict.fromkeys(OUTCOMES, 0), "control": dict.fromkeys(OUTCOMES, 0)}
+    for control, outcome, count in outcomes:
+        by_sample["control" if control else "flagged"][outcome] = count
+    runs = session.execute(select(Run.run_id, Run.as_of, Run.model_version, Run.subjects_scored,
+                                  Run.work_list_size, Run.control_size)
+                           .order_by(Run.as_of.desc(), Run.imported_at.desc())).all()
+    return {"statuses": {status: statuses.get(status, 0) for status in STATUSES},
+            "outcomes": by_sample, "runs": runs}
+
+
+# ------------------------------------------------------------------------------------------ outcomes
+
+OUTCOME_COLUMNS = ("subject_ref", "outcome", "closed_on", "typology", "control")
+"""The data contract's ``investigation_outcomes`` table."""
+CONTRACT_OUTCOMES = ("fraud", "error", "no_issue")
+"""Outcomes the contract's table holds: a case closed as not investigated says nothing of the subject."""
+
+
+def closed_outcomes(session: Session) -> list[dict[str, Any]]:
+    """The latest closed case of each subject with a contract outcome, as contract rows.
+
+    ``typology`` is left empty: the store records an outcome, not which kind of fraud or error.
+    """
+    latest = (select(Case.subject_ref, func.max(Case.id).label("case_id"))
+              .where(Case.status == CLOSED, Case.outcome.in_(CONTRACT_OUTCOMES), Case.purged_on.is_(None))
+              .group_by(Case.subject_ref).subquery())
+    rows = session.execute(
+        select(Case.subject_ref, Case.outcome, Case.closed_on, Case.control)
+        .join(latest, latest.c.case_id == Case.id).order_by(Case.closed_on, Case.subject_ref))
+    return [{"subject_ref": ref, "outcome": outcome, "closed_on": closed_on.isoformat(), "typology": "",
+             "control": "true" if control else "false"} for ref, outcome, closed_on, control in rows]
+
+
+# ---------------------------------------------------------------------------------------- retention
+
+PURGED_TEXT = "[purged]"
+PURGE_BATCH = 1_000
+"""Cases purged per statement: SQLite bounds the parameters of one statement."""
+
+
+def purge_before(url: str, cutoff: dt.datetime) -> dict[str, int]:
+    """Remove what identifies the subject of every case closed before ``cutoff``.
+
+    Open cases are kept whole, whatever their age. A purged case keeps its pseudonym, type,
+    outcome, dates, control flag and score history, so counts and outcome rates stay whole;
+    its subject reference becomes its pseudonym, and its reasons, related subjects, closing
+    note, the records and explanation its page showed, and the closing-note text of its events
+    are removed. This is the one change made to events after they are written: retention
+    outranks keeping the old text. Purged cases are no longer exported as outcomes.
+
+    Parameters
+    ----------
+    url : str
+        The case store.
+    cutoff : datetime
+        Cases closed on an earlier day are purged.
+
+    Returns
+    -------
+    dict
+        ``cases``: how many cases this call purged (a case is purged once).
+    """
+    engine = open_store(url)
+    with Session(engine) as session, session.begin():
+        ids = session.scalars(select(Case.id).where(
+            Case.status == CLOSED, Case.closed_on < cutoff.date(), Case.purged_on.is_(None))).all()
+        for start in range(0, len(ids), PURGE_BATCH):
+            batch = ids[start:start + PURGE_BATCH]
+            session.execute(update(Case).where(Case.id.in_(batch)).values(
+                subject_ref=Case.pseudonym, reasons="", related="", closing_note=None,
+                purged_on=now().date()))
+            session.execute(update(CaseDetail).where(CaseDetail.case_id.in_(batch)).values(
+                explanation="{}", records="{}"))
+            for column in (Event.old_value, Event.new_value):
+                session.execute(update(Event).where(
+                    Event.case_id.in_(batch), Event.field == "closing_note", column.is_not(None))
+                    .values({column.key: PURGED_TEXT}))
+    return {"cases": len(ids)}

@@ -1,0 +1,134 @@
+"""The case-review application over HTTP (Starlette's test client): every route with every role."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework.app import ROUTE_ROLES, SECURE_HEADERS
+from casework.auth import ROLES
+from casework.store import Case, CaseDetail
+from tests.casework.conftest import PASSWORD, case_site
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def site(scored, tmp_path_factory):
+    return case_site(scored, tmp_path_factory.mktemp("app"))
+
+
+def _signed_in(app, name: str) -> tuple[TestClient, str]:
+    client = TestClient(app, follow_redirects=False)
+    token = CSRF.search(client.get("/login").text).group(1)
+    response = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 303, response.text
+    session_cookie = next(cookie for cookie in response.headers.get_list("set-cookie")
+                          if cookie.startswith("cf_session="))
+    assert {"httponly", "samesite=strict"} <= set(session_cookie.lower().split("; "))
+    return client, CSRF.search(client.get("/admin/users" if name == "admin" else "/cases" if name != "panel"
+                                          else "/panel").text).group(1)
+
+
+def _first_case(engine) -> Case:
+    with Session(engine) as session:
+        return session.scalars(select(Case).order_by(Case.rank)).first()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("role", ROLES)
+def test_each_route_serves_its_roles_only(site, role):
+    engine, app = site
+    client, token = _signed_in(app, role)
+    case = _first_case(engine)
+    for (method, route), allowed in ROUTE_ROLES.items():
+        path = route.replace("{case_id}", str(case.id))
+        if method == "GET":
+            response = client.get(path)
+        else:
+            # a form the role may send but with the wrong version: refused by the store, not the role
+            response = client.post(path, data={"csrf_token": token, "version": "-1", "assignee": role,
+                                               "case_id": [str(case.id)], "name": "", "role": "",
+                                               "password": ""})
+        if role in allowed:
+            assert response.status_code in (200, 303, 409), (method, path, response.status_code)
+        else:
+            assert response.status_code == 403, (method, path, response.status_code)
+            assert "cannot open this page" in response.text
+
+
+@pytest.mark.slow
+def test_signed_out_visitors_are_sent_to_sign_in_and_posts_need_the_session_token(site):
+    engine, app = site
+    client = TestClient(app, follow_redirects=False)
+    response = client.get("/cases")
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    for name, value in SECURE_HEADERS.items():
+        assert response.headers[name] == value
+    assert client.post("/cases/claim-next").status_code == 401
+    signed_in, _ = _signed_in(app, "ivy")
+    assert signed_in.post("/cases/claim-next", data={"csrf_token": "forged"}).status_code == 403
+    refused = client.post("/login", data={"username": "ivy", "password": PASSWORD})
+    assert refused.status_code == 403
+    token = CSRF.search(client.get("/login").text).group(1)
+    wrong = client.post("/login", data={"username": "ivy", "password": "wrong password", "csrf_token": token})
+    assert wrong.status_code == 401 and "wrong password" in wrong.text
+
+
+@pytest.mark.slow
+def test_the_panel_sees_pseudonyms_and_no_records(site, scored):
+    engine, app = site
+    client, _ = _signed_in(app, "panel")
+    case = _first_case(engine)
+    listing = client.get("/cases").text
+    page = client.get(f"/cases/{case.id}").text
+    with Session(engine) as session:
+        refs = list(session.scalars(select(Case.subject_ref)))
+    assert case.pseudonym in listing and case.pseudonym in page
+    assert not any(ref in listing or ref in page for ref in refs)
+    with Session(engine) as session:
+        records = session.get(CaseDetail, case.id).records
+    for marker in ("nino", "surname", "postcode", "uprn"):
+        for value in re.findall(rf'"{marker}": "([^"]+)"', records):
+            assert value not in page, (marker, value)
+    assert 'id="records"' not in page and 'id="actions"' not in page
+    investigator, _ = _signed_in(app, "ivy")
+    assert case.subject_ref in investigator.get(f"/cases/{case.id}").text
+
+
+def _new_cases(engine, count: int) -> list[Case]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Case).where(Case.status == "new").order_by(Case.rank).limit(count)))
+
+
+@pytest.mark.slow
+def test_a_supervisor_assigns_several_cases_at_once(site):
+    engine, app = site
+    client, token = _signed_in(app, "supervisor")
+    chosen = [case.id for case in _new_cases(engine, 3)]
+    response = client.post("/cases/bulk-assign", data={"csrf_token": token, "assignee": "ivy",
+                                                        "case_id": [str(case_id) for case_id in chosen]})
+    assert response.status_code == 303 and "3+case%28s%29+assigned+to+ivy" in response.headers["location"]
+    with Session(engine) as session:
+        assert {session.get(Case, case_id).assignee for case_id in chosen} == {"ivy"}
+
+
+@pytest.mark.slow
+def test_a_stale_form_is_refused_naming_who_changed_the_case(site):
+    engine, app = site
+    case = _new_cases(engine, 1)[0]
+    investigator, investigator_token = _signed_in(app, "ivy")
+    supervisor, supervisor_token = _signed_in(app, "supervisor")
+    assert f'name="version" value="{case.version}"' in supervisor.get(f"/cases/{case.id}").text
+    assert investigator.post(f"/cases/{case.id}/assign", data={
+        "csrf_token": investigator_token, "version": str(case.version)}).status_code == 303
+    stale = supervisor.post(f"/cases/{case.id}/assign", data={
+        "csrf_token": supervisor_token, "version": str(case.version), "assignee": "investigator"})
+    assert stale.status_code == 409
+    assert re.search(r"was changed by ivy at [0-9: -]+ UTC since you opened it", stale.text)
+    with Session(engine) as session:
+        assert session.get(Case, case.id).assignee == "ivy"

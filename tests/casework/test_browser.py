@@ -1,0 +1,143 @@
+"""The case-review page in headless Chromium (Debian's chromium and chromedriver, driven by Selenium)."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework.store import Case
+from tests.casework.conftest import PASSWORD, case_site
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@contextlib.contextmanager
+def _served(app) -> Iterator[str]:
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the case-review page did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    for program in (CHROMEDRIVER, CHROMIUM):
+        assert shutil.which(program), f"{program} is missing: `make system-packages` installs it"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1600"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _sign_in(driver, base: str, name: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}/")
+    driver.find_element(By.ID, "username").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    _submit(driver, (By.ID, "sign-in"))
+
+
+def _submit(driver, locator: tuple[str, str]) -> None:
+    """Click a form's button or a link and wait until the next page has loaded in place of this one."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # a mark on this page's window: the next page starts with a fresh one
+    driver.execute_script("window.leftBehind = true;")
+    driver.find_element(*locator).click()
+    WebDriverWait(driver, 30).until(lambda current: current.execute_script(
+        "return window.leftBehind === undefined && document.readyState === 'complete';"))
+
+
+def _shot(driver, directory: Path, name: str) -> Path:
+    """A full-page screenshot (the window grown to the page's height)."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, max(900, height))
+    path = directory / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+@pytest.mark.slow
+def test_an_investigator_works_a_case_and_the_panel_sees_pseudonyms(scored, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    engine, app = case_site(scored, tmp_path)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with _served(app) as base:
+        _sign_in(browser, base, "ivy")
+        rows = browser.find_elements(By.CSS_SELECTOR, "#cases tbody tr")
+        assert len(rows) == 50 and "Work list" in browser.find_element(By.TAG_NAME, "h1").text
+        _shot(browser, shots, "1-work-list")
+
+        _submit(browser, (By.ID, "claim-next"))
+        assert browser.find_element(By.ID, "status").text == "assigned"
+        assert browser.find_element(By.ID, "assignee").text == "ivy"
+        reasons = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#reasons li")]
+        bars = browser.find_elements(By.CSS_SELECTOR, "#waterfall rect")
+        income = browser.find_elements(By.CSS_SELECTOR, "#records h3")
+        with Session(engine) as session:
+            case = session.scalars(select(Case).where(Case.assignee == "ivy")).one()
+        assert reasons and reasons == case.reasons.split(" | ")
+        assert len(bars) >= 5 and len(income) == 4
+        _shot(browser, shots, "2-case-claimed")
+
+        _submit(browser, (By.ID, "start-review"))
+        Select(browser.find_element(By.ID, "outcome")).select_by_value("fraud")
+        browser.find_element(By.ID, "note").send_keys("Earnings confirmed with the employer; referred.")
+        _submit(browser, (By.ID, "close-case"))
+        assert browser.find_element(By.ID, "status").text == "closed"
+        assert browser.find_element(By.ID, "outcome-shown").text == "fraud"
+        events = browser.find_element(By.ID, "events").text
+        assert "in review" in events and "Earnings confirmed" in events
+        _shot(browser, shots, "3-case-closed")
+
+        _submit(browser, (By.CSS_SELECTOR, ".signout button"))
+        _sign_in(browser, base, "panel")
+        browser.get(f"{base}/cases")
+        with Session(engine) as session:
+            refs = set(session.scalars(select(Case.subject_ref)))
+        assert not any(ref in browser.page_source for ref in refs)
+        assert not browser.find_elements(By.ID, "claim-next")
+        _submit(browser, (By.CSS_SELECTOR, "#cases tbody a"))
+        assert browser.find_element(By.TAG_NAME, "h1").text.startswith("S-")
+        assert not browser.find_elements(By.ID, "records") and not browser.find_elements(By.ID, "actions")
+        assert "Earnings confirmed" not in browser.page_source  # a closing note may name people
+        _shot(browser, shots, "4-panel-case")
+        browser.get(f"{base}/admin/log")
+        assert "Not allowed" in browser.find_element(By.TAG_NAME, "h1").text
+    print(f"\nscreenshots of the case-review page: {shots}")

@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from casework import audit, store
+from casework.commands import export_outcomes
+from casework.imports import import_run, read_summary, run_id_of
+from casework.store import Case, CaseScore, Event, StaleCaseError
+from features.contract import read_table, validate_table
+
+
+@pytest.fixture
+def engine(store_url):
+    return store.open_store(store_url)
+
+
+def _work(run_dir):
+    cases = pd.read_parquet(run_dir / "cases.parquet")
+    return cases.loc[cases["work_list"]].set_index("subject_ref")  # flagged and the random control sample
+
+
+def _details(engine, case: Case) -> tuple[dict, dict]:
+    """The case's explanation and records."""
+    with Session(engine) as session:
+        detail = session.get(store.CaseDetail, case.id)
+        return json.loads(detail.explanation), json.loads(detail.records)
+
+
+def _cases(engine) -> dict[str, Case]:
+    with Session(engine) as session:
+        found = session.scalars(select(Case)).all()
+        session.expunge_all()
+    return {case.subject_ref: case for case in found}
+
+
+def _work_a_case(engine, case_id, actor="ivy", outcome="fraud"):
+    with Session(engine) as session, session.begin():
+        case = store.assign(session, case_id, session.get(Case, case_id).version, actor, actor)
+        case = store.start_review(session, case_id, case.version, actor)
+        store.close(session, case_id, case.version, actor, outcome, "checked the tax records")
+
+
+@pytest.mark.slow
+def test_a_run_imports_its_work_list_once(engine, scored):
+    result = import_run(engine, scored["first"])
+    work = _work(scored["first"])
+    cases = _cases(engine)
+    assert result.new_cases == len(work) == len(cases) and not result.already_imported
+    assert set(cases) == set(work.index)
+    explanations = pd.read_parquet(scored["first"] / "explanations.parquet")
+    controls = [case for ref, case in cases.items() if work.at[ref, "control"]]
+    assert controls and all(case.reasons == "" for case in controls)  # drawn at random: no reasons
+    for ref, case in [(ref, case) for ref, case in cases.items() if work.at[ref, "flagged"]][:20]:
+        assert (case.status, case.score, case.rank) == ("new", work.at[ref, "score"], work.at[ref, "rank"])
+        assert case.reasons == work.at[ref, "reasons"] and case.reasons
+        shown, _ = _details(engine, case)
+        assert sum(row[2] for row in shown["features"]) + shown["base_value"] == pytest.approx(case.score)
+        assert len(shown["features"]) == (explanations["subject_ref"] == ref).sum()
+    # the subject's own claim, as the data directory holds it
+    benefit = read_table(scored["data"], "benefit_claims").set_index("claim_id")
+    ref = next(ref for ref in cases if ref in benefit.index)
+    own = next(row for row in _details(engine, cases[ref])[1]["benefit_claims"] if row["claim_id"] == ref)
+    assert own["surname"] == benefit.at[ref, "surname"] and own["nino"] == (benefit.at[ref, "nino"] or "")
+
+    again = import_run(engine, scored["first"])
+    assert again.already_imported and again.run_id == result.run_id
+    assert len(_cases(engine)) == len(cases)
+
+
+@pytest.mark.slow
+def test_a_later_run_joins_open_cases_and_keeps_their_score_history(engine, scored):
+    first = import_run(engine, scored["first"])
+    opened = _cases(engine)
+    closed_ref = next(iter(opened))
+    _work_a_case(engine, opened[closed_ref].id)
+
+    second = import_run(engine, scored["second"])
+    work = _work(scored["second"])
+    cases = _cases(engine)
+    with Session(engine) as session:
+        per_subject = dict(session.execute(select(Case.subject_ref, func.count()).group_by(Case.subject_ref))
+                           .all())
+        history = session.execute(select(CaseScore.case_id, func.count()).group_by(CaseScore.case_id)
+                                  ).all()
+        assert store.latest_run(session).run_id == second.run_id != first.run_id
+    assert second.joined_cases == len(set(opened) & set(work.index)) - 1
+    # the closed case stays closed; the subject flagged again opens a second case
+    assert per_subject[closed_ref] == 2
+    assert all(count == 1 for ref, count in per_subject.items() if ref != closed_ref)
+    assert all(cases[ref].latest_run_id == second.run_id for ref in work.index)
+    assert dict(history)[opened[next(ref for ref in opened if ref != closed_ref)].id] == 2
+
+
+@pytest.mark.slow
+def test_the_workflow_keeps_every_change_as_an_event(engine, scored):
+    import_run(engine, scored["first"])
+    with Session(engine) as session, session.begin():
+        run = store.latest_run(session)
+        case = store.claim_next(session, run.run_id, "ivy")
+        assert (case.status, case.assignee, case.rank) == ("assigned", "ivy", 1)
+        with pytest.raises(store.CaseworkError, match="not ivan"):
+            store.start_review(session, case.id, case.version, "ivan")
+        case = store.start_review(session, case.id, case.version, "ivy")
+        with pytest.raises(store.CaseworkError, match="closing note is required"):
+            store.close(session, case.id, case.version, "ivy", "fraud", "  ")
+        with pytest.raises(store.CaseworkError, match="outcome must be one of"):
+            store.close(session, case.id, case.version, "ivy", "guilty", "note")
+        case = store.close(session, case.id, case.version, "ivy", "error", "overpaid, not fraud")
+        case = store.reopen(session, case.id, case.version, "sam")
+        assert (case.status, case.outcome, case.version) == ("assigned", None, 5)
+        events = [(e.actor, e.field, e.old_value, e.new_value) for e in store.case_events(session, case.id)]
+    assert events == [
+        ("system", "status", None, "new"),
+        ("ivy", "status", "new", "assigned"), ("ivy", "assignee", None, "ivy"),
+        ("ivy", "status", "assigned", "in_review"),
+        ("ivy", "status", "in_review", "closed"), ("ivy", "outcome", None, "error"),
+        ("ivy", "closing_note", None, "overpaid, not fraud"), ("ivy", "closed_on", None, events[7][3]),
+        ("sam", "status", "closed", "assigned"), ("sam", "outcome", "error", None),
+        ("sam", "closing_note", "overpaid, not fraud", None), ("sam", "closed_on", events[7][3], None),
+    ]
+
+
+@pytest.mark.slow
+def test_a_stale_save_is_refused_and_names_who_changed_the_case(engine, scored):
+    import_run(engine, scored["first"])
+    case_id = min(case.id for case in _cases(engine).values())
+    with Session(engine) as session:
+        read_by_both = session.get(Case, case_id).version
+    with Session(engine) as session, session.begin():
+        store.assign(session, case_id, read_by_both, "sam", "ivy")
+    with Session(engine) as session, session.begin():
+        with pytest.raises(StaleCaseError, match=r"changed by sam at .* assigned to ivy\): reload"):
+            store.assign(session, case_id, read_by_both, "sue", "ian")
+    with Session(engine) as session:
+        assert session.get(Case, case_id).assignee == "ivy"
+        assert session.scalar(select(func.count()).select_from(Event).where(Event.case_id == case_id)) == 3
+
+
+@pytest.mark.slow
+def test_claiming_hands_out_each_new_case_once(engine, scored):
+    import_run(engine, scored["first"])
+    total = len(_cases(engine))
+    claimed = []
+    with Session(engine) as session, session.begin():
+        run_id = store.latest_run(session).run_id
+        while (case := store.claim_next(session, run_id, f"worker{len(claimed) % 3}")) is not None:
+            claimed.append(case.id)
+    assert len(claimed) == len(set(claimed)) == total
+
+
+@pytest.mark.slow
+def test_outcomes_export_is_the_contracts_table(engine, scored, tmp_path):
+    import_run(engine, scored["first"])
+    cases = sorted(_cases(engine).values(), key=lambda case: case.rank)
+    for case, outcome in zip(cases, ["fraud", "error", "no_issue", "not_investigated"], strict=False):
+        _work_a_case(engine, case.id, outcome=outcome)
+    line = export_outcomes(engine, tmp_path / "out")
+    assert line.startswith("3 closed cases (0 from the control sample)")
+    raw = read_table(tmp_path / "out", "investigation_outcomes")
+    valid, rejects = validate_table("investigation_outcomes", raw)
+    assert rejects.empty and len(valid) == 3
+    assert list(pd.read_csv(tmp_path / "out" / "investigation_outcomes.csv").columns) == list(
+        store.OUTCOME_COLUMNS)
+    assert dict(zip(valid["subject_ref"], valid["outcome"], strict=True)) == {
+        cases[0].subject_ref: "fraud", cases[1].subject_ref: "error", cases[2].subject_ref: "no_issue"}
+    # the contract's optional control column (features.contract does not declare it yet)
+    written = pd.read_csv(tmp_path / "out" / "investigation_outcomes.csv", dtype=str)
+    assert set(written["control"]) == {"false"}
+    with Session(engine) as session:
+        assert audit.recent_entries(session, 1)[0].action == "export outcomes"
+
+
+@pytest.mark.slow
+def test_retention_purges_identifiers_of_old_closed_cases_only(engine, store_url, scored, tmp_path):
+    import_run(engine, scored["first"])
+    ranked = sorted(_cases(engine).values(), key=lambda case: case.rank)
+    closed, still_open = ranked[:2], ranked[2]
+    for case in closed:
+        _work_a_case(engine, case.id, outcome="no_issue")
+    # closed today: a cutoff of today keeps them, tomorrow's purges them
+    assert store.purge_before(store_url, dt.datetime.now(dt.UTC)) == {"cases": 0}
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert store.purge_before(store_url, tomorrow) == {"cases": 2}
+    assert store.purge_before(store_url, tomorrow) == {"cases": 0}
+    after = {case.id: case for case in _cases(engine).values()}
+    for case in closed:
+        purged = after[case.id]
+        assert purged.subject_ref == purged.pseudonym == case.pseudonym
+        assert (purged.reasons, purged.related, purged.closing_note) == ("", "", None)
+        assert (purged.outcome, purged.status, purged.purged_on) == ("no_issue", "closed", dt.date.today())
+        assert _details(engine, purged) == ({}, {})
+        with Session(engine) as session:
+            notes = [e.new_value for e in store.case_events(session, case.id) if e.field == "closing_note"]
+            assert notes == [store.PURGED_TEXT]
+            with pytest.raises(store.CaseworkError, match="purged"):
+                store.reopen(session, case.id, purged.version, "sam")
+    kept = after[still_open.id]
+    assert (kept.subject_ref, kept.purged_on, kept.reasons) == (still_open.subject_ref, None, still_open.reasons)
+    assert export_outcomes(engine, tmp_path / "out").startswith("0 closed cases")
+
+
+def _entries(engine, count):
+    with Session(engine) as session, session.begin():
+        for number in range(count):
+            audit.record(session, "ivy", "view case", str(number + 1), f"subject {number}")
+
+
+def _tampered(engine, *statements):
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    with Session(engine) as session:
+        return audit.verify(session)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("statements", "problem"), [
+    (["UPDATE access_log SET detail = 'subject 99' WHERE seq = 3"], r"^entry 3 \(.*\) was edited$"),
+    (["DELETE FROM access_log WHERE seq = 2"], r"^entry 2 is missing \(deleted\)"),
+    (["UPDATE access_log SET seq = 100 WHERE seq = 2", "UPDATE access_log SET seq = 2 WHERE seq = 3",
+      "UPDATE access_log SET seq = 3 WHERE seq = 100"], r"^entry 2 does not follow entry 1"),
+    (["DELETE FROM access_log WHERE seq = 5"], r"^entries 5 to 5 are missing \(deleted from the end"),
+])
+def test_the_access_log_names_the_first_entry_tampered_with(engine, statements, problem):
+    _entries(engine, 5)
+    with Session(engine) as session:
+        assert audit.verify(session) == audit.Verification(5, None)
+    found = _tampered(engine, *statements)
+    assert not found.intact
+    assert re.search(problem, found.problem), found.problem
+
+
+@pytest.mark.slow
+def test_the_score_flow_imports_its_run_into_the_workspace_store(scored):
+    engine = store.open_store(store.store_url(None, scored["workspace"]))
+    run_id = run_id_of(read_summary(scored["first"]), scored["first"])
+    with Session(engine) as session:
+        run = session.get(store.Run, run_id)
+        assert run is not None and run.work_list_size == len(_work(scored["first"]))
+        # the second run was scored with the import turned off
+        assert session.scalar(select(func.count()).select_from(store.Run)) == 1
+
+
+@pytest.mark.slow
+def test_a_parquet_table_is_filtered_as_it_is_read_with_the_same_rows_as_a_csv(scored, tmp_path):
+    from casework.imports import _rows_where
+
+    tax = read_table(scored["data"], "tax_records")
+    tax.to_parquet(tmp_path / "tax_records.parquet", index=False)
+    ninos = set(tax["nino"].dropna().iloc[::50])
+    from_csv = _rows_where(scored["data"], "tax_records", "nino", ninos, ["nino", "period", "amount"])
+    from_parquet = _rows_where(tmp_path, "tax_records", "nino", ninos, ["nino", "period", "amount"])
+    assert len(from_csv) > 0 and set(from_csv["nino"]) == ninos
+    pd.testing.assert_frame_equal(from_parquet.reset_index(drop=True), from_csv.reset_index(drop=True),
+                                  check_dtype=False)
