@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 DEMO := demo
 PEOPLE ?= 5000
 SEED ?= 7
+DEMO_TRAINER ?= Demo Trainer
+DEMO_PANEL ?= Demo Panel Member
 
 .PHONY: install system-packages demo test lint bench bench-smoke ui app clean
 
@@ -27,7 +29,9 @@ install: system-packages $(BIN)/counterfraud
 
 demo: install
 	$(BIN)/counterfraud generate --out $(DEMO)/data --people $(PEOPLE) --seed $(SEED) --truth $(DEMO)/truth.parquet
-	$(BIN)/counterfraud train --data $(DEMO)/data --workspace $(DEMO)/workspace --truth $(DEMO)/truth.parquet
+	$(BIN)/counterfraud train --data $(DEMO)/data --workspace $(DEMO)/workspace --truth $(DEMO)/truth.parquet --by "$(DEMO_TRAINER)"
+	# the oversight panel reads the version's report (counterfraud report), then a member other than the trainer approves it
+	$(BIN)/counterfraud approve --model-version challenger --by "$(DEMO_PANEL)" --note "demo: approved after reading the report" --promote --workspace $(DEMO)/workspace
 	$(BIN)/counterfraud score --data $(DEMO)/data --out $(DEMO)/run --workspace $(DEMO)/workspace
 	@echo; echo "Top of the case list ($(DEMO)/run/cases.csv):"; head -n 6 $(DEMO)/run/cases.csv | cut -c1-200
 

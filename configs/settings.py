@@ -158,6 +158,54 @@ class RegistrySettings(_Strict):
     experiment: str = "counterfraud"
 
 
+class ControlSampleSettings(_Strict):
+    """The random control sample each scoring run adds to the work list."""
+
+    share_of_capacity: float = Field(0.05, ge=0.0, le=1.0)
+    """Unflagged subjects drawn at random, as a share of the subjects flagged (rounded up; 0 = none)."""
+    seed: int | None = None
+    """Seed of the draw; null = the top-level ``seed``."""
+
+
+class OversightSettings(_Strict):
+    """The oversight panel's report, fairness audit and transparency record.
+
+    The text fields are what only a person can write; where they are null the
+    report and the transparency record say "to be completed".
+    """
+
+    trained_by: str | None = None
+    """Name recorded as the trainer of a new version (who may not approve it); null = the OS user."""
+    organisation: str | None = None
+    """The organisation that runs the tool."""
+    website: str | None = None
+    """Where the public can read about the tool."""
+    contact: str | None = None
+    """Contact point (e-mail or address) for questions about the tool."""
+    senior_responsible_owner: str | None = None
+    """The senior responsible owner (a role, not necessarily a name)."""
+    appeals_route: str | None = None
+    """How a person can challenge a decision taken after a lead."""
+    impact_assessments: str | None = None
+    """References of the data protection and equality impact assessments."""
+    bootstrap_samples: int = Field(200, ge=10)
+    """Bootstrap resamples of the fairness confidence intervals."""
+    min_group_subjects: int = Field(100, ge=1)
+    """Groups with fewer subjects are shown as suppressed."""
+    min_group_flagged: int = Field(10, ge=1)
+    """Groups with fewer flagged subjects are shown as suppressed."""
+    ratio_low: float = Field(0.8, gt=0.0, le=1.0)
+    """A group flag rate below this ratio to the overall rate, with an interval excluding 1, is called out."""
+    ratio_high: float = Field(1.25, ge=1.0)
+    """A group flag rate above this ratio to the overall rate, with an interval excluding 1, is called out."""
+    proxy_auc_threshold: float = Field(0.65, gt=0.5, le=1.0)
+    """A feature whose one-feature ROC-AUC for a characteristic reaches this is named a possible proxy."""
+    worked_examples: int = Field(3, ge=3, le=5)
+    """Flagged subjects shown, under pseudonyms, with their waterfall and reasons."""
+    driver_sample: int = Field(2000, ge=100)
+    """Subjects drawn at random for the global drivers (besides all flagged subjects)."""
+
+
 class OrchestrationSettings(_Strict):
     prefect_api_url: str | None = None
     """A Prefect server URL; default: a temporary local server per run."""
@@ -252,6 +300,8 @@ class Settings(_Strict):
     capacity: CapacitySettings = CapacitySettings()
     explanations: ExplanationSettings = ExplanationSettings()
     registry: RegistrySettings = RegistrySettings()
+    control_sample: ControlSampleSettings = ControlSampleSettings()
+    oversight: OversightSettings = OversightSettings()
     orchestration: OrchestrationSettings = OrchestrationSettings()
     sources: SourceSettings = SourceSettings()
     schedules: ScheduleSettings = ScheduleSettings()

@@ -393,6 +393,8 @@ INVESTIGATION_OUTCOMES = TableSpec(
         _enum("outcome", "fraud", "error", "no_issue"),
         _date("closed_on"),
         _optional("typology"),
+        # true when the case came from a scoring run's random control sample (an unbiased sample)
+        ColumnSpec("control", Kind.BOOL, required=False),
     ),
     optional=True,
 )

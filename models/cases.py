@@ -7,6 +7,12 @@ The order and the number flagged come from :mod:`models.evaluate`
 (``ranking_order``, ``flag_count``), the one place that turns scores and a capacity
 (a count or a share) into flags, so a run flags what the evaluation counted.
 
+Besides the flagged subjects, each run draws a random control sample of unflagged
+subjects (:func:`draw_control_sample`): the outcomes of their reviews measure how
+often the flagged subjects turn out to be fraud compared with anyone (lift), which
+past investigations, chosen by older methods, cannot. The draw never looks at a
+score, so it is independent of the model.
+
 A flagged claim rarely stands alone: the other live claims of the same person,
 at the same address, or paid into the same bank account (or sharing a phone or
 e-mail) are listed with it, so an investigator sees a ring rather than one claim.
@@ -21,6 +27,7 @@ Example
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,6 +49,9 @@ LINK_COLUMNS: dict[str, str] = {
 
 #: Related subjects written out per case; the rest are counted.
 MAX_RELATED = 5
+
+#: What an investigator is told about a control subject, instead of reasons.
+CONTROL_NOTE = "Selected at random for a quality check; nothing unusual was found."
 
 RANK_INPUT_ERROR = "cannot rank subjects: {problem}"
 DUPLICATE_SUBJECT_ERROR = "cannot rank subjects: subject_ref {ref!r} appears more than once"
@@ -105,6 +115,47 @@ def rank_subjects(
     ranked["rank"] = np.arange(1, len(ranked) + 1, dtype="int64")
     ranked["flagged"] = ranked["rank"] <= flag_count(len(ranked), capacity)
     return ranked
+
+
+def control_sample_size(n_flagged: int, n_unflagged: int, share_of_capacity: float) -> int:
+    """Control subjects to draw: ``share_of_capacity`` of the flagged count, rounded up, at most every unflagged.
+
+    Examples
+    --------
+    >>> control_sample_size(200, 9800, 0.05), control_sample_size(7, 100, 0.05), control_sample_size(7, 100, 0.0)
+    (10, 1, 0)
+    """
+    # rounded first so that float noise does not add a subject (as in flag_count)
+    return min(math.ceil(round(share_of_capacity * n_flagged, 9)), n_unflagged)
+
+
+def draw_control_sample(ranked: pd.DataFrame, share_of_capacity: float, seed: int) -> pd.DataFrame:
+    """Add the random control sample to a ranking: columns ``control`` and ``work_list``.
+
+    The sample is drawn uniformly, without replacement, from the unflagged subjects
+    taken in ``subject_ref`` order, never in score order: which subjects are drawn
+    depends on the seed and on which subjects are unflagged, not on any score.
+
+    Parameters
+    ----------
+    ranked : DataFrame
+        As returned by :func:`rank_subjects` (``subject_ref``, ``flagged``).
+    share_of_capacity : float
+        Size of the sample as a share of the flagged count (:func:`control_sample_size`).
+    seed : int
+        Seed of the draw: the same ranking and seed draw the same subjects.
+
+    Returns
+    -------
+    DataFrame
+        ``ranked`` with ``control`` (drawn for the sample) and ``work_list``
+        (flagged or control), same rows and order.
+    """
+    unflagged = np.sort(ranked.loc[~ranked["flagged"], "subject_ref"].to_numpy(dtype=object).astype(str))
+    size = control_sample_size(int(ranked["flagged"].sum()), len(unflagged), share_of_capacity)
+    drawn = np.random.default_rng(seed).choice(unflagged, size=size, replace=False)
+    control = ranked["subject_ref"].isin(drawn).to_numpy()
+    return ranked.assign(control=control, work_list=ranked["flagged"].to_numpy() | control)
 
 
 def _link_pairs(features_table: pd.DataFrame, flagged_refs: pd.Series) -> pd.DataFrame:
@@ -183,8 +234,8 @@ def related_subjects(
 
 
 #: Columns of ``cases.csv`` / ``cases.parquet``, in order.
-CASE_COLUMNS = ("subject_ref", "subject_type", "score", "rank", "flagged", "model_version", "reasons",
-                "related")
+CASE_COLUMNS = ("subject_ref", "subject_type", "score", "rank", "flagged", "control", "work_list",
+                "model_version", "reasons", "related")
 
 
 def case_table(
@@ -195,7 +246,8 @@ def case_table(
     Parameters
     ----------
     ranked : DataFrame
-        As returned by :func:`rank_subjects`.
+        As returned by :func:`rank_subjects`, with the control sample of
+        :func:`draw_control_sample`.
     reasons, related : Series of str
         Indexed by ``subject_ref`` (e.g. ``models.explain.join_reasons`` and
         :func:`related_subjects` of the flagged subjects); subjects they do not
@@ -219,8 +271,8 @@ def case_table(
 def write_case_list(cases: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``cases.csv`` and ``cases.parquet`` into ``out_dir`` (created when missing).
 
-    The CSV writes ``flagged`` as ``true``/``false``, like the input contract's booleans, and its
-    text inert for spreadsheets (:func:`features.csv_output.write_csv`).
+    The CSV writes ``flagged``, ``control`` and ``work_list`` as ``true``/``false``, like the
+    input contract's booleans, and its text inert for spreadsheets (:func:`features.csv_output.write_csv`).
 
     Returns
     -------
@@ -230,7 +282,8 @@ def write_case_list(cases: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Pat
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, parquet_path = out_dir / "cases.csv", out_dir / "cases.parquet"
-    write_csv(cases.assign(flagged=np.where(cases["flagged"], "true", "false")), csv_path)
+    flags = {column: np.where(cases[column], "true", "false") for column in ("flagged", "control", "work_list")}
+    write_csv(cases.assign(**flags), csv_path)
     cases.to_parquet(parquet_path, index=False)
     return csv_path, parquet_path
 

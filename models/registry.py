@@ -7,9 +7,9 @@ Every version is registered under ``registry.model_name`` and tagged with what
 an oversight panel needs to tell versions apart: the fingerprint of the data it
 was trained on, the feature set, the code version and the as-of date.
 
-Aliases, not stages: the first version becomes ``champion`` (the version a
-scoring run uses by default); every later one becomes ``challenger`` until a
-promotion moves ``champion``.
+Aliases, not stages: every new version becomes ``challenger``; only the
+oversight panel's approval with promotion (:mod:`oversight.signoff`) moves
+``champion``, the version a scoring run uses by default.
 
 What a model artefact is, and why it can be trusted: the MLflow model directory
 holds ``MLmodel``, the environment files, ``pyfunc_model.py`` (MLflow's "model
@@ -107,6 +107,8 @@ BAD_FEATURE_ERROR = "feature column {column} must be numeric without missing val
 SPECS_MISMATCH_ERROR = "feature declarations do not match the model columns {columns}"
 NO_MODEL_ERROR = "no registered model {name!r} in the MLflow store: train a model first"
 NO_VERSION_ERROR = "registered model {name!r} has no version or alias {reference!r}"
+NO_CHAMPION_ERROR = ("registered model {name!r} has no champion yet: a panel member approves and promotes a "
+                     "version with counterfraud approve --model-version V --by NAME --note TEXT --promote")
 NO_MANIFEST_ERROR = ("model {name!r} version {version} has no recorded artefact hashes (tag {tag}): "
                      "it cannot be checked, so it is not loaded; register it again with this release")
 TAMPERED_ERROR = ("model {name!r} version {version} is not the one registered: {problem}; "
@@ -524,9 +526,9 @@ def register_logged_model(logged: LoggedRun, *, model_name: str) -> RegisteredVe
 
     The version already registered from ``logged.run_id`` is returned as it is (with
     its alias), so the step can be retried after any failure: a second call never makes a
-    second version. A new version becomes ``champion`` when there is none, else ``challenger``;
-    a found version without an alias (a failure came between registering and aliasing)
-    gets one the same way.
+    second version. A new version becomes ``challenger``, never ``champion`` by itself (the
+    oversight panel approves and promotes); so does a found version without an alias (a
+    failure came between registering and aliasing).
     """
     client = MlflowClient()
     found = client.search_model_versions(f"name = '{model_name}' and run_id = '{logged.run_id}'")
@@ -535,7 +537,7 @@ def register_logged_model(logged: LoggedRun, *, model_name: str) -> RegisteredVe
     if aliases:
         alias = aliases[0]
     else:
-        alias = CHALLENGER if _has_alias(client, model_name, CHAMPION) else CHAMPION
+        alias = CHALLENGER
         client.set_registered_model_alias(model_name, alias, version.version)
     logger.info("registered %s version %s as %s", model_name, version.version, alias)
     return RegisteredVersion(model_name=model_name, version=str(version.version), alias=alias,
@@ -585,7 +587,8 @@ def resolve_version(version_or_alias: str | int | None, *, model_name: str) -> s
             return str(client.get_model_version(model_name, reference).version)
         return str(client.get_model_version_by_alias(model_name, reference).version)
     except MlflowException:
-        raise ModelNotFoundError(NO_VERSION_ERROR.format(name=model_name, reference=reference)) from None
+        error = NO_CHAMPION_ERROR if reference == CHAMPION else NO_VERSION_ERROR
+        raise ModelNotFoundError(error.format(name=model_name, reference=reference)) from None
 
 
 def load_model(version_or_alias: str | int | None = None, *, model_name: str) -> LoadedModel:
@@ -615,14 +618,6 @@ def load_model(version_or_alias: str | int | None = None, *, model_name: str) ->
                                                             problem=error)) from None
         pyfunc = mlflow.pyfunc.load_model(str(model_dir))
     return LoadedModel(model_name=model_name, version=version, tags=tags, pyfunc=pyfunc)
-
-
-def _has_alias(client: MlflowClient, model_name: str, alias: str) -> bool:
-    try:
-        client.get_model_version_by_alias(model_name, alias)
-    except MlflowException:
-        return False
-    return True
 
 
 def _evaluation_note(evaluation: Evaluation) -> str:

@@ -1,5 +1,5 @@
-"""The ``counterfraud`` command line: generate, validate, train, score, ui, scheduled operation
-and the casework verbs.
+"""The ``counterfraud`` command line: generate, validate, train, score, ui, scheduled operation,
+the casework verbs and the oversight verbs.
 
 Every verb works on any data directory in the data contract. Errors a user can
 fix (bad arguments, a missing table, too many rejects, a bad setting) end in one
@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(train)
     train.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
     train.add_argument("--truth", type=Path, help="ground-truth file to evaluate against")
+    train.add_argument("--by", help="name recorded as the trainer, who may not approve the version "
+                                    "(default: oversight.trained_by, else the OS user)")
 
     score = verbs.add_parser("score", help="score live subjects and write the explained case list")
     add_run_options(score)
@@ -105,6 +107,32 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
     score.add_argument("--capacity", type=_capacity, help="subjects to flag: a count (250) or a share (2%%)")
     score.add_argument("--model-version", help="registry version or alias (default: champion)")
+
+    report = verbs.add_parser("report", help="write a model version's report to the oversight panel")
+    report.add_argument("--model-version", required=True, help="registry version or alias")
+    report.add_argument("--out", type=Path, required=True, help="directory for report.html, report.json, atrs.json")
+    report.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+    report.add_argument("--data", type=Path, help="report afresh on this data directory "
+                                                  "(default: the report logged with the version at training)")
+    report.add_argument("--truth", type=Path, help="with --data: ground-truth file to evaluate against")
+    report.add_argument("--config", type=Path, help="YAML file of settings to change")
+    report.add_argument("--as-of", type=_date, help="with --data: scoring date (default: last month of tax records)")
+
+    for decision, words in (("approve", "approve a model version, on its report, so that it may score"),
+                            ("reject", "reject a model version, so that it may not score")):
+        verb = verbs.add_parser(decision, help=words)
+        verb.add_argument("--model-version", required=True, help="registry version or alias")
+        verb.add_argument("--by", required=True, help="the panel member deciding (not the version's trainer)")
+        verb.add_argument("--note", required=True, help="the reason for the decision")
+        verb.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+        if decision == "approve":
+            verb.add_argument("--promote", action="store_true", help="also make the version champion")
+
+    explain = verbs.add_parser("explain-subject", help="plain-language explanation for one data subject")
+    explain.add_argument("--ref", required=True, help="the subject's claim_id or housing_claim_id")
+    explain.add_argument("--run", type=Path, required=True, help="a scoring run's output directory")
+    explain.add_argument("--out", type=Path, help="text file to write (default: print it)")
+    explain.add_argument("--config", type=Path, help="YAML file of settings to change")
 
     ui = verbs.add_parser("ui", help="start the MLflow UI on the workspace")
     ui.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
@@ -211,7 +239,18 @@ def format_training(result: dict) -> str:
         if by_typology:
             lines.append("  recall at capacity by typology: "
                          + ", ".join(f"{name} {value:.2f}" for name, value in by_typology))
+    if "trained_by" in result:
+        lines.append(f"its report to the oversight panel is logged with it; it may score once a panel member other "
+                     f"than {result['trained_by']} approves it: counterfraud approve --model-version "
+                     f"{result['version']} --by NAME --note TEXT [--promote]")
     return "\n".join(lines)
+
+
+def format_decision(entry: dict) -> str:
+    """The approve and reject commands' report: the decision recorded, and whether the version is now champion."""
+    line = (f"{entry['model']} version {entry['version']} {entry['decision']} by {entry['by']} at {entry['at']} "
+            f"(report sha256 {entry['report_sha256'][:12] or 'none'})")
+    return line + ("; it is now champion" if entry["promoted"] else "")
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -229,6 +268,17 @@ def _run(args: argparse.Namespace) -> None:
 
         summary = run_validation(args.data, args.out, settings)
         print(format_validation(summary))
+        return
+    if args.verb == "explain-subject":
+        from oversight.subject import explain_subject
+
+        text = explain_subject(args.run, args.ref, settings.oversight.appeals_route)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text, encoding="utf-8")
+            print(f"explanation for {args.ref} written to {args.out}")
+        else:
+            print(text, end="")
         return
 
     from pipelines.workspace import Workspace
@@ -251,7 +301,8 @@ def _run(args: argparse.Namespace) -> None:
     elif args.verb == "train":
         from pipelines.train import train_flow
 
-        print(format_training(train_flow(args.data, workspace, settings, truth_path=args.truth)))
+        print(format_training(train_flow(args.data, workspace, settings, truth_path=args.truth,
+                                         trained_by=args.by)))
     elif args.verb == "score":
         from pipelines.runs import describe_run
         from pipelines.score import format_summary, score_flow
@@ -260,6 +311,26 @@ def _run(args: argparse.Namespace) -> None:
                              model_version=args.model_version)
         print(format_summary(summary))
         print(f"\n{describe_run(summary)}\ncase list: {summary['outputs']['cases_csv']}")
+    elif args.verb == "report" and args.data is None:
+        from models.registry import resolve_version
+        from oversight.signoff import download_report
+
+        version = resolve_version(args.model_version, model_name=settings.registry.model_name)
+        written = download_report(settings.registry.model_name, version, args.out)
+        print(f"report of version {version}, as logged at training, written to {written}")
+    elif args.verb == "report":
+        from pipelines.report import report_flow
+
+        written = report_flow(args.model_version, args.out, settings, data_dir=args.data, truth_path=args.truth)
+        print(f"report of version {written['version']} written to {written['html']} "
+              f"(inputs {written['seconds']['inputs']:.1f} s, report {written['seconds']['report']:.1f} s)")
+    elif args.verb in ("approve", "reject"):
+        from oversight.signoff import APPROVED, REJECTED, SIGNOFF_LOG, decide
+
+        entry = decide(model_name=settings.registry.model_name, version=args.model_version,
+                       decision=APPROVED if args.verb == "approve" else REJECTED, by=args.by, note=args.note,
+                       log_path=workspace.root / SIGNOFF_LOG, promote=getattr(args, "promote", False))
+        print(format_decision(entry))
 
 
 def _operate(args: argparse.Namespace, workspace: Workspace) -> None:

@@ -8,6 +8,8 @@ from features.contract import ContractError
 from models.cases import RankingError
 from models.evaluate import EvaluationError
 from models.registry import FeatureTableError, ModelIntegrityError, ModelNotFoundError
+from oversight.signoff import SignOffError
+from oversight.subject import SubjectNotFoundError
 from pipelines.schedule import ScheduleError
 from synthetic.truth import TruthFormatError
 from synthetic.world import WorldLocationError
@@ -22,6 +24,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     RankingError,
     TruthFormatError,
     WorldLocationError,
+    SignOffError,
+    SubjectNotFoundError,
     FileNotFoundError,
     FileExistsError,
     ScheduleError,

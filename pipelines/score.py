@@ -1,8 +1,9 @@
 """The scoring flow: the ranked, explained case list of every live subject.
 
-The registered model version (alias ``champion`` unless told otherwise) → validate
+The registered model version (alias ``champion`` unless told otherwise), which the
+oversight panel must have approved → validate
 → link → features (``pipelines.prepare``) → score every live subject → rank and
-capacity → explain the flagged subjects → reasons in words → related subjects →
+capacity → the random control sample → explain the flagged subjects → reasons in words → related subjects →
 drift against the model's training data and the previous run → the outputs of the
 data contract, ``drift.json``, ``drift.html`` and a ``run_summary.json``, kept under the
 run's id in the workspace's run history (and copied to ``--out``), and the same summary
@@ -41,6 +42,7 @@ from configs.settings import Settings
 from features.contract import Extract, extract_summary, write_rejects
 from models.cases import (
     case_table,
+    draw_control_sample,
     flagged_subjects,
     rank_subjects,
     related_subjects,
@@ -60,6 +62,7 @@ from models.registry import (
     fingerprint_inputs,
     load_model,
 )
+from oversight.signoff import check_may_score
 from pipelines.drift import (
     emit_drift_alert,
     measure_drift,
@@ -104,6 +107,7 @@ load = task(load_model, name="load registered model", cache_policy=NO_CACHE,
             retry_condition_fn=_store_may_recover)
 score = task(LoadedModel.score, name="score subjects", cache_policy=NO_CACHE)
 rank = task(rank_subjects, name="rank subjects", cache_policy=NO_CACHE)
+sample_control = task(draw_control_sample, name="draw control sample", cache_policy=NO_CACHE)
 select_flagged = task(flagged_subjects, name="select flagged subjects", cache_policy=NO_CACHE)
 explain = task(explain_subjects, name="explain flagged subjects", cache_policy=NO_CACHE)
 reason = task(top_reasons, name="write reasons", cache_policy=NO_CACHE)
@@ -178,6 +182,7 @@ def score_flow(
     log.info("run %s", run_id)
     out_dir = None if out_dir is None else Path(out_dir)
     capacity = configured_capacity(settings.capacity) if capacity is None else capacity
+    control_seed = settings.control_sample.seed if settings.control_sample.seed is not None else settings.seed
     clock = _Stopwatch(log)
     started = time.perf_counter()
 
@@ -185,6 +190,7 @@ def score_flow(
     with clock.stage("load model"):
         model = load(model_version, model_name=settings.registry.model_name)
         log.info("model %s version %s", model.model_name, model.version)
+        check_may_score(model.model_name, model.version, model.tags)
     extract, links, features_table, as_of = prepare(data_dir, settings, stage=clock.stage,
                                                     report_dir=out_dir or workspace.scoring_dir)
     with clock.stage("score"):
@@ -193,8 +199,10 @@ def score_flow(
     with clock.stage("rank"):
         ranked = rank(features_table["subject_ref"], features_table["subject_type"], scores[SCORE_COLUMN],
                       capacity)
+        ranked = sample_control(ranked, settings.control_sample.share_of_capacity, control_seed)
         flagged = select_flagged(ranked, features_table)
-        log.info("%d of %d subjects flagged", len(flagged), len(ranked))
+        log.info("%d of %d subjects flagged, %d drawn for the control sample", len(flagged), len(ranked),
+                 int(ranked["control"].sum()))
     with clock.stage("explain"):
         explanations = explain(model.detector, flagged, model.feature_names, flagged["score"])
     with clock.stage("reasons and related"):
@@ -225,7 +233,10 @@ def score_flow(
             "run_id": run_id,
             **run_summary(
                 as_of=as_of, extract=extract, links=links, cases=cases, explanations=explanations,
-                model=model, model_reference=model_version, capacity=capacity, timings=clock.seconds,
+                model=model, model_reference=model_version, capacity=capacity,
+                control_sample={"size": int(cases["control"].sum()), "seed": control_seed,
+                                "share_of_capacity": settings.control_sample.share_of_capacity},
+                timings=clock.seconds,
                 total_seconds=time.perf_counter() - started,
                 outputs={name: (out_dir or workspace.runs_dir / run_id) / path.name
                          for name, path in written.items()}, data_dir=data_dir,
@@ -257,6 +268,7 @@ def run_summary(
     model: LoadedModel,
     model_reference: str | int | None,
     capacity: int | float,
+    control_sample: Mapping[str, Any],
     timings: Mapping[str, float],
     total_seconds: float,
     outputs: Mapping[str, Path],
@@ -268,7 +280,7 @@ def run_summary(
     Keys: ``as_of``, ``data_dir``, ``workspace``, ``model`` (name, version, the reference
     asked for), ``tables`` (rows in, valid, refused and data quality per input table), ``rejects``
     (per table and rule), ``rejects_total``, ``subjects`` (scored, per type),
-    ``capacity``, ``flagged``, ``rows_out`` (per output table), ``timings_seconds``
+    ``capacity``, ``flagged``, ``control_sample`` (size, seed, share of capacity), ``rows_out`` (per output table), ``timings_seconds``
     (per stage, and ``total``), ``peak_memory_mb`` (of this process) and ``outputs``
     (file paths).
     """
@@ -287,6 +299,7 @@ def run_summary(
         "subjects": {"scored": len(cases), **{str(k): int(v) for k, v in subject_types.items()}},
         "capacity": capacity,
         "flagged": int(cases["flagged"].sum()),
+        "control_sample": dict(control_sample),
         "rows_out": {"cases": len(cases), "explanations": len(explanations), "links": len(links),
                      "rejects": len(extract.rejects)},
         "timings_seconds": {**{name: float(seconds) for name, seconds in timings.items()},
@@ -330,6 +343,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         "",
         f"subjects scored: {subjects['scored']:,}" + (f" ({by_type})" if by_type else ""),
         f"flagged: {summary['flagged']:,} (capacity {_capacity_text(summary['capacity'])})",
+        f"control sample: {summary['control_sample']['size']:,} drawn at random from the unflagged subjects "
+        f"(seed {summary['control_sample']['seed']})",
         "",
         f"{'stage':<24}{'seconds':>12}",
     ]

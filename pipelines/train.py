@@ -1,4 +1,7 @@
-"""The training flow: features, detector, evaluation, and a new registered model version.
+"""The training flow: features, detector, evaluation, a new registered model version and its report.
+
+The version is registered as ``challenger``: it scores only once the oversight panel
+has read its report (logged with it here) and approved it (``oversight.signoff``).
 
 Each step is a named Prefect task wrapping a function of ``features/`` or
 ``models/``, so a failed run names the step that failed. Only the steps that
@@ -9,6 +12,7 @@ version first, so its retry never makes a second version.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,8 @@ from models.registry import (
     log_model_run,
     register_logged_model,
 )
+from oversight.report import build_report, write_report
+from oversight.signoff import champion_scores, record_training, trainer_name, version_facts
 from pipelines.drift import log_training_profiles
 from pipelines.prepare import prepare_features
 from pipelines.validate import REJECTS_FILE
@@ -45,6 +51,10 @@ log_run = task(log_model_run, name="log training run", cache_policy=NO_CACHE,
                retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
 register = task(register_logged_model, name="register model version", cache_policy=NO_CACHE,
                 retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
+score_champion = task(champion_scores, name="score with the champion", cache_policy=NO_CACHE)
+report = task(build_report, name="build oversight report", cache_policy=NO_CACHE)
+log_report = task(record_training, name="log report and trainer", cache_policy=NO_CACHE,
+                  retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
 log_profiles = task(log_training_profiles, name="log drift reference", cache_policy=NO_CACHE,
                     retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
 
@@ -55,6 +65,7 @@ def train_flow(
     workspace: Workspace,
     settings: Settings,
     truth_path: str | Path | None = None,
+    trained_by: str | None = None,
 ) -> dict[str, Any]:
     """Fit the detector on the extract in ``data_dir``, evaluate it, log it and register it.
 
@@ -68,28 +79,44 @@ def train_flow(
     truth_path : path, optional
         A synthetic world's truth file to evaluate against, besides any
         ``investigation_outcomes`` in the extract.
+    trained_by : str, optional
+        Recorded as the version's trainer, who may not approve it; default
+        ``oversight.trained_by``, else the operating-system user.
 
     Returns
     -------
     dict
         ``model_name``, ``version``, ``alias``, ``run_id``, ``as_of`` (ISO date),
-        ``n_subjects``, ``data_fingerprint``, ``metrics`` (name to value, per label source)
-        and ``rejects_file``: the extract's refused rows, written to the workspace's
-        ``training_dir`` before the reject limit can stop the run (their counts go to MLflow).
+        ``n_subjects``, ``data_fingerprint``, ``metrics`` (name to value, per label source),
+        ``rejects_file`` (the extract's refused rows, written to the workspace's ``training_dir``
+        before the reject limit can stop the run; their counts go to MLflow), ``trained_by`` and
+        ``report_sha256`` (of the logged ``report.html``).
     """
-    extract, _links, feature_table, as_of = prepare(data_dir, settings, report_dir=workspace.training_dir)
+    trained_by = trained_by or trainer_name(settings)
+    extract, links, feature_table, as_of = prepare(data_dir, settings, report_dir=workspace.training_dir)
     fingerprints = fingerprint(data_dir, extract_row_counts(extract))
     model = fit(feature_table, FEATURES, settings)
     truth = read_labels(truth_path) if truth_path is not None else None
     # the detector scored every training row while fitting: no second pass
-    evaluations = evaluate(feature_table, model.detector.decision_scores_, configured_capacity(settings.capacity),
+    capacity = configured_capacity(settings.capacity)
+    evaluations = evaluate(feature_table, model.detector.decision_scores_, capacity,
                            truth=truth, outcomes=extract.investigation_outcomes)
+    # the champion before this version is registered: what the panel would be switching from
+    champion = score_champion(settings.registry.model_name, feature_table)
     logged = log_run(model=model, feature_table=feature_table, feature_specs=FEATURES, settings=settings,
                      as_of=as_of, fingerprints=fingerprints, evaluations=evaluations,
                      data_quality=extract_summary(extract), artifact_location=workspace.artifact_location)
     # the distributions later scoring runs measure their drift against, logged before the version exists
     log_profiles(logged.run_id, feature_table, model.pipeline.columns, model.detector.decision_scores_)
     version = register(logged, model_name=settings.registry.model_name)
+    facts = version_facts(version.model_name, version.version, trained_by)
+    made = report(facts=facts, settings=settings, feature_table=feature_table,
+                  scores=model.detector.decision_scores_, detector=model.detector,
+                  feature_names=model.pipeline.columns, extract=extract, links=links, capacity=capacity,
+                  as_of=as_of, truth=truth, champion=champion)
+    with tempfile.TemporaryDirectory() as staging:
+        write_report(made, staging, settings)
+        report_sha = log_report(version.model_name, version.version, version.run_id, trained_by, staging)
     return {
         "model_name": version.model_name,
         "version": version.version,
@@ -100,4 +127,6 @@ def train_flow(
         "data_fingerprint": version.tags["data_fingerprint"],
         "metrics": {name: value for evaluation in evaluations for name, value in evaluation.metrics().items()},
         "rejects_file": str(workspace.training_dir / REJECTS_FILE),
+        "trained_by": trained_by,
+        "report_sha256": report_sha,
     }

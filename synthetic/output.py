@@ -51,6 +51,7 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "investigation_outcomes": (
         ("subject_ref", STRING), ("outcome", STRING), ("closed_on", DATE), ("typology", STRING),
+        ("control", BOOL),
     ),
 }
 """Every contract table's columns in order, with their kind."""

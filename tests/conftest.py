@@ -54,3 +54,25 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         # its 30 s default start-up wait is too short on a busy two-core machine
         with temporary_settings(updates=updates), prefect_test_harness(server_startup_timeout=180):
             yield
+
+
+# ---------------------------------------------------------------- the oversight panel's sign-off
+
+TRAINER = "Alex Trainer"
+PANEL_MEMBER = "Pat Panel"
+
+
+def train_approved(data_dir: str | Path, workspace: object, settings: Settings, **train_kwargs: object) -> dict:
+    """Train a version (as :data:`TRAINER` unless ``trained_by`` says otherwise), then approve and promote it.
+
+    The approval is a panel member's other than the trainer, on the report logged at
+    training, so the version is ``champion`` and may score. Returns the training result.
+    """
+    from oversight.signoff import APPROVED, SIGNOFF_LOG, decide
+    from pipelines.train import train_flow
+
+    train_kwargs.setdefault("trained_by", TRAINER)
+    trained = train_flow(data_dir, workspace, settings, **train_kwargs)
+    decide(model_name=trained["model_name"], version=trained["version"], decision=APPROVED, by=PANEL_MEMBER,
+           note="approved for the tests", log_path=workspace.root / SIGNOFF_LOG, promote=True)
+    return trained

@@ -59,10 +59,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def _train_for_scoring(data_dir: Path, workspace: Any, settings: Settings, **train_kwargs: Any) -> None:
-    """Train a version that scoring may use (the one place tests train in order to score)."""
-    from pipelines.train import train_flow
+    """Train a version, approved and promoted by a panel member other than its trainer, so scoring uses it."""
+    from tests.conftest import train_approved
 
-    train_flow(data_dir, workspace, settings, **train_kwargs)
+    train_approved(data_dir, workspace, settings, **train_kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ def engine(store_url):
 
 def _work(run_dir):
     cases = pd.read_parquet(run_dir / "cases.parquet")
-    return cases.loc[cases["flagged"]].set_index("subject_ref")
+    return cases.loc[cases["work_list"]].set_index("subject_ref")  # flagged and the random control sample
 
 
 def _details(engine, case: Case) -> tuple[dict, dict]:
@@ -55,7 +55,9 @@ def test_a_run_imports_its_work_list_once(engine, scored):
     assert result.new_cases == len(work) == len(cases) and not result.already_imported
     assert set(cases) == set(work.index)
     explanations = pd.read_parquet(scored["first"] / "explanations.parquet")
-    for ref, case in list(cases.items())[:20]:
+    controls = [case for ref, case in cases.items() if work.at[ref, "control"]]
+    assert controls and all(case.reasons == "" for case in controls)  # drawn at random: no reasons
+    for ref, case in [(ref, case) for ref, case in cases.items() if work.at[ref, "flagged"]][:20]:
         assert (case.status, case.score, case.rank) == ("new", work.at[ref, "score"], work.at[ref, "rank"])
         assert case.reasons == work.at[ref, "reasons"] and case.reasons
         shown, _ = _details(engine, case)

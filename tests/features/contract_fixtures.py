@@ -65,9 +65,9 @@ HC0001,female,white,no,uk
 HC0002,male,unknown,unknown,unknown
 """,
     "investigation_outcomes": """\
-subject_ref,outcome,closed_on,typology
-BC0002,no_issue,2023-05-01,
-HC0001,fraud,2024-01-20,inflated_housing_costs
+subject_ref,outcome,closed_on,typology,control
+BC0002,no_issue,2023-05-01,,false
+HC0001,fraud,2024-01-20,inflated_housing_costs,true
 """,
 }
 

@@ -216,7 +216,7 @@ def test_missing_optional_outcomes_give_an_empty_typed_frame(tmp_path):
     data_dir = write_contract_dir(tmp_path, omit=["investigation_outcomes"])
     outcomes = load_extract(data_dir, load_settings()).investigation_outcomes
     assert outcomes.empty
-    assert list(outcomes.columns) == ["row", "subject_ref", "outcome", "closed_on", "typology"]
+    assert list(outcomes.columns) == ["row", "subject_ref", "outcome", "closed_on", "typology", "control"]
     assert str(outcomes["closed_on"].dtype) == "datetime64[ns]"
 
 

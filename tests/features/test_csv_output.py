@@ -9,7 +9,7 @@ import pandas as pd
 
 from features.contract import write_rejects
 from features.csv_output import INERT_PREFIX, write_csv
-from models.cases import case_table, rank_subjects, write_case_list
+from models.cases import case_table, draw_control_sample, rank_subjects, write_case_list
 
 FORMULAS = ["=cmd|' /C calc'!A0", "+SUM(A1:A9)", "-2+3", "@IMPORTXML(x)", "\tTAB", "\rCR"]
 HARMLESS = ["Smith", "-50.00", "+44", "1e5", "", "O'Brien = honest"]
@@ -34,7 +34,7 @@ def test_rejects_and_case_lists_are_written_inert(tmp_path):
     assert _cells(write_rejects(rejects, tmp_path / "rejects.csv"), "value") == [INERT_PREFIX + f for f in FORMULAS]
 
     refs = [f"=HYPERLINK(\"http://x\",\"{i}\")" for i in range(3)]
-    ranked = rank_subjects(refs, ["benefit_claim"] * 3, [0.3, 0.2, 0.1], capacity=1)
+    ranked = draw_control_sample(rank_subjects(refs, ["benefit_claim"] * 3, [0.3, 0.2, 0.1], capacity=1), 1.0, 0)
     reasons = pd.Series(["@cmd reason"], index=[refs[0]])
     cases = case_table(ranked, reasons, pd.Series([], dtype="str"), "1")
     cases_csv, cases_parquet = write_case_list(cases, tmp_path)

@@ -19,7 +19,6 @@ from features.definitions import FEATURES, feature_names
 from models.evaluate import TRUTH, evaluate_scores
 from models.registry import (
     CHALLENGER,
-    CHAMPION,
     SCORE_COLUMN,
     FeaturePipeline,
     FeatureTableError,
@@ -95,17 +94,18 @@ def test_the_same_table_settings_and_seed_give_bit_identical_scores(settings):
     assert np.array_equal(first, second)
 
 
-def test_the_first_version_is_champion_and_later_ones_challenger(trained, settings):
-    assert (trained["first"].version, trained["first"].alias) == ("1", CHAMPION)
+def test_every_new_version_is_challenger_and_none_champion(trained, settings):
+    assert (trained["first"].version, trained["first"].alias) == ("1", CHALLENGER)
     assert (trained["second"].version, trained["second"].alias) == ("2", CHALLENGER)
     name = settings.registry.model_name
-    assert resolve_version(None, model_name=name) == "1"
+    with pytest.raises(ModelNotFoundError, match="no champion yet.*counterfraud approve"):
+        resolve_version(None, model_name=name)
     assert resolve_version(CHALLENGER, model_name=name) == "2"
     assert resolve_version(2, model_name=name) == "2"
 
 
 def test_the_model_loaded_from_the_registry_scores_like_the_fitted_one(trained, settings):
-    loaded = load_model(CHAMPION, model_name=settings.registry.model_name)
+    loaded = load_model(1, model_name=settings.registry.model_name)
     assert loaded.version == "1"
     assert loaded.feature_names == feature_names()
     scores = loaded.score(trained["table"])
@@ -228,7 +228,7 @@ def test_registering_a_run_again_returns_its_version(trained, settings):
     first = trained["first"]
     again = register_logged_model(LoggedRun(run_id=first.run_id, model_uri=first.model_uri, tags=first.tags),
                                   model_name=settings.registry.model_name)
-    assert (again.version, again.alias) == ("1", CHAMPION)
+    assert (again.version, again.alias) == ("1", CHALLENGER)
     versions = MlflowClient().search_model_versions(f"name = '{settings.registry.model_name}'")
     assert sorted(str(version.version) for version in versions) == ["1", "2"]
 

@@ -62,10 +62,10 @@ def settings(world: dict[str, Path]) -> Settings:
 
 
 def _train_for_scoring(data_dir: Path, workspace: Any, settings: Settings, **train_kwargs: Any) -> dict[str, Any]:
-    """Train a version that scoring runs use by default."""
-    from pipelines.train import train_flow
+    """Train a version, approved and promoted by a panel member other than its trainer, so scoring uses it."""
+    from tests.conftest import train_approved
 
-    return train_flow(data_dir, workspace, settings, **train_kwargs)
+    return train_approved(data_dir, workspace, settings, **train_kwargs)
 
 
 @pytest.fixture(scope="module")

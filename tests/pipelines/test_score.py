@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from configs.settings import Settings, load_settings
 from features.definitions import feature_names
 from models.evaluate import flag_count
-from tests.conftest import activated_workspace
+from tests.conftest import activated_workspace, train_approved
 
 PEOPLE = 600
 SEED = 11
@@ -43,11 +44,9 @@ def settings(world: dict[str, Path]) -> Settings:
 
 @pytest.fixture(scope="module")
 def trained(world: dict[str, Path], settings: Settings, prefect_harness: None) -> Iterator[Any]:
-    """A workspace whose MLflow store holds one trained version (alias champion)."""
+    """A workspace whose MLflow store holds one trained, approved version (alias champion)."""
     with activated_workspace(world["root"] / "workspace", settings) as workspace:
-        from pipelines.train import train_flow
-
-        train_flow(world["data"], workspace, settings, truth_path=world["truth"])
+        train_approved(world["data"], workspace, settings, truth_path=world["truth"])
         yield workspace
 
 
@@ -86,8 +85,8 @@ def test_every_live_subject_is_ranked_once(runs, settings, world):
     n_flagged = flag_count(len(cases), settings.capacity.share)
     assert cases["flagged"].tolist() == [True] * n_flagged + [False] * (len(cases) - n_flagged)
     assert (cases["model_version"] == "1").all()
-    for column in ("subject_ref", "subject_type", "score", "rank", "flagged", "model_version", "reasons",
-                   "related"):
+    for column in ("subject_ref", "subject_type", "score", "rank", "flagged", "control", "work_list",
+                   "model_version", "reasons", "related"):
         assert column in cases.columns
 
 
@@ -107,6 +106,22 @@ def test_flagged_subjects_are_explained_and_add_up(runs):
     assert (flagged["reasons"].str.len() > 0).all()
     assert (cases.loc[~cases["flagged"], "reasons"] == "").all()
     assert (cases.loc[~cases["flagged"], "related"] == "").all()
+
+
+@pytest.mark.slow
+def test_the_work_list_is_the_flagged_subjects_and_a_random_control_sample(runs, settings):
+    out = _out(runs, "first")
+    cases = pd.read_parquet(out / "cases.parquet")
+    control = cases[cases["control"]]
+    expected = math.ceil(settings.control_sample.share_of_capacity * int(cases["flagged"].sum()))
+    assert len(control) == expected > 0
+    assert not control["flagged"].any()
+    assert (control["reasons"] == "").all()  # never invented reasons
+    assert (cases["work_list"] == (cases["flagged"] | cases["control"])).all()
+    assert runs["first"]["control_sample"] == {"size": expected, "seed": settings.seed,
+                                               "share_of_capacity": settings.control_sample.share_of_capacity}
+    csv = pd.read_csv(out / "cases.csv", dtype=str, keep_default_na=False)
+    assert set(csv["control"]) == {"true", "false"} and set(csv["work_list"]) == {"true", "false"}
 
 
 @pytest.mark.slow
@@ -254,6 +269,7 @@ def test_format_summary_lists_counts_rejects_flagged_timings_and_files():
         "subjects": {"scored": 1000, "benefit_claim": 700, "housing_claim": 300},
         "capacity": 0.02,
         "flagged": 20,
+        "control_sample": {"size": 1, "seed": 0, "share_of_capacity": 0.05},
         "timings_seconds": {"prepare": 1.25, "score": 0.5, "total": 1.75},
         "peak_memory_mb": 812.4,
         "outputs": {"cases_csv": "/runs/1/cases.csv"},
@@ -264,5 +280,6 @@ def test_format_summary_lists_counts_rejects_flagged_timings_and_files():
     assert "not_a_date" in text
     assert "subjects scored: 1,000 (benefit_claim 700, housing_claim 300)" in text
     assert "flagged: 20 (capacity 2% of subjects)" in text
+    assert "control sample: 1 drawn at random from the unflagged subjects (seed 0)" in text
     assert "prepare" in text and "1.75" not in text  # seconds to one decimal
     assert "/runs/1/cases.csv" in text

@@ -11,7 +11,14 @@ from mlflow import MlflowClient
 from configs.settings import load_settings
 from features.contract import ContractError
 from features.definitions import FEATURES
-from models.registry import CHALLENGER, CHAMPION, SCORE_COLUMN, fit_detector, load_model
+from models.registry import (
+    CHALLENGER,
+    CHAMPION,
+    SCORE_COLUMN,
+    ModelNotFoundError,
+    fit_detector,
+    load_model,
+)
 from pipelines.prepare import prepare_features
 from pipelines.train import train_flow
 from synthetic import generate_world
@@ -40,15 +47,18 @@ def settings():
 def trained_twice(prefect_harness, tmp_path_factory, world, settings):
     """Two trainings on the same data, config and seed, in one workspace."""
     with activated_workspace(tmp_path_factory.mktemp("train") / "workspace", settings) as workspace:
-        first = train_flow(world / "data", workspace, settings, truth_path=world / "truth.csv")
+        first = train_flow(world / "data", workspace, settings, truth_path=world / "truth.csv",
+                           trained_by="Alex Trainer")
         second = train_flow(world / "data", workspace, settings)
         yield {"workspace": workspace, "first": first, "second": second}
 
 
-def test_the_first_training_is_champion_and_the_second_challenger(trained_twice, settings):
+def test_training_never_makes_a_champion_by_itself(trained_twice, settings):
     first, second = trained_twice["first"], trained_twice["second"]
-    assert (first["version"], first["alias"]) == ("1", CHAMPION)
+    assert (first["version"], first["alias"]) == ("1", CHALLENGER)
     assert (second["version"], second["alias"]) == ("2", CHALLENGER)
+    with pytest.raises(ModelNotFoundError, match="has no champion yet"):
+        load_model(CHAMPION, model_name=settings.registry.model_name)
     assert first["model_name"] == settings.registry.model_name
     assert first["data_fingerprint"] == second["data_fingerprint"]
 
@@ -66,8 +76,8 @@ def test_a_truth_file_and_investigation_outcomes_are_both_evaluated(trained_twic
 def test_two_trainings_and_the_registry_give_bit_identical_scores(trained_twice, world, settings):
     _, _, feature_table, _ = prepare_features(world / "data", settings)
     fitted = fit_detector(feature_table, FEATURES, settings).score(feature_table)[SCORE_COLUMN].to_numpy()
-    first = load_model(CHAMPION, model_name=settings.registry.model_name).score(feature_table)
-    second = load_model(CHALLENGER, model_name=settings.registry.model_name).score(feature_table)
+    first = load_model(1, model_name=settings.registry.model_name).score(feature_table)
+    second = load_model(2, model_name=settings.registry.model_name).score(feature_table)
     assert np.array_equal(first[SCORE_COLUMN].to_numpy(), second[SCORE_COLUMN].to_numpy())
     assert np.array_equal(first[SCORE_COLUMN].to_numpy(), fitted)
 
@@ -79,6 +89,21 @@ def test_versions_are_tagged_for_the_oversight_panel(trained_twice, settings):
     run = MlflowClient().get_run(trained_twice["first"]["run_id"])
     assert run.data.params["seed"] == "5"
     assert run.info.artifact_uri.startswith(trained_twice["workspace"].artifact_location)
+
+
+def test_the_trainer_and_the_report_are_recorded_on_the_version(trained_twice, settings):
+    import getpass
+
+    from oversight.signoff import file_sha256
+
+    first = MlflowClient().get_model_version(settings.registry.model_name, "1")
+    second = MlflowClient().get_model_version(settings.registry.model_name, "2")
+    assert first.tags["trained_by"] == "Alex Trainer" == trained_twice["first"]["trained_by"]
+    assert second.tags["trained_by"] == getpass.getuser()  # the OS user when nobody says otherwise
+    run = MlflowClient().get_run(trained_twice["first"]["run_id"])
+    report = Path(run.info.artifact_uri.removeprefix("file://")) / "report"
+    assert sorted(path.name for path in report.iterdir()) == ["atrs.json", "atrs.md", "report.html", "report.json"]
+    assert first.tags["report_sha256"] == file_sha256(report / "report.html") == trained_twice["first"]["report_sha256"]
 
 
 def test_the_fingerprint_names_every_input_file_with_its_rows(trained_twice, world):

@@ -1,0 +1,544 @@
+"""The explanation report of a model version, for the oversight panel.
+
+:func:`build_report` computes every figure once, as plain tables and a JSON-ready
+dict (``report.json``), plus SHAP's own plots as PNG images; :func:`render_html`
+draws that same dict into one self-contained, printable HTML page, and
+:func:`write_report` writes both with the transparency record (:mod:`oversight.atrs`).
+Every number the HTML shows carries a ``data-figure`` attribute holding its path in
+``report.json``, so a test can check that the page and the JSON agree.
+
+Sections, in order: model card; what it uses (and must never use); why it flags
+(global drivers, worked examples under pseudonyms); how well it works (truth file,
+past investigations as a biased sample, control-sample lift); whom it flags
+(fairness audit at capacity); possible proxies; data quality; against the champion.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import json
+import math
+import re
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+from scipy.stats import norm, spearmanr
+
+from configs.settings import Settings
+from features.contract import Extract
+from features.definitions import CONTEXT, FEATURES_BY_NAME
+from models.evaluate import (
+    TRUTH,
+    Evaluation,
+    evaluate_training,
+    flagged_mask,
+    labels_from_outcomes,
+    labels_from_truth,
+    ranking_order,
+)
+from models.explain import Explainable, explain_subjects, top_reasons
+from oversight import fairness, proxies
+from oversight.atrs import ATRS_JSON, ATRS_MARKDOWN, TO_BE_COMPLETED, atrs_markdown, atrs_record
+
+REPORT_HTML, REPORT_JSON = "report.html", "report.json"
+TEMPLATES = Path(__file__).with_name("templates")
+PROTECTED_TEST = "tests/oversight/test_protected.py"
+"""The test that proves no protected characteristic or age reaches the model."""
+INTENDED_USE = ("Leads for a person to check, never a decision: an investigator reads each flagged case and its "
+                "reasons against the records, and a person decides what, if anything, happens next.")
+OUT_OF_SCOPE = (
+    "Deciding that anyone committed fraud, or stopping or reducing a payment, on the score alone.",
+    "Ranking or flagging people by a protected characteristic or age.",
+    "Use on data that does not follow the input contract, or far from the as-of date it was trained for.",
+    "Use as a measure of how much fraud there is: scores rank subjects, they are not probabilities.",
+)
+CAVEATS = (
+    "The detector finds records unlike most others; unusual is not the same as fraudulent, and honest "
+    "people with unusual circumstances are flagged too.",
+    "Past investigations were chosen by older methods: figures computed on them describe that biased sample only.",
+    "Linking people across sources is approximate; a wrong link can create or hide a reason.",
+    "Figures on a synthetic world's truth file show what the method can do, not how it does on real data.",
+)
+PSEUDONYMS = string.ascii_uppercase
+REFERENCE_WORD = "another claim"
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    """What the registry records about the version reported on."""
+
+    model_name: str
+    version: str
+    as_of: str
+    code_version: str
+    data_fingerprint: str
+    trained_by: str
+    registered_at: str
+
+
+@dataclass(frozen=True)
+class ChampionScores:
+    """The current champion's scores of the same subjects, to compare against."""
+
+    version: str
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class Report:
+    """``data`` is ``report.json``; ``figures`` maps a plot's name to its PNG, base64-encoded."""
+
+    data: dict[str, Any]
+    figures: dict[str, str]
+
+
+def redact_references(text: str, references: set[str], own: str | None = None,
+                      replacement: str = REFERENCE_WORD) -> str:
+    """``text`` with every subject reference of ``references`` (other than ``own``) replaced.
+
+    Examples
+    --------
+    >>> redact_references("Also claims at HC01 and HC02.", {"HC01", "HC02", "BC9"}, own="HC02")
+    'Also claims at another claim and HC02.'
+    """
+    return _TOKEN.sub(lambda match: replacement if match.group(0) in references and match.group(0) != own
+                      else match.group(0), text)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, NaN to None, recursively."""
+    if isinstance(value, Mapping):
+        return {str(key): _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return _clean(frame.to_dict("records"))
+
+
+def _png(figure: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _shap_plots(contributions: np.ndarray, sample: np.ndarray, base_value: float, flagged_values: np.ndarray,
+                sample_values: np.ndarray, feature_names: Sequence[str],
+                examples: Sequence[tuple[int, str]]) -> dict[str, str]:
+    """SHAP's own bar (flagged), beeswarm (random sample) and waterfall (each example) plots."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import shap
+
+    names = list(feature_names)
+    flagged = shap.Explanation(values=contributions, base_values=np.full(len(contributions), base_value),
+                               data=flagged_values, feature_names=names)
+    sampled = shap.Explanation(values=sample, base_values=np.full(len(sample), base_value),
+                               data=sample_values, feature_names=names)
+    figures = {}
+    plt.figure()
+    shap.plots.bar(flagged, max_display=len(names), show=False)
+    figures["drivers_flagged"] = _png(plt.gcf())
+    plt.figure()
+    shap.plots.beeswarm(sampled, max_display=len(names), show=False)
+    figures["drivers_sample"] = _png(plt.gcf())
+    for position, pseudonym in examples:
+        plt.figure()
+        shap.plots.waterfall(flagged[position], max_display=8, show=False)
+        figures[f"example_{pseudonym}"] = _png(plt.gcf())
+    return figures
+
+
+def _evaluation_record(evaluation: Evaluation) -> dict[str, Any]:
+    return {
+        "source": evaluation.source,
+        "biased_sample": evaluation.biased_sample,
+        "n_labelled": evaluation.n_labelled,
+        "n_fraud": evaluation.n_fraud,
+        "n_labelled_flagged": evaluation.n_labelled_flagged,
+        "average_precision": evaluation.average_precision,
+        "precision_at_capacity": evaluation.precision_at_capacity,
+        "recall_at_capacity": evaluation.recall_at_capacity,
+        "by_typology": _records(evaluation.by_typology),
+    }
+
+
+def control_lift(outcomes: pd.DataFrame, flagged_refs: Sequence[str]) -> dict[str, Any]:
+    """Precision among flagged subjects over the fraud rate of the random control sample, with a 95 % interval.
+
+    Parameters
+    ----------
+    outcomes : DataFrame
+        ``investigation_outcomes`` (``subject_ref``, ``outcome``, ``closed_on``, ``control``).
+    flagged_refs : sequence of str
+        The subjects this version flags.
+
+    Returns
+    -------
+    dict
+        ``control_outcomes``, ``control_fraud``, ``control_fraud_rate``, ``flagged_outcomes``,
+        ``flagged_fraud``, ``precision_flagged``, ``lift``, ``ci_low``, ``ci_high`` (Katz's
+        log interval of a ratio of two proportions) and ``note``: why the lift cannot be
+        computed yet, or ``""``.
+    """
+    control = outcomes.get("control", pd.Series(False, index=outcomes.index)).fillna(False).astype(bool)
+    in_control = labels_from_outcomes(outcomes[control.to_numpy()]) if control.any() else None
+    labels = labels_from_outcomes(outcomes) if len(outcomes) else None
+    flagged_labels = labels[labels["subject_ref"].isin(set(flagged_refs))] if labels is not None else None
+    n_control = 0 if in_control is None else len(in_control)
+    control_fraud = 0 if in_control is None else int(in_control["fraud"].sum())
+    n_flagged = 0 if flagged_labels is None else len(flagged_labels)
+    flagged_fraud = 0 if flagged_labels is None else int(flagged_labels["fraud"].sum())
+    result: dict[str, Any] = {
+        "control_outcomes": n_control, "control_fraud": control_fraud,
+        "control_fraud_rate": control_fraud / n_control if n_control else None,
+        "flagged_outcomes": n_flagged, "flagged_fraud": flagged_fraud,
+        "precision_flagged": flagged_fraud / n_flagged if n_flagged else None,
+        "lift": None, "ci_low": None, "ci_high": None, "note": "",
+    }
+    if n_control == 0:
+        result["note"] = ("Cannot be computed yet: no investigation outcome comes from a random control sample. "
+                          "Control subjects are added to every scoring run's work list; their outcomes make "
+                          "this figure measurable.")
+    elif control_fraud == 0:
+        result["note"] = (f"Cannot be computed yet: none of the {n_control:,} control-sample outcomes is fraud, "
+                          "so the fraud rate of the control sample is not yet measurable.")
+    elif flagged_fraud == 0:
+        result["note"] = (f"Cannot be computed yet: none of the {n_flagged:,} outcomes of subjects this version "
+                          "flags is fraud.")
+    else:
+        lift = result["precision_flagged"] / result["control_fraud_rate"]
+        spread = norm.ppf(0.975) * math.sqrt(1 / flagged_fraud - 1 / n_flagged + 1 / control_fraud - 1 / n_control)
+        result.update(lift=lift, ci_low=lift * math.exp(-spread), ci_high=lift * math.exp(spread))
+    return result
+
+
+def build_report(
+    *,
+    facts: VersionFacts,
+    settings: Settings,
+    feature_table: pd.DataFrame,
+    scores: np.ndarray,
+    detector: Explainable,
+    feature_names: Sequence[str],
+    extract: Extract,
+    links: pd.DataFrame,
+    capacity: int | float,
+    as_of: dt.date,
+    truth: pd.DataFrame | None = None,
+    champion: ChampionScores | None = None,
+) -> Report:
+    """Compute every figure of the report of one version.
+
+    Parameters
+    ----------
+    facts : VersionFacts
+    settings : Settings
+        ``oversight`` (thresholds, texts) and ``seed``.
+    feature_table : DataFrame
+        One row per subject: ``subject_ref``, ``subject_type``, the model and context columns.
+    scores : array
+        The version's score of each row of ``feature_table``.
+    detector : Explainable
+        The version's fitted detector (explains the scores).
+    feature_names : sequence of str
+        The model columns.
+    extract : Extract
+        The validated extract the table was built from (equality monitoring, outcomes, quality).
+    links : DataFrame
+        The linking stage's answer.
+    capacity : int or float
+        Subjects flagged (count or share), as in a scoring run.
+    as_of : date
+        The date the features describe; ages are taken on it.
+    truth : DataFrame, optional
+        A synthetic world's truth file.
+    champion : ChampionScores, optional
+        The current champion's scores of the same subjects.
+
+    Returns
+    -------
+    Report
+    """
+    oversight = settings.oversight
+    scores = np.asarray(scores, dtype="float64")
+    refs = feature_table["subject_ref"].astype("str").to_numpy()
+    flagged = flagged_mask(scores, refs, capacity)
+    order = ranking_order(scores, refs)
+    flagged_positions = order[: int(flagged.sum())]
+    names = list(feature_names)
+    values = np.ascontiguousarray(feature_table.loc[:, names].to_numpy(dtype="float64"))
+
+    # why it flags: contributions of every flagged subject and of a random sample
+    contributions, base_value = detector.explain(values[flagged_positions])
+    rng = np.random.default_rng(settings.seed)
+    sample_positions = np.sort(rng.choice(len(refs), size=min(oversight.driver_sample, len(refs)), replace=False))
+    sample_contributions, _ = detector.explain(values[sample_positions])
+    drivers = pd.DataFrame({
+        "feature": names,
+        "mean_abs_flagged": np.abs(contributions).mean(axis=0) if len(contributions) else np.nan,
+        "mean_abs_sample": np.abs(sample_contributions).mean(axis=0),
+    }).sort_values("mean_abs_flagged", ascending=False, kind="mergesort")
+
+    n_examples = min(oversight.worked_examples, len(flagged_positions))
+    example_ranks = np.unique(np.linspace(0, len(flagged_positions) - 1, n_examples).round().astype(int))
+    examples = _worked_examples(feature_table, scores, flagged_positions, example_ranks, detector, names,
+                                settings.explanations.top_reasons, set(refs))
+
+    # how well it works
+    outcomes = extract.investigation_outcomes
+    evaluations = evaluate_training(feature_table, scores, capacity, truth=truth, outcomes=outcomes)
+    lift = control_lift(outcomes, refs[flagged])
+
+    # whom it flags
+    audit = fairness.audit_characteristics(feature_table, extract.equality_monitoring, links,
+                                           fairness.subject_dates_of_birth(extract), as_of)
+    rates = fairness.group_flag_rates(audit, flagged, n_boot=oversight.bootstrap_samples, seed=settings.seed,
+                                      min_subjects=oversight.min_group_subjects,
+                                      min_flagged=oversight.min_group_flagged)
+    burden, burden_source = _burden(feature_table, audit, flagged, truth, outcomes, settings)
+    proxy_rows = proxies.proxy_table(feature_table, audit, names, oversight.proxy_auc_threshold,
+                                     min_group=oversight.min_group_subjects)
+
+    data = {
+        "version": facts.version,
+        "model_name": facts.model_name,
+        "model_card": _model_card(facts, settings, feature_table, extract, capacity, int(flagged.sum()),
+                                  truth is not None),
+        "features": _feature_declarations(names),
+        "never_used": {"characteristics": ["sex", "ethnicity group", "disability", "nationality group", "age",
+                                           "date of birth"], "test": PROTECTED_TEST},
+        "drivers": _records(drivers),
+        "drivers_sample_size": len(sample_positions),
+        "worked_examples": examples,
+        "metrics": {"evaluations": [_evaluation_record(evaluation) for evaluation in evaluations],
+                    "control_sample": lift},
+        "capacity": {"flagged": int(flagged.sum()), "subjects": len(refs),
+                     "overall_flag_rate": float(flagged.mean()) if len(refs) else None},
+        "fairness": _records(rates),
+        "fairness_call_outs": fairness.call_outs(rates, oversight.ratio_low, oversight.ratio_high),
+        "fairness_rules": {"min_group_subjects": oversight.min_group_subjects,
+                           "min_group_flagged": oversight.min_group_flagged, "ratio_low": oversight.ratio_low,
+                           "ratio_high": oversight.ratio_high, "bootstrap_samples": oversight.bootstrap_samples},
+        "false_positive_burden": _records(burden),
+        "false_positive_burden_source": burden_source,
+        "proxies": _records(proxy_rows),
+        "proxy_threshold": oversight.proxy_auc_threshold,
+        "data_quality": _data_quality(extract),
+        "champion": _against_champion(champion, facts, feature_table, scores, flagged, capacity, audit, truth,
+                                      outcomes, evaluations, rates, settings),
+    }
+    figures = _shap_plots(contributions, sample_contributions, float(base_value), values[flagged_positions],
+                          values[sample_positions], names,
+                          [(int(rank), example["pseudonym"]) for rank, example in zip(example_ranks, examples,
+                                                                                       strict=True)])
+    return Report(data=_clean(data), figures=figures)
+
+
+def _model_card(facts: VersionFacts, settings: Settings, feature_table: pd.DataFrame, extract: Extract,
+                capacity: int | float, n_flagged: int, has_truth: bool) -> dict[str, Any]:
+    subject_types = feature_table["subject_type"].value_counts().sort_index()
+    return {
+        "details": {
+            "model_name": facts.model_name, "version": facts.version, "registered_at": facts.registered_at,
+            "as_of": facts.as_of, "code_version": facts.code_version, "data_fingerprint": facts.data_fingerprint,
+            "trained_by": facts.trained_by,
+            "detector": "isolation forest, autoencoder and empirical tails, combined with weights "
+                        + ", ".join(f"{name} {weight:g}" for name, weight in settings.detector.weights.items()),
+            "capacity": capacity,
+        },
+        "intended_use": INTENDED_USE,
+        "out_of_scope": list(OUT_OF_SCOPE),
+        "training_data": {
+            "subjects": len(feature_table),
+            "by_type": {str(name): int(count) for name, count in subject_types.items()},
+            "rows_per_table": {name: quality.rows_valid for name, quality in extract.quality.items()},
+            "description": "Every live benefit and housing claim of the extract on the as-of date; no labels "
+                           "are used to fit the detector.",
+        },
+        "evaluation_data": ("The same subjects, against " + ("the synthetic world's truth file (every subject "
+                            "labelled), " if has_truth else "") + "past investigation outcomes (a small, biased "
+                            "sample) and outcomes of random control samples where they exist."),
+        "flagged": n_flagged,
+        "caveats": list(CAVEATS),
+    }
+
+
+def _feature_declarations(names: Sequence[str]) -> list[dict[str, Any]]:
+    rows = []
+    for name in names:
+        spec = FEATURES_BY_NAME[name]
+        rows.append({
+            "name": spec.name, "meaning": spec.meaning, "unit": spec.unit, "suspicious": spec.suspicious,
+            "applies_to": spec.applies_to,
+            "reads": [CONTEXT[column].meaning for column in spec.context if column in CONTEXT],
+        })
+    return rows
+
+
+def _worked_examples(feature_table: pd.DataFrame, scores: np.ndarray, flagged_positions: np.ndarray,
+                     example_ranks: np.ndarray, detector: Explainable, names: list[str], top_k: int,
+                     references: set[str]) -> list[dict[str, Any]]:
+    rows = feature_table.iloc[flagged_positions[example_ranks]].reset_index(drop=True)
+    explanations = explain_subjects(detector, rows, names, scores[flagged_positions[example_ranks]])
+    reasons = top_reasons(explanations, rows, top_k)
+    examples = []
+    for position, (rank, row) in enumerate(zip(example_ranks, rows.itertuples(index=False), strict=True)):
+        own = reasons[reasons["subject_ref"] == row.subject_ref].sort_values("position")
+        examples.append({
+            "pseudonym": f"Subject {PSEUDONYMS[position]}",
+            "rank": int(rank) + 1,
+            "subject_type": row.subject_type.replace("_", " "),
+            "score": float(scores[flagged_positions[rank]]),
+            "reasons": [redact_references(text, references) for text in own["reason"]],
+        })
+    return examples
+
+
+def _burden(feature_table: pd.DataFrame, audit: pd.DataFrame, flagged: np.ndarray, truth: pd.DataFrame | None,
+            outcomes: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, str]:
+    """False-positive burden from the truth file, else from past investigations, else nothing."""
+    if truth is not None:
+        # the truth file labels every subject, in the feature table's order
+        labels = labels_from_truth(feature_table, truth)
+        positions = np.arange(len(feature_table))
+        source = "truth file: every subject labelled"
+    elif len(outcomes):
+        labels = labels_from_outcomes(outcomes)
+        known = pd.Series(np.arange(len(feature_table)),
+                          index=feature_table["subject_ref"].to_numpy(dtype=object).astype(str).astype(object))
+        labels = labels[labels["subject_ref"].isin(known.index)]
+        positions = known.reindex(labels["subject_ref"]).to_numpy()
+        source = "past investigations: a small, biased sample of subjects"
+    else:
+        return pd.DataFrame(columns=fairness.BURDEN_COLUMNS), ""
+    oversight = settings.oversight
+    burden = fairness.false_positive_burden(
+        audit.iloc[positions].reset_index(drop=True), flagged[positions], labels["fraud"].to_numpy(),
+        n_boot=oversight.bootstrap_samples, seed=settings.seed, min_subjects=oversight.min_group_subjects,
+        min_flagged=oversight.min_group_flagged)
+    return burden, source
+
+
+def _data_quality(extract: Extract) -> list[dict[str, Any]]:
+    rows = []
+    for name, quality in extract.quality.items():
+        completeness = quality.completeness
+        least = min(completeness, key=completeness.get) if completeness else ""
+        rows.append({
+            "table": name, "rows_in": quality.rows_in, "rows_valid": quality.rows_valid,
+            "rows_refused": quality.rows_refused, "validity": quality.validity,
+            "key_uniqueness": quality.key_uniqueness, "least_complete_column": least,
+            "least_completeness": completeness.get(least),
+        })
+    return _clean(rows)
+
+
+def _against_champion(champion: ChampionScores | None, facts: VersionFacts, feature_table: pd.DataFrame,
+                      scores: np.ndarray, flagged: np.ndarray, capacity: int | float, audit: pd.DataFrame,
+                      truth: pd.DataFrame | None, outcomes: pd.DataFrame, evaluations: list[Evaluation],
+                      rates: pd.DataFrame, settings: Settings) -> dict[str, Any]:
+    if champion is None or champion.version == facts.version:
+        return {"version": None, "note": "There is no champion yet to compare with: this version would be the "
+                                         "first to score."}
+    refs = feature_table["subject_ref"].astype("str").to_numpy()
+    theirs = flagged_mask(champion.scores, refs, capacity)
+    both = int((flagged & theirs).sum())
+    their_evaluations = evaluate_training(feature_table, champion.scores, capacity, truth=truth, outcomes=outcomes)
+    metric_rows = []
+    for ours, their in zip(evaluations, their_evaluations, strict=True):
+        for name in ("average_precision", "precision_at_capacity", "recall_at_capacity"):
+            new, old = getattr(ours, name), getattr(their, name)
+            metric_rows.append({"source": ours.source, "metric": name, "champion": old, "this_version": new,
+                                "change": new - old})
+    oversight = settings.oversight
+    their_rates = fairness.group_flag_rates(audit, theirs, n_boot=None, seed=settings.seed, pairs=False,
+                                            min_subjects=oversight.min_group_subjects,
+                                            min_flagged=oversight.min_group_flagged)
+    singles = rates[~rates["characteristic"].str.contains(fairness.INTERSECTION, regex=False)]
+    groups = singles.merge(their_rates, on=["characteristic", "group"], suffixes=("", "_champion"))
+    group_rows = pd.DataFrame({
+        "characteristic": groups["characteristic"], "group": groups["group"],
+        "champion": groups["flag_rate_champion"], "this_version": groups["flag_rate"],
+        "change": groups["flag_rate"] - groups["flag_rate_champion"],
+        "suppressed": groups["suppressed"] | groups["suppressed_champion"],
+    })
+    return {
+        "version": champion.version,
+        "flagged_both": both,
+        "overlap": both / int(flagged.sum()) if flagged.any() else None,
+        "rank_correlation": float(spearmanr(scores, champion.scores).statistic),
+        "metrics": _clean(metric_rows),
+        "group_flag_rates": _records(group_rows),
+        "note": "",
+    }
+
+
+# ------------------------------------------------------------------------------------------- rendering
+
+
+def _number(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _percent(value: Any, digits: int = 2) -> str:
+    return "–" if value is None else f"{value * 100:.{digits}f} %"
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                                     autoescape=jinja2.select_autoescape(["html", "j2"]),
+                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters["number"] = _number
+    environment.filters["percent"] = _percent
+    environment.filters["words"] = lambda name: " × ".join(
+        fairness.CHARACTERISTIC_WORDS.get(part, part) for part in str(name).split(fairness.INTERSECTION))
+    environment.filters["label"] = lambda name: str(name).replace("_", " ")
+    environment.tests["search"] = lambda text, pattern: pattern in str(text)
+    return environment
+
+
+def render_html(report: Report, settings: Settings) -> str:
+    """The report as one self-contained HTML page (images inline, no network), printable."""
+    return _environment().get_template("report.html.j2").render(
+        report=report.data, figures=report.figures, settings=settings, TO_BE_COMPLETED=TO_BE_COMPLETED,
+        TRUTH=TRUTH)
+
+
+def write_report(report: Report, out_dir: str | Path, settings: Settings) -> dict[str, Path]:
+    """Write ``report.html``, ``report.json``, ``atrs.json`` and ``atrs.md`` into ``out_dir``.
+
+    Returns the paths written, by name (``html``, ``json``, ``atrs_json``, ``atrs_markdown``).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    record = atrs_record(report.data, settings)
+    paths = {"html": out / REPORT_HTML, "json": out / REPORT_JSON, "atrs_json": out / ATRS_JSON,
+             "atrs_markdown": out / ATRS_MARKDOWN}
+    paths["html"].write_text(render_html(report, settings), encoding="utf-8")
+    paths["json"].write_text(json.dumps(report.data, indent=2) + "\n", encoding="utf-8")
+    paths["atrs_json"].write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    paths["atrs_markdown"].write_text(atrs_markdown(record), encoding="utf-8")
+    return paths

@@ -1,0 +1,245 @@
+"""The oversight panel's sign-off: who trained a version, its report, and the panel's decision.
+
+A version may score only once the panel has approved it, on its report, and never
+on the word of the person who trained it (four eyes). Everything is recorded twice:
+
+- on the version itself, as MLflow tags (``trained_by``, ``report_sha256``, and
+  ``signoff.decision`` / ``.by`` / ``.at`` / ``.note`` / ``.report_sha256``), which is
+  what ``score`` reads;
+- in an append-only JSON-lines log in the workspace (:data:`SIGNOFF_LOG`), one line
+  per decision, so earlier decisions on a version are never lost.
+
+The report a decision is made on is the one logged with the version at training
+(``report/report.html`` among its run's artefacts); its sha256 is tagged when it is
+logged, and an approval checks that the logged file still has that hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.artifacts import download_artifacts
+from mlflow.exceptions import MlflowException
+
+from configs.settings import Settings
+from models.registry import CHAMPION, SCORE_COLUMN, ModelNotFoundError, load_model, resolve_version
+from oversight.report import ChampionScores, VersionFacts
+
+APPROVED = "approved"
+REJECTED = "rejected"
+Decision = Literal["approved", "rejected"]
+
+TRAINED_BY_TAG = "trained_by"
+REPORT_SHA_TAG = "report_sha256"
+DECISION_TAGS = ("decision", "by", "at", "note", "report_sha256")
+"""Recorded as ``signoff.<name>`` tags on the version."""
+REPORT_ARTIFACT_DIR = "report"
+REPORT_HTML = "report.html"
+SIGNOFF_LOG = "signoff_log.jsonl"
+"""The append-only decision log, in the workspace."""
+
+NOT_APPROVED_ERROR = (
+    "model {name} version {version} has not been approved by the oversight panel; after reading its "
+    "report, a panel member approves it with: counterfraud approve --model-version {version} "
+    "--by NAME --note TEXT"
+)
+REJECTED_ERROR = (
+    "model {name} version {version} was rejected by {by} on {at} ({note}); only a version approved "
+    "with counterfraud approve --model-version V --by NAME --note TEXT may score"
+)
+NO_REPORT_ERROR = (
+    "model {name} version {version} has no report; the panel decides on the report logged at training"
+)
+CHANGED_REPORT_ERROR = (
+    "the report of model {name} version {version} has changed since it was logged "
+    "(sha256 {found}, logged {logged}); it cannot be approved"
+)
+FOUR_EYES_ERROR = "{by} trained model {name} version {version} and cannot approve it: another panel member must"
+EMPTY_FIELD_ERROR = "--{field} must not be empty"
+
+
+class SignOffError(ValueError):
+    """A decision cannot be recorded, or a version may not score."""
+
+
+def trainer_name(settings: Settings) -> str:
+    """Who trains: ``oversight.trained_by`` when configured, else the operating-system user."""
+    return settings.oversight.trained_by or getpass.getuser()
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def record_training(model_name: str, version: str, run_id: str, trained_by: str, report_dir: str | Path) -> str:
+    """Record the trainer and log the report of a new version; return the report's sha256.
+
+    The report files of ``report_dir`` become the artefacts ``report/...`` of the training
+    run ``run_id``; the version is tagged ``trained_by`` and ``report_sha256`` (of ``report.html``).
+    """
+    client = MlflowClient()
+    client.log_artifacts(run_id, str(report_dir), artifact_path=REPORT_ARTIFACT_DIR)
+    sha = file_sha256(Path(report_dir) / REPORT_HTML)
+    client.set_model_version_tag(model_name, version, TRAINED_BY_TAG, trained_by)
+    client.set_model_version_tag(model_name, version, REPORT_SHA_TAG, sha)
+    return sha
+
+
+def logged_report_sha256(model_name: str, version: str) -> str | None:
+    """sha256 of the ``report.html`` logged with the version now; ``None`` when it has none."""
+    run_id = MlflowClient().get_model_version(model_name, version).run_id
+    with tempfile.TemporaryDirectory() as staging:
+        try:
+            path = download_artifacts(run_id=run_id, artifact_path=f"{REPORT_ARTIFACT_DIR}/{REPORT_HTML}",
+                                      dst_path=staging)
+        except (MlflowException, OSError):
+            return None
+        return file_sha256(path)
+
+
+def download_report(model_name: str, version: str, out_dir: str | Path) -> Path:
+    """Copy the report logged with the version into ``out_dir``; return the directory written."""
+    run_id = MlflowClient().get_model_version(model_name, version).run_id
+    with tempfile.TemporaryDirectory() as staging:
+        try:
+            downloaded = download_artifacts(run_id=run_id, artifact_path=REPORT_ARTIFACT_DIR, dst_path=staging)
+        except (MlflowException, OSError):
+            raise SignOffError(NO_REPORT_ERROR.format(name=model_name, version=version)) from None
+        shutil.copytree(downloaded, out_dir, dirs_exist_ok=True)
+    return Path(out_dir)
+
+
+def decide(
+    *,
+    model_name: str,
+    version: str | int,
+    decision: Decision,
+    by: str,
+    note: str,
+    log_path: str | Path,
+    promote: bool = False,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Record the panel's decision on a version, and optionally make it champion.
+
+    Parameters
+    ----------
+    model_name : str
+    version : str or int
+        A version number or alias.
+    decision : {"approved", "rejected"}
+    by, note : str
+        Who decides, and why; neither may be empty.
+    log_path : path
+        The append-only log (:data:`SIGNOFF_LOG` in the workspace).
+    promote : bool
+        With an approval, move the ``champion`` alias to the version.
+    now : datetime, optional
+        When the decision is made (UTC); default now.
+
+    Returns
+    -------
+    dict
+        The line appended to the log: ``model``, ``version``, ``decision``, ``by``, ``at``,
+        ``note``, ``report_sha256``, ``promoted``.
+
+    Raises
+    ------
+    SignOffError
+        When ``by`` or ``note`` is empty; for an approval, when the version has no report,
+        its report changed since it was logged, or ``by`` trained it.
+    """
+    for field, value in (("by", by), ("note", note)):
+        if not value.strip():
+            raise SignOffError(EMPTY_FIELD_ERROR.format(field=field))
+    number = resolve_version(version, model_name=model_name)
+    client = MlflowClient()
+    tags = dict(client.get_model_version(model_name, number).tags)
+    found = logged_report_sha256(model_name, number)
+    if decision == APPROVED:
+        if found is None or REPORT_SHA_TAG not in tags:
+            raise SignOffError(NO_REPORT_ERROR.format(name=model_name, version=number))
+        if found != tags[REPORT_SHA_TAG]:
+            raise SignOffError(CHANGED_REPORT_ERROR.format(name=model_name, version=number, found=found,
+                                                           logged=tags[REPORT_SHA_TAG]))
+        if _same_person(by, tags.get(TRAINED_BY_TAG, "")):
+            raise SignOffError(FOUR_EYES_ERROR.format(by=by.strip(), name=model_name, version=number))
+    entry = {
+        "model": model_name,
+        "version": number,
+        "decision": decision,
+        "by": by.strip(),
+        "at": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+        "note": note.strip(),
+        "report_sha256": found or "",
+        "promoted": bool(promote and decision == APPROVED),
+    }
+    for name in DECISION_TAGS:
+        client.set_model_version_tag(model_name, number, f"signoff.{name}", entry[name])
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", encoding="utf-8") as log:
+        log.write(json.dumps(entry) + "\n")
+    if entry["promoted"]:
+        client.set_registered_model_alias(model_name, CHAMPION, number)
+    return entry
+
+
+def check_may_score(model_name: str, version: str, tags: Mapping[str, str]) -> None:
+    """Raise unless the version's tags record an approval by the panel.
+
+    Raises
+    ------
+    SignOffError
+        Naming the version and the command that approves it, or who rejected it.
+    """
+    decision = tags.get("signoff.decision")
+    if decision == REJECTED:
+        raise SignOffError(REJECTED_ERROR.format(name=model_name, version=version, by=tags.get("signoff.by"),
+                                                 at=tags.get("signoff.at"), note=tags.get("signoff.note")))
+    if decision != APPROVED:
+        raise SignOffError(NOT_APPROVED_ERROR.format(name=model_name, version=version))
+
+
+def read_log(log_path: str | Path) -> list[dict[str, Any]]:
+    """Every decision of the log, oldest first (empty when there is none yet)."""
+    path = Path(log_path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _same_person(first: str, second: str) -> bool:
+    return first.strip().casefold() == second.strip().casefold()
+
+
+def version_facts(model_name: str, version: str, trained_by: str) -> VersionFacts:
+    """What the registry records about ``version``, for its report."""
+    record = MlflowClient().get_model_version(model_name, version)
+    tags = dict(record.tags)
+    registered = dt.datetime.fromtimestamp(record.creation_timestamp / 1000, tz=dt.UTC)
+    return VersionFacts(model_name=model_name, version=str(version), as_of=tags.get("as_of", ""),
+                        code_version=tags.get("code_version", ""), data_fingerprint=tags.get("data_fingerprint", ""),
+                        trained_by=tags.get(TRAINED_BY_TAG, trained_by),
+                        registered_at=registered.isoformat(timespec="seconds"))
+
+
+def champion_scores(model_name: str, feature_table: pd.DataFrame) -> ChampionScores | None:
+    """The current champion's scores of ``feature_table``; ``None`` when there is no champion yet."""
+    try:
+        champion = load_model(CHAMPION, model_name=model_name)
+    except ModelNotFoundError:
+        return None
+    return ChampionScores(version=champion.version,
+                          scores=champion.score(feature_table)[SCORE_COLUMN].to_numpy(dtype="float64"))

@@ -1,0 +1,176 @@
+"""The version's report: every section, the HTML agrees with report.json, fairness agrees with a direct count."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pandas as pd
+
+from oversight.atrs import TO_BE_COMPLETED
+from oversight.fairness import CHARACTERISTICS, INTERSECTION
+
+SECTIONS = ("1. Model card", "2. What it uses", "3. Why it flags", "4. How well it works", "5. Whom it flags",
+            "6. Possible proxies", "7. Data quality of the training extract", "8. Against the champion")
+
+
+class _Figures(HTMLParser):
+    """Every ``data-figure`` element's path and text; every ``src`` and ``href``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: list[tuple[str, str]] = []
+        self.links: list[str] = []
+        self.headings: list[str] = []
+        self._open: list[str | None] = []
+        self._heading = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        self.links += [value for key, value in attrs if key in ("src", "href") and value]
+        if tag == "span":
+            self._open.append(attributes.get("data-figure"))
+            if attributes.get("data-figure"):
+                self.figures.append((attributes["data-figure"], ""))
+        self._heading = tag == "h2"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "span" and self._open:
+            self._open.pop()
+        self._heading = False
+
+    def handle_data(self, data: str) -> None:
+        if self._open and self._open[-1]:
+            path, text = self.figures[-1]
+            self.figures[-1] = (path, text + data)
+        if self._heading and data.strip():
+            self.headings.append(data.strip())
+
+
+def _parse(html: str) -> _Figures:
+    parser = _Figures()
+    parser.feed(html)
+    return parser
+
+
+def _at(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    return data
+
+
+def _read(panel_world) -> tuple[str, dict]:
+    directory = panel_world["report_dir"]
+    return (directory / "report.html").read_text(encoding="utf-8"), json.loads(
+        (directory / "report.json").read_text(encoding="utf-8"))
+
+
+def test_every_section_is_there_in_order(panel_world):
+    html, report = _read(panel_world)
+    headings = [heading for heading in _parse(html).headings if heading[0].isdigit()]
+    assert headings == list(SECTIONS)
+    for key in ("version", "fairness", "metrics", "drivers", "proxies"):
+        assert key in report
+    assert report["version"] == "1"
+    assert 3 <= len(report["worked_examples"]) <= 5
+    assert {row["characteristic"] for row in report["fairness"]} >= set(CHARACTERISTICS)
+
+
+def test_every_figure_of_the_html_is_the_one_in_report_json(panel_world):
+    html, report = _read(panel_world)
+    figures = _parse(html).figures
+    assert len(figures) > 200
+    checked = set()
+    for path, text in figures:
+        expected = _at(report, path)
+        number = text.replace(",", "").replace("%", "").strip()
+        if expected is None:
+            assert number == "–", path
+            continue
+        decimals = len(number.split(".")[1]) if "." in number else 0
+        value = float(number) / 100 if text.strip().endswith("%") else float(number)
+        tolerance = 0.5 * 10.0 ** -decimals / (100 if text.strip().endswith("%") else 1) + 1e-12
+        assert abs(value - float(expected)) <= tolerance, (path, text, expected)
+        checked.add(path.split(".")[0])
+    assert {"fairness", "drivers", "metrics", "proxies", "data_quality", "capacity"} <= checked
+
+
+def test_a_fresh_report_compares_with_the_champion_and_shows_its_figures(panel_world):
+    directory = panel_world["fresh_report"]["html"].parent
+    html = (directory / "report.html").read_text(encoding="utf-8")
+    report = json.loads((directory / "report.json").read_text(encoding="utf-8"))
+    champion = report["champion"]
+    # versions 1 and 2 were trained alike (same data, settings and seed): the same flags, ranks and figures
+    assert report["version"] == "2" and champion["version"] == "1"
+    assert champion["overlap"] == 1.0 and champion["flagged_both"] == report["capacity"]["flagged"]
+    assert champion["rank_correlation"] > 0.999999
+    assert champion["metrics"] and all(row["change"] == 0 for row in champion["metrics"])
+    assert all(row["change"] == 0 for row in champion["group_flag_rates"] if not row["suppressed"])
+    paths = {path for path, _ in _parse(html).figures}
+    assert {"champion.overlap", "champion.rank_correlation", "champion.metrics.0.change"} <= paths
+    assert panel_world["fresh_report"]["seconds"]["report"] > 0
+
+
+def test_group_flag_rates_agree_with_a_direct_count_from_the_case_list(panel_world):
+    _, report = _read(panel_world)
+    cases = pd.read_csv(panel_world["run"] / "cases.csv", dtype={"subject_ref": str})
+    equality = pd.read_csv(panel_world["data"] / "equality_monitoring.csv", dtype=str)
+    joined = cases.merge(equality, on="subject_ref", how="left", validate="one_to_one")
+    assert joined["sex"].notna().all()  # every generated claim has its own equality record
+    shown = 0
+    for row in report["fairness"]:
+        names = row["characteristic"].split(INTERSECTION)
+        if "age_band" in names or row["suppressed"]:
+            continue
+        groups = row["group"].split(" · ")
+        members = joined[(joined[names] == groups).all(axis=1)]
+        assert row["subjects"] == len(members), row
+        assert row["flagged"] == int(members["flagged"].sum()), row
+        assert abs(row["flag_rate"] - members["flagged"].mean()) < 1e-12, row
+        overall = cases["flagged"].mean()
+        assert abs(row["ratio"] - members["flagged"].mean() / overall) < 1e-9, row
+        assert row["ci_low"] <= row["ratio"] <= row["ci_high"], row
+        shown += 1
+    assert shown >= 10
+
+
+def test_small_groups_are_shown_as_suppressed_not_dropped(panel_world):
+    html, report = _read(panel_world)
+    suppressed = [row for row in report["fairness"] if row["suppressed"]]
+    assert suppressed, "a 1,500-person world has groups under the thresholds"
+    for row in suppressed:
+        assert row["flagged"] is None and row["flag_rate"] is None and row["subjects"] is None
+    assert html.count('class="suppressed"') >= len(suppressed)
+
+
+def test_the_html_is_self_contained_and_printable(panel_world):
+    html, _ = _read(panel_world)
+    links = _parse(html).links
+    assert links and all(link.startswith(("data:image/png;base64,", "#")) for link in links)
+    assert "@media print" in html
+    assert len(re.findall(r'src="data:image/png;base64,', html)) >= 2 + 3  # two driver plots, the examples
+
+
+def test_worked_examples_use_pseudonyms_and_name_no_subject(panel_world):
+    html, report = _read(panel_world)
+    refs = set(pd.read_csv(panel_world["run"] / "cases.csv", dtype={"subject_ref": str})["subject_ref"])
+    assert [example["pseudonym"] for example in report["worked_examples"]][:3] == [
+        "Subject A", "Subject B", "Subject C"]
+    assert not any(ref in html for ref in refs)
+
+
+def test_the_transparency_record_comes_from_the_report_and_the_config(panel_world):
+    directory = panel_world["report_dir"]
+    record = json.loads((directory / "atrs.json").read_text(encoding="utf-8"))
+    assert record["tier_1"]["contact"] == "counter-fraud@example.org"
+    assert record["tier_1"]["website"] == TO_BE_COMPLETED
+    owner = record["tier_2"]["owner_and_responsibility"]
+    assert owner["senior_responsible_owner"] == TO_BE_COMPLETED
+    assert record["tier_2"]["decision_making_process"]["appeals"] == TO_BE_COMPLETED
+    assert set(record["tier_2"]) == {"owner_and_responsibility", "description_and_rationale",
+                                     "decision_making_process", "technical_specification_and_data",
+                                     "risks_mitigations_and_impact_assessments"}
+    markdown = (directory / "atrs.md").read_text(encoding="utf-8")
+    assert "## Tier 1" in markdown and "## Tier 2" in markdown and "counter-fraud@example.org" in markdown

@@ -1,0 +1,75 @@
+"""The sign-off gate: only a version approved, on its unchanged report, by someone other than its trainer scores."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from mlflow import MlflowClient
+
+from oversight.signoff import APPROVED, REJECTED, SignOffError, check_may_score, decide, read_log
+from tests.conftest import PANEL_MEMBER, TRAINER
+
+
+def test_a_new_version_is_not_approved_and_cannot_score(panel_world):
+    refusal = panel_world["unapproved_score"]
+    assert isinstance(refusal, SignOffError)
+    message = str(refusal)
+    assert "version 1 has not been approved" in message
+    assert "counterfraud approve --model-version 1 --by NAME --note TEXT" in message
+    assert "\n" not in message
+    assert not (panel_world["root"] / "refused" / "cases.csv").exists()
+
+
+def test_the_trainer_cannot_approve_their_own_version(panel_world):
+    refusal = panel_world["trainer_approves"]
+    assert isinstance(refusal, SignOffError)
+    assert f"{TRAINER.upper()} trained model" in str(refusal) and "cannot approve it" in str(refusal)
+
+
+def test_a_report_changed_since_it_was_logged_cannot_be_approved(panel_world, panel_settings):
+    refusal = panel_world["changed_report_approved"]
+    assert isinstance(refusal, SignOffError)
+    assert "has changed since it was logged" in str(refusal)
+    tags = MlflowClient().get_model_version(panel_settings.registry.model_name, "2").tags
+    assert "signoff.decision" not in tags
+
+
+def test_a_rejected_version_cannot_score(panel_world):
+    refusal = panel_world["rejected_score"]
+    assert isinstance(refusal, SignOffError)
+    assert f"version 1 was rejected by {PANEL_MEMBER}" in str(refusal) and "(not yet)" in str(refusal)
+
+
+def test_approval_with_promote_moves_champion_and_the_champion_scores(panel_world, panel_settings):
+    assert panel_world["champion"] == "1"
+    approval = panel_world["approval"]
+    assert approval["decision"] == APPROVED and approval["promoted"] is True
+    assert approval["report_sha256"] == panel_world["first"]["report_sha256"]
+    tags = MlflowClient().get_model_version(panel_settings.registry.model_name, "1").tags
+    assert {key: tags[f"signoff.{key}"] for key in ("decision", "by", "note", "report_sha256", "at")} == {
+        key: approval[key] for key in ("decision", "by", "note", "report_sha256", "at")}
+    assert panel_world["summary"]["model"] == {"name": panel_settings.registry.model_name, "version": "1",
+                                               "reference": "champion"}
+
+
+def test_every_decision_is_appended_to_the_log(panel_world):
+    entries = read_log(panel_world["log"])
+    assert [(entry["version"], entry["decision"]) for entry in entries] == [("1", REJECTED), ("1", APPROVED)]
+    lines = panel_world["log"].read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == entries
+
+
+def test_check_may_score_reads_the_latest_decision():
+    check_may_score("m", "4", {"signoff.decision": APPROVED})
+    with pytest.raises(SignOffError, match="version 4 has not been approved"):
+        check_may_score("m", "4", {"trained_by": "someone"})
+    with pytest.raises(SignOffError, match="rejected by Sam"):
+        check_may_score("m", "4", {"signoff.decision": REJECTED, "signoff.by": "Sam", "signoff.at": "t",
+                                   "signoff.note": "n"})
+
+
+def test_a_decision_needs_a_name_and_a_note(tmp_path):
+    with pytest.raises(SignOffError, match="--note must not be empty"):
+        decide(model_name="m", version="1", decision=APPROVED, by="Sam", note="  ", log_path=tmp_path / "log")
+    assert not (tmp_path / "log").exists()
