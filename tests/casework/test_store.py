@@ -170,7 +170,7 @@ def test_outcomes_export_is_the_contracts_table(engine, scored, tmp_path):
         store.OUTCOME_COLUMNS)
     assert dict(zip(valid["subject_ref"], valid["outcome"], strict=True)) == {
         cases[0].subject_ref: "fraud", cases[1].subject_ref: "error", cases[2].subject_ref: "no_issue"}
-    # the contract's optional control column (features.contract does not declare it yet)
+    # the contract's optional control column
     written = pd.read_csv(tmp_path / "out" / "investigation_outcomes.csv", dtype=str)
     assert set(written["control"]) == {"false"}
     with Session(engine) as session:
