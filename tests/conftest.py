@@ -9,6 +9,13 @@ import pytest
 
 from configs.settings import Settings, load_settings
 
+FAST_DETECTOR = """
+detector:
+  isolation_forest: {n_estimators: 25}
+  autoencoder: {hidden_neurons: [8, 4, 8], epochs: 2}
+"""
+"""A configuration file's text for a detector small enough for end-to-end tests."""
+
 # ---------------------------------------------------------------- Prefect and MLflow
 
 

@@ -11,15 +11,10 @@ from typing import Any
 import pytest
 
 from configs.settings import Settings, load_settings
-from tests.conftest import activated_workspace
+from tests.conftest import FAST_DETECTOR, activated_workspace
 
 PEOPLE = 800
 SEED = 5
-FAST_DETECTOR = """
-detector:
-  isolation_forest: {n_estimators: 25}
-  autoencoder: {hidden_neurons: [8, 4, 8], epochs: 2}
-"""
 FIRST_CAPACITY = 200
 SECOND_CAPACITY = 240
 POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=5"

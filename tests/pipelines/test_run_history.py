@@ -22,16 +22,11 @@ import pytest
 
 from configs.settings import Settings, load_settings
 from pipelines.runs import COMPLETE, RUN_ID_PATTERN, STAGING_PREFIX, SUMMARY_FILE, completed_runs
-from tests.conftest import activated_workspace
+from tests.conftest import FAST_DETECTOR, activated_workspace
 
 PROJECT = Path(__file__).resolve().parents[2]
 PEOPLE = 600
 SEED = 11
-FAST_DETECTOR = """
-detector:
-  isolation_forest: {n_estimators: 25}
-  autoencoder: {hidden_neurons: [8, 4, 8], epochs: 2}
-"""
 CASE_OUTPUTS = ("cases.csv", "cases.parquet", "explanations.parquet", "links.parquet", "rejects.csv")
 RUN_OUTPUTS = (*CASE_OUTPUTS, "drift.json", "drift.html", SUMMARY_FILE)
 SHIFTED_FEATURE = "housing_cost_above_recorded_rent"

@@ -13,15 +13,10 @@ import pytest
 from configs.settings import Settings, load_settings
 from features.definitions import feature_names
 from models.evaluate import flag_count
-from tests.conftest import activated_workspace, train_approved
+from tests.conftest import FAST_DETECTOR, activated_workspace, train_approved
 
 PEOPLE = 600
 SEED = 11
-FAST_DETECTOR = """
-detector:
-  isolation_forest: {n_estimators: 25}
-  autoencoder: {hidden_neurons: [8, 4, 8], epochs: 2}
-"""
 OUTPUT_FILES = ("cases.csv", "cases.parquet", "explanations.parquet", "links.parquet", "rejects.csv",
                 "run_summary.json")
 
