@@ -110,13 +110,17 @@ def copy_outputs(run_dir: Path, out_dir: Path) -> None:
     """Copy the files of ``run_dir`` into ``out_dir``, each through a temporary name and a rename.
 
     ``run_summary.json`` is removed before the first file is replaced and written after
-    the last, so a copy interrupted half-way has no run summary.
+    the last, so a copy interrupted half-way has no run summary. Temporary files that such
+    an interrupted copy left behind are removed.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / SUMMARY_FILE).unlink(missing_ok=True)
-    _fsync(out_dir)
     files = sorted((path for path in run_dir.iterdir() if path.is_file()),
                    key=lambda path: (path.name == SUMMARY_FILE, path.name))
+    for source in files:
+        for left_behind in out_dir.glob(f".{source.name}.*.tmp"):
+            left_behind.unlink()
+    _fsync(out_dir)
     for source in files:
         temporary = out_dir / f".{source.name}.{secrets.token_hex(4)}.tmp"
         shutil.copyfile(source, temporary)
