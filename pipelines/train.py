@@ -12,6 +12,7 @@ version first, so its retry never makes a second version.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -47,16 +48,15 @@ fingerprint = task(fingerprint_inputs, name="fingerprint input tables", cache_po
 fit = task(fit_detector, name="fit detector", cache_policy=NO_CACHE)
 read_labels = task(read_truth, name="read truth file", cache_policy=NO_CACHE)
 evaluate = task(evaluate_training, name="evaluate against labels", cache_policy=NO_CACHE)
-log_run = task(log_model_run, name="log training run", cache_policy=NO_CACHE,
-               retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
-register = task(register_logged_model, name="register model version", cache_policy=NO_CACHE,
-                retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
+# the steps that talk to the MLflow store (possibly remote) are retried
+store_task = functools.partial(task, cache_policy=NO_CACHE, retries=STORE_RETRIES,
+                               retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
+log_run = store_task(log_model_run, name="log training run")
+register = store_task(register_logged_model, name="register model version")
 score_champion = task(champion_scores, name="score with the champion", cache_policy=NO_CACHE)
 report = task(build_report, name="build oversight report", cache_policy=NO_CACHE)
-log_report = task(record_training, name="log report and trainer", cache_policy=NO_CACHE,
-                  retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
-log_profiles = task(log_training_profiles, name="log drift reference", cache_policy=NO_CACHE,
-                    retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
+log_report = store_task(record_training, name="log report and trainer")
+log_profiles = store_task(log_training_profiles, name="log drift reference")
 
 
 @flow(name="train", validate_parameters=False)
