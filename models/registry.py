@@ -290,7 +290,7 @@ def fingerprint_inputs(data_dir: str | Path, rows: Mapping[str, int]) -> pd.Data
             continue
         records.append({
             "table": path.stem, "file": path.name, "bytes": path.stat().st_size,
-            "sha256": _sha256(path), "rows": int(rows[path.stem]),
+            "sha256": file_sha256(path), "rows": int(rows[path.stem]),
         })
     return pd.DataFrame.from_records(records, columns=["table", "file", "bytes", "sha256", "rows"])
 
@@ -555,7 +555,7 @@ def log_training_run(*, settings: Settings, **logged: Any) -> RegisteredVersion:
 
 def artifact_manifest(model_dir: Path) -> dict[str, str]:
     """``{path relative to model_dir: sha256}`` of every file under ``model_dir`` that came from the store."""
-    return {path.relative_to(model_dir).as_posix(): _sha256(path)
+    return {path.relative_to(model_dir).as_posix(): file_sha256(path)
             for path in sorted(model_dir.rglob("*"))
             if path.is_file() and path.relative_to(model_dir).as_posix() not in WRITTEN_BY_DOWNLOAD}
 
@@ -626,9 +626,10 @@ def _evaluation_note(evaluation: Evaluation) -> str:
     return f"{evaluation.n_labelled} labelled subjects, {evaluation.n_fraud} fraud; labels cover {sample}"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in blocks."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with Path(path).open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import hashlib
 import json
 import shutil
 import tempfile
@@ -32,7 +31,14 @@ from mlflow.artifacts import download_artifacts
 from mlflow.exceptions import MlflowException
 
 from configs.settings import Settings
-from models.registry import CHAMPION, SCORE_COLUMN, ModelNotFoundError, load_model, resolve_version
+from models.registry import (
+    CHAMPION,
+    SCORE_COLUMN,
+    ModelNotFoundError,
+    file_sha256,
+    load_model,
+    resolve_version,
+)
 from oversight.report import ChampionScores, VersionFacts
 
 APPROVED = "approved"
@@ -75,11 +81,6 @@ class SignOffError(ValueError):
 def trainer_name(settings: Settings) -> str:
     """Who trains: ``oversight.trained_by`` when configured, else the operating-system user."""
     return settings.oversight.trained_by or getpass.getuser()
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def record_training(model_name: str, version: str, run_id: str, trained_by: str, report_dir: str | Path) -> str:

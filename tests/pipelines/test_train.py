@@ -94,7 +94,7 @@ def test_versions_are_tagged_for_the_oversight_panel(trained_twice, settings):
 def test_the_trainer_and_the_report_are_recorded_on_the_version(trained_twice, settings):
     import getpass
 
-    from oversight.signoff import file_sha256
+    from models.registry import file_sha256
 
     first = MlflowClient().get_model_version(settings.registry.model_name, "1")
     second = MlflowClient().get_model_version(settings.registry.model_name, "2")
