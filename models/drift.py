@@ -200,8 +200,8 @@ def drift_summary(report: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "alert": report["alert"],
         "threshold": report["threshold"],
-        "drifted": sorted({entry["name"] for entry in report["drifted"]},
-                          key=[entry["name"] for entry in report["drifted"]].index),
+        # each drifted name once, in order of first appearance
+        "drifted": list(dict.fromkeys(entry["name"] for entry in report["drifted"])),
         "worst": report["worst"],
         "score_psi": report["score_psi"],
     }
