@@ -39,6 +39,7 @@ from models.evaluate import (
     TRUTH,
     Evaluation,
     evaluate_training,
+    flag_count,
     flagged_mask,
     labels_from_outcomes,
     labels_from_truth,
@@ -247,6 +248,7 @@ def build_report(
     as_of: dt.date,
     truth: pd.DataFrame | None = None,
     champion: ChampionScores | None = None,
+    evaluations: list[Evaluation] | None = None,
 ) -> Report:
     """Compute every figure of the report of one version.
 
@@ -275,6 +277,9 @@ def build_report(
         A synthetic world's truth file.
     champion : ChampionScores, optional
         The current champion's scores of the same subjects.
+    evaluations : list of Evaluation, optional
+        :func:`models.evaluate.evaluate_training` of these scores, when the caller has it
+        already (training does); computed here otherwise.
 
     Returns
     -------
@@ -283,9 +288,9 @@ def build_report(
     oversight = settings.oversight
     scores = np.asarray(scores, dtype="float64")
     refs = feature_table["subject_ref"].astype("str").to_numpy()
-    flagged = flagged_mask(scores, refs, capacity)
-    order = ranking_order(scores, refs)
-    flagged_positions = order[: int(flagged.sum())]
+    flagged_positions = ranking_order(scores, refs)[: flag_count(len(refs), capacity)]
+    flagged = np.zeros(len(refs), dtype=bool)
+    flagged[flagged_positions] = True
     names = list(feature_names)
     values = np.ascontiguousarray(feature_table.loc[:, names].to_numpy(dtype="float64"))
 
@@ -307,7 +312,8 @@ def build_report(
 
     # how well it works
     outcomes = extract.investigation_outcomes
-    evaluations = evaluate_training(feature_table, scores, capacity, truth=truth, outcomes=outcomes)
+    if evaluations is None:
+        evaluations = evaluate_training(feature_table, scores, capacity, truth=truth, outcomes=outcomes)
     lift = control_lift(outcomes, refs[flagged])
 
     # whom it flags

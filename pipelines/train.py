@@ -113,7 +113,7 @@ def train_flow(
     made = report(facts=facts, settings=settings, feature_table=feature_table,
                   scores=model.detector.decision_scores_, detector=model.detector,
                   feature_names=model.pipeline.columns, extract=extract, links=links, capacity=capacity,
-                  as_of=as_of, truth=truth, champion=champion)
+                  as_of=as_of, truth=truth, champion=champion, evaluations=evaluations)
     with tempfile.TemporaryDirectory() as staging:
         write_report(made, staging, settings)
         report_sha = log_report(version.model_name, version.version, version.run_id, trained_by, staging)
