@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-Unit = Literal["gbp_per_month", "count", "log_ratio", "flag", "months"]
+Unit = Literal["gbp_per_month", "gbp", "count", "log_ratio", "flag", "months"]
 SubjectScope = Literal["benefit_claim", "housing_claim", "both"]
 ContextUnit = Literal["gbp", "count", "months", "percent", "flag", "date", "text"]
 
@@ -81,7 +81,7 @@ class FeatureSpec:
     meaning : str
         What the value measures, in one sentence.
     unit : str
-        ``gbp_per_month``, ``count``, ``log_ratio`` (natural log of a ratio), ``flag`` or ``months``.
+        ``gbp_per_month``, ``gbp``, ``count``, ``log_ratio`` (natural log of a ratio), ``flag`` or ``months``.
     suspicious : {"high", "low"}
         Which direction of the value is suspicious.
     applies_to : {"benefit_claim", "housing_claim", "both"}
@@ -239,6 +239,11 @@ def _earnings_log_ratio(frame: pd.DataFrame) -> pd.Series:
                                                        EARNINGS_TOLERANCE_GBP, EARNINGS_TOLERANCE_SHARE)
 
 
+def _capital_gap(frame: pd.DataFrame) -> pd.Series:
+    gap = _excess_beyond(frame, "implied_capital", "declared_savings", CAPITAL_TOLERANCE_GBP, TOLERANCE_SHARE)
+    return gap.where(frame["capital_rules_apply"] > 0, 0.0)
+
+
 def _capital_log_ratio(frame: pd.DataFrame) -> pd.Series:
     ratio = _log_ratio_beyond(frame, "implied_capital", "declared_savings", CAPITAL_TOLERANCE_GBP, TOLERANCE_SHARE)
     return ratio.where(frame["capital_rules_apply"] > 0, 0.0)
@@ -249,13 +254,20 @@ UNATTESTED_ARRIVAL_WEIGHT = 0.5
 a new occupant may simply follow the claim; registering alongside the claimant's own registration is a household moving in."""
 
 
+def _outside_shared_house(values: pd.Series, frame: pd.DataFrame) -> pd.Series:
+    """``values``, or 0 in a house in multiple occupation: its other residents let their own rooms and
+    are not the claimant's household, so counting them against the occupants declared is noise."""
+    return values.where(frame["shared_house"] == 0, 0.0)
+
+
 def _undeclared_adults(frame: pd.DataFrame) -> pd.Series:
     weight = np.where(frame["claimant_registered_at_arrival"] > 0, 1.0, UNATTESTED_ARRIVAL_WEIGHT)
-    return weight * _excess(frame, "adults_moved_in_with_claimant", "declared_occupants", offset=1.0)
+    undeclared = weight * _excess(frame, "adults_moved_in_with_claimant", "declared_occupants", offset=1.0)
+    return _outside_shared_house(undeclared, frame)
 
 
 def _undeclared_earning_adults(frame: pd.DataFrame) -> pd.Series:
-    return _excess(frame, "other_earning_adults", "declared_occupants", offset=1.0)
+    return _outside_shared_house(_excess(frame, "other_earning_adults", "declared_occupants", offset=1.0), frame)
 
 
 def _undeclared_adults_moved_in_later(frame: pd.DataFrame) -> pd.Series:
@@ -266,12 +278,11 @@ def _undeclared_adults_moved_in_later(frame: pd.DataFrame) -> pd.Series:
     earlier address: only arrivals registered at another address before count.
     """
     undeclared = _excess(frame, "other_registered_adults", "declared_occupants", offset=1.0)
-    counted = np.minimum(frame["adults_moved_in_later_from_elsewhere"], undeclared)
-    return counted.where(frame["shared_house"] == 0, 0.0)
+    return _outside_shared_house(np.minimum(frame["adults_moved_in_later_from_elsewhere"], undeclared), frame)
 
 
 def _undeclared_other_claimants(frame: pd.DataFrame) -> pd.Series:
-    return _excess(frame, "other_claimants_at_address", "declared_occupants", offset=1.0)
+    return _outside_shared_house(_excess(frame, "other_claimants_at_address", "declared_occupants", offset=1.0), frame)
 
 
 MIN_AGREEING_SIGNS = 2
@@ -348,6 +359,16 @@ FEATURES: tuple[FeatureSpec, ...] = (
         compute=_earnings_log_ratio,
     ),
     FeatureSpec(
+        name="capital_gap",
+        meaning="For a benefit with a capital test (universal credit, pension credit): capital implied by savings interest minus declared savings and a tolerance of max(£6,000, 20 % of declared), in pounds (0 if not above): the amount undeclared, as the ratio below gives its size relative to what was declared.",
+        unit="gbp",
+        suspicious="high",
+        applies_to="benefit_claim",
+        reason="Declared savings are {declared_savings}, yet savings interest of {annual_savings_interest} over the last year implies capital of about {implied_capital} (at {interest_rate} a year), well beyond what was declared.",
+        context=("annual_savings_interest", "implied_capital", "interest_rate", "declared_savings", "capital_rules_apply"),
+        compute=_capital_gap,
+    ),
+    FeatureSpec(
         name="capital_log_ratio",
         meaning="For a benefit with a capital test (universal credit, pension credit): ln(capital implied by savings interest / (declared savings + a tolerance of max(£6,000, 20 % of declared))), 0 if not above.",
         unit="log_ratio",
@@ -359,22 +380,23 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="undeclared_adults_at_address",
-        meaning="Other people who registered to vote at the address when the claimant arrived (within a few months either side), beyond the other adults the claim declares (0 if none); halved when the arrival is only the claim start, not the claimant's own registration there.",
+        meaning="Other people who registered to vote at the address when the claimant arrived (within a few months either side), beyond the other adults the claim declares (0 if none, and 0 in a house in multiple occupation, whose other residents let their own rooms); halved when the arrival is only the claim start, not the claimant's own registration there.",
         unit="count",
         suspicious="high",
         applies_to="housing_claim",
         reason="{adults_moved_in_with_claimant} registered to vote at the address when the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
-        context=("adults_moved_in_with_claimant", "claimant_arrival", "claimant_registered_at_arrival", "declared_occupants"),
+        context=("adults_moved_in_with_claimant", "claimant_arrival", "claimant_registered_at_arrival", "declared_occupants",
+                 "shared_house"),
         compute=_undeclared_adults,
     ),
     FeatureSpec(
         name="undeclared_earning_adults",
-        meaning="Other people registered at the address since the claimant arrived with earnings in tax records (under their own NINO) in the latest months, beyond the other adults the claim declares (0 if none).",
+        meaning="Other people registered at the address since the claimant arrived with earnings in tax records (under their own NINO) in the latest months, beyond the other adults the claim declares (0 if none, and 0 in a house in multiple occupation, whose other residents let their own rooms).",
         unit="count",
         suspicious="high",
         applies_to="housing_claim",
         reason="Tax records show earnings over the latest {recent_months} for {other_earning_adults} registered at the address since the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
-        context=("other_earning_adults", "recent_months", "claimant_arrival", "declared_occupants"),
+        context=("other_earning_adults", "recent_months", "claimant_arrival", "declared_occupants", "shared_house"),
         compute=_undeclared_earning_adults,
     ),
     FeatureSpec(
@@ -390,12 +412,12 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="undeclared_other_claimants",
-        meaning="Other people with a live benefit or housing claim at the same address, beyond the other occupants the housing claim declares (0 if none). Housing claims only: a benefit claim covers one person or couple, and other adults at home claim in their own right.",
+        meaning="Other people with a live benefit or housing claim at the same address, beyond the other occupants the housing claim declares (0 if none, and 0 in a house in multiple occupation, whose other residents let their own rooms). Housing claims only: a benefit claim covers one person or couple, and other adults at home claim in their own right.",
         unit="count",
         suspicious="high",
         applies_to="housing_claim",
         reason="{other_claimants_at_address} with live claims of their own give this address; " + _HOUSING_HOUSEHOLD,
-        context=("other_claimants_at_address", "declared_occupants"),
+        context=("other_claimants_at_address", "declared_occupants", "shared_house"),
         compute=_undeclared_other_claimants,
     ),
     FeatureSpec(

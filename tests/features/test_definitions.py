@@ -36,7 +36,7 @@ def test_feature_names_unique_and_in_declaration_order():
 def test_every_spec_is_complete():
     for spec in FEATURES:
         assert spec.meaning and spec.reason, spec.name
-        assert spec.unit in ("gbp_per_month", "count", "log_ratio", "flag", "months")
+        assert spec.unit in ("gbp_per_month", "gbp", "count", "log_ratio", "flag", "months")
         assert spec.suspicious in ("high", "low")
         assert spec.applies_to in ("benefit_claim", "housing_claim", "both")
         assert set(template_placeholders(spec.reason)) <= set(spec.context)
@@ -146,3 +146,31 @@ def test_an_earnings_gap_must_show_on_average_and_in_every_recent_month():
                           "window_months": [12.0, 12.0], "recent_months": [3.0, 3.0]})
     gap = FEATURES_BY_NAME["earnings_gap"].compute(frame)
     assert gap.tolist() == [0.0, 12 / 15 * 1400.0]  # 1,500 sustained - 0 declared - £100 tolerance, 12 months seen
+
+
+@pytest.mark.parametrize("name, count_column", [
+    ("undeclared_adults_at_address", "adults_moved_in_with_claimant"),
+    ("undeclared_earning_adults", "other_earning_adults"),
+    ("undeclared_adults_moved_in_later", "adults_moved_in_later_from_elsewhere"),
+    ("undeclared_other_claimants", "other_claimants_at_address"),
+])
+def test_adults_beyond_those_declared_do_not_count_in_a_house_in_multiple_occupation(name, count_column):
+    # the same two undeclared adults, in an ordinary home and in a house let room by room
+    spec = FEATURES_BY_NAME[name]
+    frame = pd.DataFrame({column: [1.0, 1.0] for column in spec.context})
+    frame = frame.assign(**{count_column: [2.0, 2.0], "other_registered_adults": [2.0, 2.0],
+                            "declared_occupants": [1.0, 1.0], "shared_house": [0.0, 1.0]})
+    values = spec.compute(frame[list(spec.context)])
+    assert values.iloc[0] == 2.0
+    assert values.iloc[1] == 0.0
+
+
+def test_capital_gap_is_the_pounds_beyond_declared_savings_and_the_tolerance():
+    frame = pd.DataFrame({"implied_capital": [40_000.0, 40_000.0, 10_000.0, np.nan],
+                          "declared_savings": [1_000.0, 1_000.0, 5_000.0, 0.0],
+                          "capital_rules_apply": [1.0, 0.0, 1.0, 1.0],
+                          "annual_savings_interest": 0.0, "interest_rate": 0.03})
+    gap = FEATURES_BY_NAME["capital_gap"].compute(frame)
+    # £40,000 - £1,000 declared - £6,000 tolerated; no capital test; within tolerance; no tax record
+    assert gap.iloc[:3].tolist() == [33_000.0, 0.0, 0.0]
+    assert np.isnan(gap.iloc[3])  # left to the build, which sets the neutral value
