@@ -67,7 +67,8 @@ def test_a_run_imports_its_work_list_once(engine, scored):
     benefit = read_table(scored["data"], "benefit_claims").set_index("claim_id")
     ref = next(ref for ref in cases if ref in benefit.index)
     own = next(row for row in _details(engine, cases[ref])[1]["benefit_claims"] if row["claim_id"] == ref)
-    assert own["surname"] == benefit.at[ref, "surname"] and own["nino"] == (benefit.at[ref, "nino"] or "")
+    nino = benefit.at[ref, "nino"]
+    assert own["surname"] == benefit.at[ref, "surname"] and own["nino"] == ("" if pd.isna(nino) else nino)
 
     again = import_run(engine, scored["first"])
     assert again.already_imported and again.run_id == result.run_id
