@@ -56,6 +56,8 @@ ARRIVAL_TOLERANCE = np.timedelta64(92, "D")
 """People registering up to this long before the claimant's arrival count as arriving with them."""
 MAX_TOKEN_HOLDERS = 50
 """A bank account, phone or e-mail held by more people is counted without pairing its holders."""
+LIVING_ALONE_SCHEME = "single_person_discount"
+"""The housing scheme whose only condition is that no other adult lives at the address."""
 SHARED_HOUSE = "hmo"
 """The address register's property type of a house in multiple occupation, whose rooms change hands often."""
 STARTED_TOGETHER = np.timedelta64(31, "D")
@@ -345,6 +347,7 @@ def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
             "declared_savings": benefit["declared_savings"].astype("float64"),
             "declared_partner": benefit["declared_partner"].astype("float64"),
             "capital_rules_apply": _is_in(benefit["benefit_type"], CAPITAL_TESTED_BENEFITS).astype("float64"),
+            "living_alone_discount": 0.0,
             "declared_adults": benefit["adults_in_household"].astype("float64"),
             "declared_occupants": np.nan,
             "housing_cost": benefit["monthly_housing_costs"].astype("float64"),
@@ -367,6 +370,7 @@ def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
             "declared_savings": np.nan,
             "declared_partner": np.nan,
             "capital_rules_apply": np.nan,
+            "living_alone_discount": (housing["scheme"].astype("str") == LIVING_ALONE_SCHEME).astype("float64"),
             "declared_adults": housing["occupants_declared"].astype("float64"),
             "declared_occupants": housing["occupants_declared"].astype("float64"),
             "housing_cost": housing["monthly_rent"].astype("float64"),

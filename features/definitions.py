@@ -143,6 +143,7 @@ CONTEXT: dict[str, ContextSpec] = {
         _context("implied_capital", "Capital that would earn that interest at the assumed rate, to the pound.", "gbp"),
         _context("interest_rate", "Assumed annual interest rate on savings.", "percent"),
         _context("declared_partner", "The claim is made as a couple.", "flag"),
+        _context("living_alone_discount", "The claim is a single person discount: the claimant declares that no other adult lives at the address.", "flag"),
         _context("declared_adults", "Adults declared in the household, the claimant included (housing: occupants declared).", "count", ("adult", "adults")),
         _context("declared_occupants", "Occupants a housing claim declares, the claimant included.", "count", ("person", "people")),
         _context("claimant_arrival", "When the claimant arrived at the address: the claim start, or the claimant's own electoral registration there when earlier.", "date"),
@@ -285,6 +286,10 @@ def _undeclared_other_claimants(frame: pd.DataFrame) -> pd.Series:
     return _outside_shared_house(_excess(frame, "other_claimants_at_address", "declared_occupants", offset=1.0), frame)
 
 
+def _claimants_during_discount(frame: pd.DataFrame) -> pd.Series:
+    return frame["other_claimants_at_address"].where(frame["living_alone_discount"] > 0, 0.0)
+
+
 MIN_AGREEING_SIGNS = 2
 """One sign alone (a stale registration, a claim not yet closed) is common; two agreeing are not."""
 
@@ -419,6 +424,16 @@ FEATURES: tuple[FeatureSpec, ...] = (
         reason="{other_claimants_at_address} with live claims of their own give this address; " + _HOUSING_HOUSEHOLD,
         context=("other_claimants_at_address", "declared_occupants", "shared_house"),
         compute=_undeclared_other_claimants,
+    ),
+    FeatureSpec(
+        name="claimants_during_discount",
+        meaning="For a single person discount (the claimant declares living alone): other people with a live benefit or housing claim giving the same address. Each is an adult the discount says is not there, which the count of occupants beyond those declared weighs only as a count.",
+        unit="count",
+        suspicious="high",
+        applies_to="housing_claim",
+        reason="The single person discount says no other adult lives at the address, yet {other_claimants_at_address} with live claims of their own give this address.",
+        context=("other_claimants_at_address", "living_alone_discount"),
+        compute=_claimants_during_discount,
     ),
     FeatureSpec(
         name="possible_undeclared_partner",

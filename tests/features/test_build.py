@@ -361,6 +361,8 @@ def test_single_person_discount_with_other_adults_registered(table):
     assert row["claimant_registered_at_arrival"] == 1  # they registered alongside the claimant's own registration
     assert row["undeclared_adults_at_address"] == 2
     assert row["housing_cost_ratio"] == 0  # no rent on a discount
+    assert row["living_alone_discount"] == 1
+    assert table.loc["H04", "living_alone_discount"] == table.loc["B01", "living_alone_discount"] == 0
 
 
 def test_tenant_registered_elsewhere_with_others_at_the_tenancy(table):

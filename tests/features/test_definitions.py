@@ -174,3 +174,8 @@ def test_capital_gap_is_the_pounds_beyond_declared_savings_and_the_tolerance():
     # £40,000 - £1,000 declared - £6,000 tolerated; no capital test; within tolerance; no tax record
     assert gap.iloc[:3].tolist() == [33_000.0, 0.0, 0.0]
     assert np.isnan(gap.iloc[3])  # left to the build, which sets the neutral value
+
+
+def test_other_claimants_at_an_address_count_against_a_single_person_discount_only():
+    frame = pd.DataFrame({"other_claimants_at_address": [2.0, 2.0, 0.0], "living_alone_discount": [1.0, 0.0, 1.0]})
+    assert FEATURES_BY_NAME["claimants_during_discount"].compute(frame).tolist() == [2.0, 0.0, 0.0]
