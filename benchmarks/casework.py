@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+CASEWORK_HEADING = "## Case store and case-review page"
 IMPORT_GOAL_S = 30.0
 PAGE_GOAL_MS = 300.0
 REQUESTS = 60
@@ -97,7 +98,7 @@ def format_section(people: int, speed: CaseworkSpeed) -> str:
         ("case page, 95th percentile", f"{speed.case_p95_ms:.0f} ms", f"< {PAGE_GOAL_MS:.0f} ms",
          speed.case_p95_ms < PAGE_GOAL_MS),
     ]
-    lines = ["## Case store and case-review page", "",
+    lines = [CASEWORK_HEADING, "",
              f"The run imported into a new SQLite store, then {speed.requests} requests of each page "
              "through the application (session, templates, access log), signed in as an investigator.",
              "", "| measure | measured | goal | met |", "|---|---|---|---|"]

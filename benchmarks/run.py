@@ -39,7 +39,7 @@ import pandas as pd
 import psutil
 
 from benchmarks.adbench import PUBLISHED, check_data_dir, format_table, run_adbench
-from benchmarks.casework import format_section, measure_casework
+from benchmarks.casework import CASEWORK_HEADING, format_section, measure_casework
 from models.evaluate import TRUTH, Evaluation, evaluate_scores, labels_from_truth
 from synthetic.truth import read_truth
 
@@ -47,6 +47,9 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 FINDINGS = Path(__file__).with_name("FINDINGS.md")
 """What was tried for the targets not met, what limits them and what would move them: written by
 hand from the measurements, and carried into every report."""
+FINDINGS_START = "## Targets not met"
+"""The heading that opens :data:`FINDINGS`, and so its place in the report."""
+ADBENCH_HEADING = "## Public data (ADBench)"
 CAPACITY = 0.02
 BENCH_TRAINER, BENCH_PANEL = "benchmark trainer", "benchmark panel member"
 """The trainer of each benchmarked version, and the panel member (another person) who approves it."""
@@ -366,11 +369,21 @@ def render_report(runs: list[dict], adbench: pd.DataFrame | None, started: dt.da
     if FINDINGS.exists():
         parts += [FINDINGS.read_text(encoding="utf-8").rstrip(), ""]
     if adbench is not None:
-        parts += ["## Public data (ADBench)", "",
+        parts += [ADBENCH_HEADING, "",
                   "`models.make_detector()` with default settings, ADBench protocol "
                   "(stratified 70/30, fitted without labels, mean of 3 seeds), in %:", "",
                   format_table(adbench), ""]
     return "\n".join(parts)
+
+
+def with_findings(report: str, findings: str) -> str:
+    """``report`` with its hand-written findings (from the first ``## `` heading after the speed tables
+    up to the ADBench section) replaced by ``findings``: figures measured, explanations written after."""
+    start = report.index(FINDINGS_START)
+    ends = [index for index in (report.find(heading, start) for heading in (ADBENCH_HEADING, CASEWORK_HEADING))
+            if index >= 0]
+    end = min(ends, default=len(report))
+    return report[:start] + findings.rstrip() + "\n\n" + report[end:]
 
 
 def run_benchmarks(profile: Profile, out: Path, workdir: Path, command: str) -> str:
@@ -395,7 +408,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="report file (default: benchmarks/RESULTS.md; "
                                                  "with --smoke a temporary file)")
     parser.add_argument("--workdir", type=Path, help="where worlds and runs are written (default: temporary)")
+    parser.add_argument("--refresh-findings", action="store_true",
+                        help="only carry benchmarks/FINDINGS.md into the existing report, without measuring again")
     args = parser.parse_args(argv)
+    if args.refresh_findings:
+        out = args.out or RESULTS
+        out.write_text(with_findings(out.read_text(encoding="utf-8"), FINDINGS.read_text(encoding="utf-8")),
+                       encoding="utf-8")
+        print(f"findings carried into {out}")
+        return
     profile = SMOKE if args.smoke else FULL
     command = "make bench-smoke" if args.smoke else "make bench"
     with contextlib.ExitStack() as stack:

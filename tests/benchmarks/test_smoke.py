@@ -28,3 +28,12 @@ def test_smoke_benchmark_writes_a_report_with_every_section(tmp_path: Path) -> N
     assert "| every typology recalled ≥ 0.6 at 2 % on every held-out world |" in text
     for stage in ("generate", "train", "score", "baseline"):
         assert f"| 1,500 | {stage} |" in text
+    # findings written after a run are carried into its report, with every measured figure kept
+    from benchmarks.run import FINDINGS_START, with_findings
+
+    findings = f"{FINDINGS_START}: written after the run\n\nThe living-together signal is weak.\n"
+    refreshed = with_findings(text, findings)
+    assert "The living-together signal is weak." in refreshed
+    assert refreshed.count(FINDINGS_START) == 1
+    before, after = text.split(FINDINGS_START)[0], text.split("## Case store")[1]
+    assert refreshed.startswith(before) and refreshed.endswith(after)
