@@ -191,6 +191,8 @@ TOLERANCE_SHARE = 0.2
 """A gap within this share of the declared amount is within normal variation (interest timing, rent changes)."""
 PEER_TOLERANCE_SHARE = 0.5
 """Housing costs up to this share above the peer median are common (size, condition, service charges)."""
+FAR_ABOVE_PEERS_SHARE = 2.0
+"""Housing costs more than this share above the peer median (three times it) are rarely explained by the home."""
 
 
 def _tolerance(declared: pd.Series, floor: float, share: float) -> pd.Series:
@@ -333,6 +335,10 @@ def _log_ratio_above(frame: pd.DataFrame, observed: str, reference: str, share: 
 
 def _housing_cost_ratio(frame: pd.DataFrame) -> pd.Series:
     return _log_ratio_above(frame, "housing_cost", "peer_housing_cost", PEER_TOLERANCE_SHARE)
+
+
+def _housing_cost_far_above_peers(frame: pd.DataFrame) -> pd.Series:
+    return _log_ratio_above(frame, "housing_cost", "peer_housing_cost", FAR_ABOVE_PEERS_SHARE)
 
 
 def _housing_cost_above_recorded_rent(frame: pd.DataFrame) -> pd.Series:
@@ -528,6 +534,17 @@ FEATURES: tuple[FeatureSpec, ...] = (
         housing_reason="Rent of {housing_cost} a month against a median of {peer_housing_cost} for {housing_peer_group}.",
         context=("housing_cost", "peer_housing_cost", "housing_peer_group"),
         compute=_housing_cost_ratio,
+    ),
+    FeatureSpec(
+        name="housing_cost_far_above_peers",
+        meaning="ln(monthly housing cost or rent / (3 × median of live claims in the same peer group)), 0 if not above or unknown: the part of a high cost that size, condition or service charges rarely explain, read beside the ratio above, which starts at 1.5 × the median.",
+        unit="log_ratio",
+        suspicious="high",
+        applies_to="both",
+        reason="Housing costs of {housing_cost} a month are more than three times the median of {peer_housing_cost} for {housing_peer_group}.",
+        housing_reason="Rent of {housing_cost} a month is more than three times the median of {peer_housing_cost} for {housing_peer_group}.",
+        context=("housing_cost", "peer_housing_cost", "housing_peer_group"),
+        compute=_housing_cost_far_above_peers,
     ),
     FeatureSpec(
         name="housing_cost_above_recorded_rent",

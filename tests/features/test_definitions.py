@@ -179,3 +179,12 @@ def test_capital_gap_is_the_pounds_beyond_declared_savings_and_the_tolerance():
 def test_other_claimants_at_an_address_count_against_a_single_person_discount_only():
     frame = pd.DataFrame({"other_claimants_at_address": [2.0, 2.0, 0.0], "living_alone_discount": [1.0, 0.0, 1.0]})
     assert FEATURES_BY_NAME["claimants_during_discount"].compute(frame).tolist() == [2.0, 0.0, 0.0]
+
+
+def test_housing_cost_far_above_peers_starts_at_three_times_the_peer_median():
+    frame = pd.DataFrame({"housing_cost": [900.0, 1200.0, 1200.0], "peer_housing_cost": [400.0, 300.0, np.nan],
+                          "housing_peer_group": "2-bedroom homes in E06000001"})
+    values = FEATURES_BY_NAME["housing_cost_far_above_peers"].compute(frame)
+    assert values.iloc[0] == 0.0  # 2.25 times the median: high, but within what the home can explain
+    assert values.iloc[1] == pytest.approx(np.log(1200 / 900))
+    assert np.isnan(values.iloc[2])  # no peers: left to the build, which sets the neutral value
