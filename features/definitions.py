@@ -1,11 +1,12 @@
 """Every model feature, declared once.
 
-A :class:`FeatureSpec` says what a feature means, its unit, which direction is
-suspicious, which subjects it applies to, the sentence an investigator reads when
-it drives a flag, the context columns that sentence and the computation read, and
-the computation itself. :mod:`features.build` produces the context columns (one row
-per subject) and applies each spec's ``compute`` to *only* the columns the spec
-declares, so a feature cannot read anything it does not declare.
+A :class:`FeatureSpec` says what a feature means, the short label a person reads for
+it, its unit, which direction is suspicious, which subjects it applies to, the
+sentence an investigator reads when it drives a flag, the context columns that
+sentence and the computation read, and the computation itself. :mod:`features.build`
+produces the context columns (one row per subject) and applies each spec's
+``compute`` to *only* the columns the spec declares, so a feature cannot read
+anything it does not declare.
 
 Every feature is directional: it measures how far a subject departs from what its
 own declarations or its peers lead one to expect, in the suspicious direction only,
@@ -50,6 +51,8 @@ UNDECLARED_CONTEXT_ERROR = "feature {name!r} reads context column {column!r}, wh
 TEMPLATE_PLACEHOLDER_ERROR = "feature {name!r}: reason placeholder {column!r} is not among its context columns"
 PROTECTED_INPUT_ERROR = "feature {name!r} uses protected attribute {column!r}"
 NEUTRAL_VALUE_ERROR = "feature {name!r}: neutral value {value!r} is not a finite number"
+EMPTY_LABEL_ERROR = "feature {name!r} has no label"
+DUPLICATE_LABEL_ERROR = "feature {name!r}: label {label!r} is already the label of {other!r}"
 
 
 class FeatureDeclarationError(ValueError):
@@ -78,6 +81,9 @@ class FeatureSpec:
     ----------
     name : str
         Column name in the feature table.
+    label : str
+        Short plain-English name (about 45 characters at most) shown wherever a person reads the
+        feature (charts, tables), e.g. "Undeclared capital (£)"; unique among the features.
     meaning : str
         What the value measures, in one sentence.
     unit : str
@@ -99,6 +105,7 @@ class FeatureSpec:
     """
 
     name: str
+    label: str
     meaning: str
     unit: Unit
     suspicious: Literal["high", "low"]
@@ -351,6 +358,7 @@ _HOUSING_HOUSEHOLD = "the claim declares {declared_occupants} living there, the 
 FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec(
         name="earnings_gap",
+        label="Earnings above declared (£ a month)",
         meaning="The lower of the mean monthly earnings in tax records over the compared months of the claim and the lowest of its latest months, minus the declared monthly earnings and a tolerance of max(£100, 50 % of declared) (0 if not above), weighted by months compared / (months compared + 3).",
         unit="gbp_per_month",
         suspicious="high",
@@ -361,6 +369,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="earnings_log_ratio",
+        label="Earnings above declared (log ratio)",
         meaning="ln(monthly earnings in tax records (the lower of the claim's mean and the lowest of its latest months) / (declared earnings + a tolerance of max(£100, 50 % of declared))), 0 if not above, weighted by months compared / (months compared + 3): the gap relative to what was declared, discounted when seen over few months.",
         unit="log_ratio",
         suspicious="high",
@@ -371,6 +380,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="capital_gap",
+        label="Undeclared capital (£)",
         meaning="For a benefit with a capital test (universal credit, pension credit): capital implied by savings interest minus declared savings and a tolerance of max(£6,000, 20 % of declared), in pounds (0 if not above): the amount undeclared, as the ratio below gives its size relative to what was declared.",
         unit="gbp",
         suspicious="high",
@@ -381,6 +391,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="capital_log_ratio",
+        label="Capital above declared (log ratio)",
         meaning="For a benefit with a capital test (universal credit, pension credit): ln(capital implied by savings interest / (declared savings + a tolerance of max(£6,000, 20 % of declared))), 0 if not above.",
         unit="log_ratio",
         suspicious="high",
@@ -391,6 +402,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="undeclared_adults_at_address",
+        label="Undeclared adults who arrived with the claimant",
         meaning="Other people who registered to vote at the address when the claimant arrived (within a few months either side), beyond the other adults the claim declares (0 if none, and 0 in a house in multiple occupation, whose other residents let their own rooms); halved when the arrival is only the claim start, not the claimant's own registration there.",
         unit="count",
         suspicious="high",
@@ -402,6 +414,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="undeclared_earning_adults",
+        label="Undeclared adults with earnings",
         meaning="Other people registered at the address since the claimant arrived with earnings in tax records (under their own NINO) in the latest months, beyond the other adults the claim declares (0 if none, and 0 in a house in multiple occupation, whose other residents let their own rooms).",
         unit="count",
         suspicious="high",
@@ -412,6 +425,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="undeclared_adults_moved_in_later",
+        label="Undeclared adults who moved in later",
         meaning="Other people who registered to vote at the address more than a few months after the claimant arrived, having been registered at another address before, as far as the people registered there exceed the other adults the claim declares (0 if none, and 0 in a house in multiple occupation): a change after the claim or discount began, not a count of electors, and not a child of the household coming of age.",
         unit="count",
         suspicious="high",
@@ -423,6 +437,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="undeclared_other_claimants",
+        label="Undeclared other claimants at the address",
         meaning="Other people with a live benefit or housing claim at the same address, beyond the other occupants the housing claim declares (0 if none, and 0 in a house in multiple occupation, whose other residents let their own rooms). Housing claims only: a benefit claim covers one person or couple, and other adults at home claim in their own right.",
         unit="count",
         suspicious="high",
@@ -433,6 +448,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="claimants_during_discount",
+        label="Other claimants during a single person discount",
         meaning="For a single person discount (the claimant declares living alone): other people with a live benefit or housing claim giving the same address. Each is an adult the discount says is not there, which the count of occupants beyond those declared weighs only as a count.",
         unit="count",
         suspicious="high",
@@ -443,6 +459,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="possible_undeclared_partner",
+        label="Possible undeclared partner at the address",
         meaning="For a claim made without a partner: other people at the address sharing the claimant's surname, bank account, phone or e-mail.",
         unit="count",
         suspicious="high",
@@ -453,6 +470,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="people_sharing_bank_account",
+        label="Others paid into the same bank account",
         meaning="Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account, beyond the first (one relative or former partner elsewhere is common).",
         unit="count",
         suspicious="high",
@@ -463,6 +481,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="people_sharing_contact",
+        label="Others giving the same phone or e-mail",
         meaning="Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail, beyond the first (one relative or former partner elsewhere is common).",
         unit="count",
         suspicious="high",
@@ -473,6 +492,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="people_sharing_several_details",
+        label="Others sharing 2+ of bank, phone, e-mail",
         meaning="Other people, claiming from other addresses, whose benefit claims in the window share two or more of the claim's bank account, phone and e-mail, beyond the first: one shared detail has common honest causes (an appointee, a support worker), and one other person sharing several is often a relative or former partner; a group sharing several rarely has an honest cause.",
         unit="count",
         suspicious="high",
@@ -483,6 +503,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="people_sharing_details_started_together",
+        label="Others sharing details, claims started together",
         meaning="Other people, claiming from other addresses, whose benefit claims in the window share the claim's bank account, phone or e-mail and started within a month of it, beyond the first: an appointee or a support worker takes on claimants one at a time, a group making claims together does not.",
         unit="count",
         suspicious="high",
@@ -493,6 +514,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="claims_elsewhere",
+        label="Live claims of the same kind elsewhere",
         meaning="Other live claims of the same kind (benefit or housing scheme) by the same person at other addresses.",
         unit="count",
         suspicious="high",
@@ -503,6 +525,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="claims_elsewhere_not_lived_in",
+        label="Claims elsewhere, never registered there",
         meaning="Other live claims of the same kind by the same person at addresses where the person has never registered to vote: two people sharing a name and date of birth each live where they claim, a claim for a second home one does not live in does not.",
         unit="count",
         suspicious="high",
@@ -513,6 +536,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="signs_of_living_elsewhere",
+        label="Signs of living elsewhere",
         meaning="Signs that a housing claimant lives elsewhere while others live at the claimed home — latest electoral registration elsewhere, a live claim elsewhere, adults who moved in later beyond those declared — counted when at least two agree (else 0).",
         unit="count",
         suspicious="high",
@@ -526,6 +550,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="housing_cost_ratio",
+        label="Housing cost above peers (log ratio)",
         meaning="ln(monthly housing cost or rent / (1.5 × median of live claims in the same local authority, bedrooms and property type; housing claims within their scheme)), 0 if not above or unknown.",
         unit="log_ratio",
         suspicious="high",
@@ -537,6 +562,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="housing_cost_far_above_peers",
+        label="Housing cost over 3× peer median (log ratio)",
         meaning="ln(monthly housing cost or rent / (3 × median of live claims in the same peer group)), 0 if not above or unknown: the part of a high cost that size, condition or service charges rarely explain, read beside the ratio above, which starts at 1.5 × the median.",
         unit="log_ratio",
         suspicious="high",
@@ -548,6 +574,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="housing_cost_above_recorded_rent",
+        label="Housing cost above recorded rent (log ratio)",
         meaning="ln(monthly housing costs on the benefit claim / (1.2 × the rent recorded on the same person's live housing claim for the same home)), 0 if not above or no rent is recorded.",
         unit="log_ratio",
         suspicious="high",
@@ -564,6 +591,18 @@ FEATURES_BY_NAME: dict[str, FeatureSpec] = {spec.name: spec for spec in FEATURES
 def feature_names() -> tuple[str, ...]:
     """The model feature columns, in order."""
     return tuple(spec.name for spec in FEATURES)
+
+
+def feature_label(name: str) -> str:
+    """The label a person reads for feature ``name``.
+
+    A name no longer declared (a feature of an older run) reads as itself, spaced.
+
+    >>> feature_label("capital_gap"), feature_label("retired_feature")
+    ('Undeclared capital (£)', 'retired feature')
+    """
+    spec = FEATURES_BY_NAME.get(name)
+    return spec.label if spec is not None else name.replace("_", " ")
 
 
 def context_columns() -> tuple[str, ...]:
@@ -584,15 +623,22 @@ def template_placeholders(template: str) -> tuple[str, ...]:
 def check_declarations(features: tuple[FeatureSpec, ...] = FEATURES) -> None:
     """Raise :class:`FeatureDeclarationError` if the declarations are inconsistent.
 
-    Names are unique; every context column is declared in :data:`CONTEXT`; every reason
+    Names are unique; labels are set and unique; every context column is declared in :data:`CONTEXT`; every reason
     placeholder is among the feature's context columns; no name or context column is a
     protected attribute; neutral values are finite.
     """
     seen: set[str] = set()
+    labelled: dict[str, str] = {}
     for spec in features:
         if spec.name in seen:
             raise FeatureDeclarationError(DUPLICATE_FEATURE_ERROR.format(name=spec.name))
         seen.add(spec.name)
+        if not spec.label.strip():
+            raise FeatureDeclarationError(EMPTY_LABEL_ERROR.format(name=spec.name))
+        if spec.label in labelled:
+            raise FeatureDeclarationError(
+                DUPLICATE_LABEL_ERROR.format(name=spec.name, label=spec.label, other=labelled[spec.label]))
+        labelled[spec.label] = spec.name
         if not np.isfinite(spec.neutral):
             raise FeatureDeclarationError(NEUTRAL_VALUE_ERROR.format(name=spec.name, value=spec.neutral))
         for column in (spec.name, *spec.context):

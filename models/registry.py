@@ -99,8 +99,8 @@ AUTOENCODER_ARCHITECTURE = ("feature_size", "hidden_neuron_list", "hidden_activa
 WRITTEN_BY_DOWNLOAD = ("registered_model_meta",)
 """Files MLflow writes beside a downloaded model (its name and version), not read from the store."""
 
-FEATURE_DEFINITION_COLUMNS = ["name", "meaning", "unit", "suspicious", "applies_to", "neutral", "context",
-                              "reason", "housing_reason"]
+FEATURE_DEFINITION_COLUMNS = ["name", "label", "meaning", "unit", "suspicious", "applies_to", "neutral",
+                              "context", "reason", "housing_reason"]
 
 MISSING_FEATURES_ERROR = "feature table is missing model column(s) {columns}"
 BAD_FEATURE_ERROR = "feature column {column} must be numeric without missing values ({problem})"
@@ -304,14 +304,16 @@ def data_fingerprint(fingerprints: pd.DataFrame) -> str:
 def feature_definitions(specs: Sequence[FeatureSpec]) -> pd.DataFrame:
     """The declared features as a table, in model order: one row per feature.
 
-    Columns ``name``, ``meaning``, ``unit``, ``suspicious`` (the suspicious direction),
-    ``applies_to``, ``neutral``, ``context`` (the columns it reads, ``;``-separated),
-    ``reason`` and ``housing_reason`` (the sentences an investigator reads).
+    Columns ``name``, ``label`` (the name a person reads), ``meaning``, ``unit``,
+    ``suspicious`` (the suspicious direction), ``applies_to``, ``neutral``, ``context``
+    (the columns it reads, ``;``-separated), ``reason`` and ``housing_reason`` (the
+    sentences an investigator reads).
     """
     return pd.DataFrame.from_records(
         [{
-            "name": spec.name, "meaning": spec.meaning, "unit": spec.unit, "suspicious": spec.suspicious,
-            "applies_to": spec.applies_to, "neutral": float(spec.neutral), "context": ";".join(spec.context),
+            "name": spec.name, "label": spec.label, "meaning": spec.meaning, "unit": spec.unit,
+            "suspicious": spec.suspicious, "applies_to": spec.applies_to, "neutral": float(spec.neutral),
+            "context": ";".join(spec.context),
             "reason": spec.reason, "housing_reason": spec.housing_reason or "",
         } for spec in specs],
         columns=FEATURE_DEFINITION_COLUMNS,

@@ -36,6 +36,7 @@ def test_feature_names_unique_and_in_declaration_order():
 def test_every_spec_is_complete():
     for spec in FEATURES:
         assert spec.meaning and spec.reason, spec.name
+        assert spec.label and len(spec.label) <= 48 and "_" not in spec.label, spec.name
         assert spec.unit in ("gbp_per_month", "gbp", "count", "log_ratio", "flag", "months")
         assert spec.suspicious in ("high", "low")
         assert spec.applies_to in ("benefit_claim", "housing_claim", "both")
@@ -57,10 +58,12 @@ def test_context_columns_leave_out_those_named_like_features():
         ({"context": ("not_a_column",)}, "not declared in CONTEXT"),
         ({"reason": "Earned {tax_monthly_earnings}."}, "placeholder 'tax_monthly_earnings'"),
         ({"neutral": float("nan")}, "not a finite number"),
+        ({"label": " "}, "has no label"),
+        ({"label": "Undeclared capital (£)"}, "already the label of 'capital_gap'"),
     ],
 )
 def test_inconsistent_declarations_are_refused(change, message):
-    base = dataclasses.replace(FEATURES_BY_NAME["housing_cost_ratio"], name="extra")
+    base = dataclasses.replace(FEATURES_BY_NAME["housing_cost_ratio"], name="extra", label="Extra")
     with pytest.raises(FeatureDeclarationError, match=message):
         check_declarations((*FEATURES, dataclasses.replace(base, **change)))
 
