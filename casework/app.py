@@ -42,6 +42,7 @@ from casework.auth import (
 from casework.charts import monthly_bars, waterfall
 from casework.store import OUTCOMES, STATUSES, Case, CaseFilter, CaseworkError, User
 from configs.settings import CaseStoreSettings
+from features.definitions import feature_label
 from models.explain import REASON_SEPARATOR
 
 HERE = Path(__file__).parent
@@ -103,6 +104,7 @@ def create_app(engine: Engine, settings: CaseStoreSettings) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(statuses=STATUSES, outcomes=OUTCOMES, control_text=CONTROL_TEXT)
     templates.env.filters["words"] = lambda text: (text or "").replace("_", " ")
+    templates.env.filters["feature"] = feature_label
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     with Session(engine) as session:
         cookies = SessionCookies(store.store_secret(session), settings.session_hours * 3600)

@@ -1,7 +1,8 @@
 """The geometry of the case page's two charts, as data the template draws in SVG.
 
 Pure functions: the SHAP waterfall of a case (base value, the largest contributions one after the
-other, the rest in one bar, ending at the score) and the bars of monthly tax income.
+other, the rest in one bar, ending at the score) and the bars of monthly tax income. The waterfall
+names each feature by its declared label and writes its value by the feature's unit.
 """
 
 from __future__ import annotations
@@ -10,13 +11,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from features.definitions import FEATURES_BY_NAME, feature_label
+from features.reasons import format_feature_value
+
 WATERFALL_FEATURES = 8
 """Contributions drawn one by one; the others are summed into one bar."""
 
 
 @dataclass(frozen=True)
 class Bar:
-    """One bar: its label and value, and where it is drawn (pixels)."""
+    """One bar: its label and value, and where it is drawn (pixels).
+
+    ``name`` is the feature's code name (empty for the bar of the other features), ``detail``
+    the subject's value of the feature as a person reads it.
+    """
 
     label: str
     value: float
@@ -24,6 +32,7 @@ class Bar:
     width: float
     positive: bool
     detail: str = ""
+    name: str = ""
 
 
 def _scale(low: float, high: float, pixels: float) -> tuple[float, float]:
@@ -31,7 +40,7 @@ def _scale(low: float, high: float, pixels: float) -> tuple[float, float]:
     return low, pixels / span
 
 
-def waterfall(explanation: Mapping[str, Any], plot_width: float = 420.0,
+def waterfall(explanation: Mapping[str, Any], plot_width: float = 360.0,
               shown: int = WATERFALL_FEATURES) -> dict[str, Any] | None:
     """The waterfall of a case's contributions, from its base value to its score.
 
@@ -47,7 +56,7 @@ def waterfall(explanation: Mapping[str, Any], plot_width: float = 420.0,
     Returns
     -------
     dict or None
-        ``bars`` (:class:`Bar`, one per step), ``base`` and ``score`` with their x positions; None
+        ``bars`` (:class:`Bar`, one per step, labelled as :func:`features.definitions.feature_label`), ``base`` and ``score`` with their x positions; None
         when the case has no contributions (a control case).
     """
     features = explanation.get("features") or []
@@ -57,26 +66,29 @@ def waterfall(explanation: Mapping[str, Any], plot_width: float = 420.0,
     steps = [(name, contribution, value) for name, value, contribution in ordered[:shown]]
     rest = sum(row[2] for row in ordered[shown:])
     if ordered[shown:]:
-        steps.append((f"{len(ordered) - shown} other features", rest, None))
+        steps.append(("", rest, None))
     base = float(explanation["base_value"])
     totals = [base]
     for _, contribution, _ in steps:
         totals.append(totals[-1] + contribution)
     low, per_unit = _scale(min(totals), max(totals), plot_width)
     bars = []
-    for (label, contribution, value), start, end in zip(steps, totals[:-1], totals[1:], strict=True):
+    for (name, contribution, value), start, end in zip(steps, totals[:-1], totals[1:], strict=True):
         left = (min(start, end) - low) * per_unit
-        bars.append(Bar(label=label, value=contribution, x=round(left, 1),
+        bars.append(Bar(label=feature_label(name) if name else f"{len(ordered) - shown} other features",
+                        value=contribution, x=round(left, 1),
                         width=round(max(abs(end - start) * per_unit, 1.0), 1), positive=contribution >= 0,
-                        detail="" if value is None else _value_text(value)))
+                        detail="" if value is None else _value_text(name, value), name=name))
     return {"bars": bars, "base": base, "base_x": round((base - low) * per_unit, 1),
             "score": totals[-1], "score_x": round((totals[-1] - low) * per_unit, 1)}
 
 
-def _value_text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 1e6 else f"{value:,.0f}"
-    return str(value)
+def _value_text(name: str, value: Any) -> str:
+    spec = FEATURES_BY_NAME.get(name)
+    if spec is not None:
+        return format_feature_value(spec, value)
+    # a feature of an older run, no longer declared: its unit is unknown
+    return f"{value:,.2f}" if isinstance(value, float) else str(value)
 
 
 def monthly_bars(income: Sequence[Sequence[Any]], plot_height: float = 90.0,

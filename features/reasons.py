@@ -4,7 +4,8 @@ Every placeholder of a reason sentence is a context column declared in
 :data:`features.definitions.CONTEXT`; its unit says how a person reads it: money as
 "£1,450" (or "£1,450.50" when the pence matter), counts with their noun ("3 adults",
 "1 adult"), months ("12 months"), dates ("3 March 2026"), rates ("3%"), flags
-("yes"/"no"). A missing value reads "unknown".
+("yes"/"no"). A missing value reads "unknown". :func:`format_feature_value` writes a
+feature's own value the same way, by the feature's unit.
 
 Example
 -------
@@ -124,6 +125,31 @@ def format_context(column: str, value: Any) -> str:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def format_feature_value(spec: FeatureSpec, value: Any) -> str:
+    """One feature value as a person reads it, by the feature's declared unit.
+
+    Money as :func:`format_money`, whole counts as :func:`format_count`, log ratios
+    and other fractions to two decimals.
+
+    >>> from features.definitions import FEATURES_BY_NAME
+    >>> [format_feature_value(FEATURES_BY_NAME[name], value) for name, value in (
+    ...     ("capital_gap", 33000.0), ("earnings_log_ratio", 2.0999999), ("claims_elsewhere", 2.0))]
+    ['£33,000', '2.10', '2']
+    """
+    if _missing(value):
+        return UNKNOWN
+    if spec.unit in ("gbp", "gbp_per_month"):
+        return format_money(value)
+    if spec.unit == "months":
+        return format_months(value)
+    if spec.unit == "flag":
+        return format_flag(value)
+    if spec.unit == "count" and float(value).is_integer():
+        return format_count(value)
+    # counts can be weighted (an arrival the claimant's own registration does not attest counts half)
+    return f"{float(value):,.2f}"
 
 
 def render_reason(spec: FeatureSpec, context_row: Mapping[str, Any] | pd.Series) -> str:

@@ -34,7 +34,7 @@ from scipy.stats import norm, spearmanr
 
 from configs.settings import Settings
 from features.contract import Extract
-from features.definitions import CONTEXT, FEATURES_BY_NAME
+from features.definitions import CONTEXT, FEATURES_BY_NAME, feature_label
 from models.evaluate import (
     TRUTH,
     Evaluation,
@@ -144,14 +144,17 @@ def _png(figure: Any) -> str:
 def _shap_plots(contributions: np.ndarray, sample: np.ndarray, base_value: float, flagged_values: np.ndarray,
                 sample_values: np.ndarray, feature_names: Sequence[str],
                 examples: Sequence[tuple[int, str]]) -> dict[str, str]:
-    """SHAP's own bar (flagged), beeswarm (random sample) and waterfall (each example) plots."""
+    """SHAP's own bar (flagged), beeswarm (random sample) and waterfall (each example) plots.
+
+    The plots name each feature by its label: they are read by the panel, not by code.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import shap
 
-    names = list(feature_names)
+    names = [feature_label(name) for name in feature_names]
     flagged = shap.Explanation(values=contributions, base_values=np.full(len(contributions), base_value),
                                data=flagged_values, feature_names=names)
     sampled = shap.Explanation(values=sample, base_values=np.full(len(sample), base_value),
@@ -395,8 +398,8 @@ def _feature_declarations(names: Sequence[str]) -> list[dict[str, Any]]:
     for name in names:
         spec = FEATURES_BY_NAME[name]
         rows.append({
-            "name": spec.name, "meaning": spec.meaning, "unit": spec.unit, "suspicious": spec.suspicious,
-            "applies_to": spec.applies_to,
+            "name": spec.name, "label": spec.label, "meaning": spec.meaning, "unit": spec.unit,
+            "suspicious": spec.suspicious, "applies_to": spec.applies_to,
             "reads": [CONTEXT[column].meaning for column in spec.context if column in CONTEXT],
         })
     return rows
@@ -522,6 +525,7 @@ def _environment() -> jinja2.Environment:
     environment.filters["words"] = lambda name: " × ".join(
         fairness.CHARACTERISTIC_WORDS.get(part, part) for part in str(name).split(fairness.INTERSECTION))
     environment.filters["label"] = lambda name: str(name).replace("_", " ")
+    environment.filters["feature"] = feature_label
     environment.tests["search"] = lambda text, pattern: pattern in str(text)
     return environment
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 
 import pytest
@@ -11,7 +13,10 @@ from sqlalchemy.orm import Session
 
 from casework.app import ROUTE_ROLES, SECURE_HEADERS
 from casework.auth import ROLES
+from casework.charts import WATERFALL_FEATURES
 from casework.store import Case, CaseDetail
+from features.definitions import FEATURES_BY_NAME
+from features.reasons import format_feature_value
 from tests.casework.conftest import PASSWORD, case_site
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -98,6 +103,26 @@ def test_the_panel_sees_pseudonyms_and_no_records(site, scored):
     assert 'id="records"' not in page and 'id="actions"' not in page
     investigator, _ = _signed_in(app, "ivy")
     assert case.subject_ref in investigator.get(f"/cases/{case.id}").text
+
+
+@pytest.mark.slow
+def test_the_waterfall_names_features_by_their_labels_and_writes_values_by_unit(site):
+    engine, app = site
+    client, _ = _signed_in(app, "ivy")
+    with Session(engine) as session:
+        case = session.scalars(select(Case).where(Case.control.is_(False)).order_by(Case.rank)).first()
+        explanation = json.loads(session.get(CaseDetail, case.id).explanation)
+    page = client.get(f"/cases/{case.id}").text
+    chart = page[page.index('<svg id="waterfall"'):page.index("</svg>", page.index('<svg id="waterfall"'))]
+    drawn = re.sub(r"<title>[^<]*</title>", "", chart)  # the code names stay only as tooltips
+    shown = sorted(explanation["features"], key=lambda row: -abs(row[2]))[:WATERFALL_FEATURES]
+    assert shown
+    for name, value, _ in shown:
+        assert f"<title>{name}</title>" in chart
+        assert name not in drawn and name.replace("_", " ") not in drawn
+        label = html.escape(FEATURES_BY_NAME[name].label, quote=False)
+        detail = html.escape(format_feature_value(FEATURES_BY_NAME[name], value), quote=False)
+        assert f'{label} <tspan class="detail">{detail}</tspan>' in drawn
 
 
 def _new_cases(engine, count: int) -> list[Case]:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape
 from html.parser import HTMLParser
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from features.definitions import FEATURES_BY_NAME, feature_names
 from oversight.atrs import TO_BE_COMPLETED
 from oversight.fairness import CHARACTERISTICS, INTERSECTION
+from oversight.report import _shap_plots
 
 SECTIONS = ("1. Model card", "2. What it uses", "3. Why it flags", "4. How well it works", "5. Whom it flags",
             "6. Possible proxies", "7. Data quality of the training extract", "8. Against the champion")
@@ -111,6 +115,31 @@ def test_a_fresh_report_compares_with_the_champion_and_shows_its_figures(panel_w
     paths = {path for path, _ in _parse(html).figures}
     assert {"champion.overlap", "champion.rank_correlation", "champion.metrics.0.change"} <= paths
     assert panel_world["fresh_report"]["seconds"]["report"] > 0
+
+
+def test_the_panel_reads_feature_labels_while_report_json_keeps_code_names(panel_world):
+    html, report = _read(panel_world)
+    assert [feature["name"] for feature in report["features"]] == list(feature_names())
+    assert {row["feature"] for row in report["drivers"]} == set(feature_names())
+    for feature in report["features"]:
+        label = escape(FEATURES_BY_NAME[feature["name"]].label, quote=False)
+        assert feature["label"] == FEATURES_BY_NAME[feature["name"]].label
+        assert f"<strong>{label}</strong>" in html  # what it uses
+        assert f"<tr><td>{label}</td>" in html  # drivers and proxies
+        assert f"<td>{feature['name'].replace('_', ' ')}</td>" not in html
+
+
+def test_the_shap_plots_name_features_by_their_labels(monkeypatch):
+    import shap
+
+    named = []
+    for plot in ("bar", "beeswarm", "waterfall"):
+        monkeypatch.setattr(shap.plots, plot, lambda explanation, **_: named.append(list(explanation.feature_names)))
+    values = np.ones((2, 2))
+    figures = _shap_plots(values, values, 0.1, values, values, ["capital_gap", "earnings_log_ratio"],
+                          [(0, "Subject A")])
+    assert set(figures) == {"drivers_flagged", "drivers_sample", "example_Subject A"}
+    assert named == [["Undeclared capital (£)", "Earnings above declared (log ratio)"]] * 3
 
 
 def test_group_flag_rates_agree_with_a_direct_count_from_the_case_list(panel_world):
