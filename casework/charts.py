@@ -75,7 +75,8 @@ def waterfall(explanation: Mapping[str, Any], plot_width: float = 360.0,
     bars = []
     for (name, contribution, value), start, end in zip(steps, totals[:-1], totals[1:], strict=True):
         left = (min(start, end) - low) * per_unit
-        bars.append(Bar(label=feature_label(name) if name else f"{len(ordered) - shown} other features",
+        others = len(ordered) - shown
+        bars.append(Bar(label=feature_label(name) if name else f"{others} other feature{'s' if others > 1 else ''}",
                         value=contribution, x=round(left, 1),
                         width=round(max(abs(end - start) * per_unit, 1.0), 1), positive=contribution >= 0,
                         detail="" if value is None else _value_text(name, value), name=name))

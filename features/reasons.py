@@ -11,8 +11,9 @@ Example
 -------
 >>> from features.definitions import FEATURES_BY_NAME
 >>> render_reason(FEATURES_BY_NAME["earnings_gap"], {
-...     "declared_monthly_earnings": 0.0, "tax_monthly_earnings": 1450.0, "window_months": 12})
-'Declared earnings £0 a month; tax records show £1,450 a month from employment and self-employment over the last 12 months of the claim.'
+...     "declared_monthly_earnings": 0.0, "tax_monthly_earnings": 1450.0, "window_months": 12,
+...     "tax_lowest_recent_monthly_earnings": 1210.5, "recent_months": 3})
+'Declared earnings £0 a month; tax records show £1,450 a month from employment and self-employment over the last 12 months of the claim, and at least £1,210.50 in each of the latest 3 months.'
 """
 
 from __future__ import annotations
