@@ -245,6 +245,8 @@ def test_the_score_flow_imports_its_run_into_the_workspace_store(scored):
     with Session(engine) as session:
         run = session.get(store.Run, run_id)
         assert run is not None and run.work_list_size == len(_work(scored["first"]))
+        # only the work list is read from the cases file, yet every scored subject is counted
+        assert run.subjects_scored == len(pd.read_parquet(scored["first"] / "cases.parquet"))
         # the second run was scored with the import turned off
         assert session.scalar(select(func.count()).select_from(store.Run)) == 1
 
