@@ -12,6 +12,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from features.definitions import feature_label
 from models.drift import PREVIOUS_RUN, SCORE, TRAINING
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -31,19 +32,22 @@ def _change(value: float | None) -> str:
 
 
 def render_drift_page(drift: Mapping[str, Any]) -> str:
-    """The HTML page of a run's drift: alert, PSI per feature and reference, top-feature shares."""
+    """The HTML page of a run's drift: alert, PSI per feature and reference, top-feature shares.
+
+    Features are named by their labels, their code names (as in ``drift.json``) kept as tooltips.
+    """
     columns = [against for against in (TRAINING, PREVIOUS_RUN) if against in drift["psi"]]
     names = list(drift["top_feature_shares"]["this_run"]) + [SCORE]
-    rows = [{"name": name, "over": any(drift["psi"][against].get(name, 0.0) > drift["threshold"] for against in columns),
+    rows = [{"name": name, "label": feature_label(name), "over": any(drift["psi"][against].get(name, 0.0) > drift["threshold"] for against in columns),
              **{against: _figure(drift["psi"][against].get(name)) for against in columns}} for name in names]
     shares = drift["top_feature_shares"]
     previous, change = shares["previous_run"] or {}, shares["change"] or {}
-    share_rows = [{"name": name, "this_run": _share(share), "previous_run": _share(previous.get(name)),
+    share_rows = [{"name": name, "label": feature_label(name), "this_run": _share(share), "previous_run": _share(previous.get(name)),
                    "change": _change(change.get(name))}
                   for name, share in sorted(shares["this_run"].items(), key=lambda item: -item[1])]
     drifted: dict[str, list[str]] = {}
     for entry in drift["drifted"]:
-        drifted.setdefault(entry["name"], []).append(
+        drifted.setdefault(feature_label(entry["name"]), []).append(
             f"{entry['psi']:.2f} against {REFERENCE_TITLES[entry['against']]}")
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     return environment.get_template("drift.html").render(

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from configs.settings import Settings, load_settings
+from features.definitions import FEATURES_BY_NAME
 from pipelines.runs import COMPLETE, RUN_ID_PATTERN, STAGING_PREFIX, SUMMARY_FILE, completed_runs
 from tests.conftest import FAST_DETECTOR, activated_workspace
 
@@ -198,7 +199,9 @@ def test_a_shifted_feature_raises_an_alert_naming_it(drift_runs):
     assert {(entry["name"], entry["against"]) for entry in report["drifted"]} >= {
         (SHIFTED_FEATURE, "training"), (SHIFTED_FEATURE, "previous_run")}
     page = (run_dir / "drift.html").read_text()
-    assert "Drift alert" in page and SHIFTED_FEATURE in page
+    # the panel reads the feature's label; its code name stays as the tooltip
+    label = FEATURES_BY_NAME[SHIFTED_FEATURE].label
+    assert "Drift alert" in page and f"{label} (" in page and f'title="{SHIFTED_FEATURE}"' in page
     assert Path(summary["outputs"]["drift_page"]) == run_dir / "drift.html"
 
 
