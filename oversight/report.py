@@ -467,9 +467,12 @@ def _against_champion(champion: ChampionScores | None, facts: VersionFacts, feat
                       scores: np.ndarray, flagged: np.ndarray, capacity: int | float, audit: pd.DataFrame,
                       truth: pd.DataFrame | None, outcomes: pd.DataFrame, evaluations: list[Evaluation],
                       rates: pd.DataFrame, settings: Settings) -> dict[str, Any]:
-    if champion is None or champion.version == facts.version:
+    if champion is None:
         return {"version": None, "note": "There is no champion yet to compare with: this version would be the "
                                          "first to score."}
+    if champion.version == facts.version:
+        return {"version": None, "note": "This version is the champion: the version that scores now. There is no "
+                                         "other version to compare it with."}
     refs = feature_table["subject_ref"].astype("str").to_numpy()
     theirs = flagged_mask(champion.scores, refs, capacity)
     both = int((flagged & theirs).sum())

@@ -236,11 +236,19 @@ def version_facts(model_name: str, version: str, trained_by: str) -> VersionFact
                         registered_at=registered.isoformat(timespec="seconds"))
 
 
-def champion_scores(model_name: str, feature_table: pd.DataFrame) -> ChampionScores | None:
-    """The current champion's scores of ``feature_table``; ``None`` when there is no champion yet."""
+def champion_scores(model_name: str, feature_table: pd.DataFrame,
+                    reported: ChampionScores | None = None) -> ChampionScores | None:
+    """The current champion's scores of ``feature_table``; ``None`` when there is no champion yet.
+
+    ``reported``, the version being reported on with its scores of the same table, is returned
+    as it is when that version is the champion: it is not loaded and scored a second time.
+    """
     try:
-        champion = load_model(CHAMPION, model_name=model_name)
+        version = resolve_version(CHAMPION, model_name=model_name)
     except ModelNotFoundError:
         return None
+    if reported is not None and reported.version == version:
+        return reported
+    champion = load_model(version, model_name=model_name)
     return ChampionScores(version=champion.version,
                           scores=champion.score(feature_table)[SCORE_COLUMN].to_numpy(dtype="float64"))

@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from configs.settings import Settings
 from models.evaluate import configured_capacity
 from models.registry import SCORE_COLUMN, LoadedModel, load_model, resolve_version
-from oversight.report import build_report, write_report
+from oversight.report import ChampionScores, build_report, write_report
 from oversight.signoff import TRAINED_BY_TAG, champion_scores, version_facts
 from pipelines.prepare import prepare_features
 from synthetic.truth import read_truth
@@ -64,7 +64,7 @@ def report_flow(
     model = load(version, model_name=name)
     extract, links, feature_table, as_of = prepare(data_dir, settings)
     scores = score(model, feature_table)[SCORE_COLUMN].to_numpy()
-    champion = score_champion(name, feature_table)
+    champion = score_champion(name, feature_table, reported=ChampionScores(version=version, scores=scores))
     truth = read_labels(truth_path) if truth_path is not None else None
     prepared = time.perf_counter()
     made = report(facts=version_facts(name, version, model.tags.get(TRAINED_BY_TAG, "")), settings=settings,

@@ -84,5 +84,7 @@ def panel_world(tmp_path_factory: pytest.TempPathFactory, panel_settings: Settin
         # version 2 afresh, now that version 1 is champion: the comparison section has something to compare
         steps["fresh_report"] = report_flow("2", root / "report2", settings, data_dir=root / "data",
                                             truth_path=root / "truth.parquet")
+        # version 1 afresh, itself the champion: nothing else to compare with
+        steps["champion_report"] = report_flow("1", root / "report1", settings, data_dir=root / "data")
         yield {"root": root, "data": root / "data", "run": root / "run", "workspace": workspace, "log": log,
                "settings": settings, **steps}

@@ -101,6 +101,15 @@ def test_every_figure_of_the_html_is_the_one_in_report_json(panel_world):
     assert {"fairness", "drivers", "metrics", "proxies", "data_quality", "capacity"} <= checked
 
 
+def test_a_report_on_the_champion_itself_says_so_instead_of_comparing(panel_world):
+    directory = panel_world["champion_report"]["html"].parent
+    report = json.loads((directory / "report.json").read_text(encoding="utf-8"))
+    assert report["version"] == panel_world["champion"] == "1"
+    assert report["champion"]["version"] is None
+    assert report["champion"]["note"].startswith("This version is the champion")
+    assert "This version is the champion" in (directory / "report.html").read_text(encoding="utf-8")
+
+
 def test_a_fresh_report_compares_with_the_champion_and_shows_its_figures(panel_world):
     directory = panel_world["fresh_report"]["html"].parent
     html = (directory / "report.html").read_text(encoding="utf-8")
