@@ -232,15 +232,24 @@ class _Keys:
         return len(self.address_keys)
 
 
-def _person_codes(links: pd.DataFrame, records: list[tuple[str, pd.Series]]) -> tuple[list[np.ndarray], pd.Series]:
+def _link_rows(links: pd.DataFrame, records: list[tuple[str, pd.Series]]) -> list[np.ndarray]:
+    """For each table's records, the row of ``links`` that holds each (-1 for a record it does not hold)."""
+    link_table = links["table"].astype("str").to_numpy()
+    rows = []
+    for table, refs in records:
+        in_table = np.flatnonzero(link_table == table)
+        rows.append(_at(in_table, _positions(links["record_ref"].iloc[in_table], refs)))
+    return rows
+
+
+def _person_codes(links: pd.DataFrame, link_rows: list[np.ndarray],
+                  records: list[tuple[str, pd.Series]]) -> tuple[list[np.ndarray], pd.Series]:
     """Person codes of each table's records from ``links``; an unlinked record is a person of its own."""
     link_codes, person_keys = _factorize(links["person_key"])
-    link_table = links["table"].astype("str")
     codes_per_table, unlinked = [], []
     count = len(person_keys)
-    for table, refs in records:
-        in_table = (link_table == table).to_numpy()
-        codes = _at(link_codes[in_table], _positions(links["record_ref"][in_table], refs))
+    for rows, (table, refs) in zip(link_rows, records, strict=True):
+        codes = _at(link_codes, rows)
         missing = np.flatnonzero(codes < 0)
         codes[missing] = count + np.arange(len(missing))
         count += len(missing)
@@ -249,30 +258,22 @@ def _person_codes(links: pd.DataFrame, records: list[tuple[str, pd.Series]]) -> 
     return codes_per_table, pd.concat([person_keys, *unlinked], ignore_index=True).astype("str")
 
 
-def _linked(links: pd.DataFrame, column: str, records: list[tuple[str, pd.Series]]) -> list[pd.Series]:
+def _linked(links: pd.DataFrame, column: str, link_rows: list[np.ndarray]) -> list[pd.Series]:
     """``column`` of ``links`` for each table's records (missing for a record ``links`` does not hold)."""
-    link_table = links["table"].astype("str")
-    values = []
-    for table, refs in records:
-        in_table = (link_table == table).to_numpy()
-        positions = _positions(links["record_ref"][in_table], refs)
-        values.append(_take(links[column][in_table].reset_index(drop=True), positions))
-    return values
+    values = links[column].astype("str")
+    return [_take(values, rows) for rows in link_rows]
 
 
 def _encode(extract: Extract, links: pd.DataFrame, electors: pd.DataFrame) -> _Keys:
     """Codes of the keys of every claim (benefit claims, then housing claims) and current elector."""
     benefit, housing, register = extract.benefit_claims, extract.housing_claims, extract.address_register
-    (benefit_person, housing_person, elector_person), person_keys = _person_codes(
-        links,
-        [("benefit_claims", benefit["claim_id"]), ("housing_claims", housing["housing_claim_id"]),
-         ("electoral_register", electors["elector_id"])],
-    )
+    records = [("benefit_claims", benefit["claim_id"]), ("housing_claims", housing["housing_claim_id"]),
+               ("electoral_register", electors["elector_id"])]
+    link_rows = _link_rows(links, records)  # looked up once for the people, addresses and NINOs
+    (benefit_person, housing_person, elector_person), person_keys = _person_codes(links, link_rows, records)
 
     # addresses and NINOs as linking defined them; address register rows keyed by their UPRN alike
-    refs = [("benefit_claims", benefit["claim_id"]), ("housing_claims", housing["housing_claim_id"]),
-            ("electoral_register", electors["elector_id"])]
-    benefit_address, housing_address, elector_address = _linked(links, "address_key", refs)
+    benefit_address, housing_address, elector_address = _linked(links, "address_key", link_rows)
     address_codes, address_keys = _factorize(
         pd.concat([benefit_address, housing_address, elector_address, normalise_uprn(register["uprn"])],
                   ignore_index=True)
@@ -281,7 +282,7 @@ def _encode(extract: Extract, links: pd.DataFrame, electors: pd.DataFrame) -> _K
     claim_address, elector_address, register_address = np.split(
         address_codes, [claims_count, claims_count + len(electors)]
     )
-    benefit_nino, housing_nino, _ = _linked(links, "nino", refs)
+    benefit_nino, housing_nino, _ = _linked(links, "nino", link_rows)
 
     surname_codes, surnames = _factorize(
         pd.concat([benefit["surname"], housing["surname"], electors["surname"]], ignore_index=True)
