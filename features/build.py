@@ -199,6 +199,11 @@ def _distinct(keys: np.ndarray) -> np.ndarray:
     return unique[unique >= 0]
 
 
+def _distinct_count(first: np.ndarray, second: np.ndarray, second_count: int, first_count: int) -> np.ndarray:
+    """For each code ``0..first_count-1`` of ``first``, how many distinct codes of ``second`` it is paired with."""
+    return np.bincount(_distinct(_pair(first, second, second_count)) // max(second_count, 1), minlength=first_count)
+
+
 TOKEN_COLUMNS: tuple[str, ...] = ("bank_account_token", "phone_token", "email_token")
 
 
@@ -554,8 +559,8 @@ def _address_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.Da
         return np.bincount(rows, weights=weights.astype(np.float64), minlength=len(index))
 
     # people with live claims at each address (the subjects are the live claims), the claimant aside
-    claimants = _distinct(_pair(subject.address, subject.person, keys.people)) // max(keys.people, 1)
-    claimants_here = _at(np.bincount(claimants, minlength=keys.addresses), subject.address, 1)
+    claimants_here = _at(_distinct_count(subject.address, subject.person, keys.people, keys.addresses),
+                         subject.address, 1)
 
     return pd.DataFrame(
         {
@@ -604,8 +609,8 @@ def _possible_partners(subjects: pd.DataFrame, subject: _Subjects, electors: pd.
         matches.append(asking_token.merge(holders, on=["address", "token"])[["row", "person", "other"]])
     pairs = pd.concat(matches)
     pairs = pairs.loc[pairs["person"] != pairs["other"]]
-    pairs = _distinct(_pair(pairs["row"].to_numpy(np.int64), pairs["other"].to_numpy(np.int64), keys.people))
-    counts = np.bincount(pairs // max(keys.people, 1), minlength=len(subjects)).astype(np.float64)
+    counts = _distinct_count(pairs["row"].to_numpy(np.int64), pairs["other"].to_numpy(np.int64), keys.people,
+                             len(subjects)).astype(np.float64)
     return pd.Series(counts, index=subjects.index, name="possible_partners")
 
 
@@ -631,10 +636,8 @@ def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, claim_
     for token in ("bank_account_token", "phone_token", "email_token"):
         codes = keys.claim_tokens[token]
         held = holders.assign(token=codes[recent]).loc[lambda frame: frame["token"] >= 0].drop_duplicates()
-        people_per_token = np.bincount(
-            _distinct(_pair(held["token"].to_numpy(), held["person"].to_numpy(), keys.people)) // max(keys.people, 1),
-            minlength=codes.max(initial=-1) + 1,
-        )
+        people_per_token = _distinct_count(held["token"].to_numpy(), held["person"].to_numpy(), keys.people,
+                                           codes.max(initial=-1) + 1)
         subject_people = _at(people_per_token, subject.tokens[token], 0)
         crowded[token] = np.where(subject_people > MAX_TOKEN_HOLDERS, subject_people - 1, 0)
         small = held.loc[people_per_token[held["token"].to_numpy()] <= MAX_TOKEN_HOLDERS]
