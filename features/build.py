@@ -376,7 +376,7 @@ def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
             "declared_savings": np.nan,
             "declared_partner": np.nan,
             "capital_rules_apply": np.nan,
-            "living_alone_discount": (housing["scheme"].astype("str") == LIVING_ALONE_SCHEME).astype("float64"),
+            "living_alone_discount": _is_in(housing["scheme"], (LIVING_ALONE_SCHEME,)).astype("float64"),
             "declared_adults": housing["occupants_declared"].astype("float64"),
             "declared_occupants": housing["occupants_declared"].astype("float64"),
             "housing_cost": housing["monthly_rent"].astype("float64"),
