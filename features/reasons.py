@@ -106,23 +106,20 @@ def format_flag(value: Any) -> str:
     return "yes" if bool(value) else "no"
 
 
+_FORMAT_BY_UNIT = {"gbp": format_money, "months": format_months, "percent": format_percent, "flag": format_flag,
+                   "date": format_date}
+"""How a value of each unit is written, for context columns and features alike (counts take their noun)."""
+
+
 def format_context(column: str, value: Any) -> str:
     """One context value as a person reads it, by the column's declared unit."""
     if _missing(value):
         return UNKNOWN
     spec = CONTEXT[column]
-    if spec.unit == "gbp":
-        return format_money(value)
     if spec.unit == "count":
         return format_count(value, spec.noun)
-    if spec.unit == "months":
-        return format_months(value)
-    if spec.unit == "percent":
-        return format_percent(value)
-    if spec.unit == "flag":
-        return format_flag(value)
-    if spec.unit == "date":
-        return format_date(value)
+    if spec.unit in _FORMAT_BY_UNIT:
+        return _FORMAT_BY_UNIT[spec.unit](value)
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -141,14 +138,11 @@ def format_feature_value(spec: FeatureSpec, value: Any) -> str:
     """
     if _missing(value):
         return UNKNOWN
-    if spec.unit in ("gbp", "gbp_per_month"):
-        return format_money(value)
-    if spec.unit == "months":
-        return format_months(value)
-    if spec.unit == "flag":
-        return format_flag(value)
-    if spec.unit == "count" and float(value).is_integer():
+    unit = "gbp" if spec.unit == "gbp_per_month" else spec.unit
+    if unit == "count" and float(value).is_integer():
         return format_count(value)
+    if unit in _FORMAT_BY_UNIT:
+        return _FORMAT_BY_UNIT[unit](value)
     # counts can be weighted (an arrival the claimant's own registration does not attest counts half)
     return f"{float(value):,.2f}"
 
