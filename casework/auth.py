@@ -5,12 +5,7 @@ from the store's own secret, holding the account name and the session's CSRF tok
 carries that token and every post is refused without it. The account is read again on every
 request, so a removed account stops working at once.
 
-Roles, each also what the roles below it in this list may not do:
-
-- ``investigator``: sees the work list and cases, claims, reviews and closes cases;
-- ``supervisor``: as an investigator, and assigns cases to others (one or many) and reopens them;
-- ``panel``: aggregate figures and cases under pseudonyms only (no names, NINOs or addresses);
-- ``admin``: manages accounts and reads the access log; sees no case.
+The roles and what each may do are declared in :mod:`casework.workflow`.
 """
 
 from __future__ import annotations
@@ -27,11 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.store import CaseworkError, User, now
+from casework.workflow import ROLES
 
-INVESTIGATOR, SUPERVISOR, PANEL, ADMIN = "investigator", "supervisor", "panel", "admin"
-ROLES = (INVESTIGATOR, SUPERVISOR, PANEL, ADMIN)
-CASEWORKERS = (INVESTIGATOR, SUPERVISOR)
-"""Roles that work cases and see the subjects' records."""
 MIN_PASSWORD_LENGTH = 12
 _hasher = PasswordHasher()
 

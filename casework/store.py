@@ -4,13 +4,13 @@ SQLAlchemy 2 on SQLite (WAL, in the workspace) by default, or on PostgreSQL by c
 (``case_store.url``). The schema is Alembic's (``casework/migrations``), brought up to date by
 :func:`open_store` before anything reads it.
 
-Workflow of a case: ``new`` → ``assigned`` → ``in_review`` → ``closed`` (with an outcome and a
-closing note); a supervisor can reopen a closed case. Every change is an :class:`Event` (who,
-when, field, old and new value), appended and never updated. Every change also checks the
-``version`` the case was read at: a stale save raises :class:`StaleCaseError` naming who changed the
-case meanwhile. :func:`claim_next` is atomic: on PostgreSQL it locks the next new case with
+Every change of a case is a step of the workflow table (:mod:`casework.workflow`), allowed or
+refused there for the acting account's role; it is recorded as :class:`Event` rows (who, when,
+field, old and new value), appended and never updated. Every change also checks the ``version``
+the case was read at: a stale save raises :class:`StaleCaseError` naming who changed the case
+meanwhile. :func:`claim_next` is atomic: on PostgreSQL it locks the next new case with
 ``FOR UPDATE SKIP LOCKED``; on SQLite, where writers take turns, the guarded ``UPDATE … WHERE
-status = 'new'`` alone decides.
+version = …`` alone decides.
 """
 
 from __future__ import annotations
@@ -42,12 +42,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from casework.workflow import (
+    ASSIGN,
+    ASSIGNED,
+    CLAIM,
+    CLOSE,
+    CLOSED,
+    NEW,
+    OUTCOMES,
+    REOPEN,
+    START,
+    STATUSES,
+    TRANSITIONS,
+    refusal,
+)
+
 STORE_FILE = "cases.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
-NEW, ASSIGNED, IN_REVIEW, CLOSED = "new", "assigned", "in_review", "closed"
-STATUSES = (NEW, ASSIGNED, IN_REVIEW, CLOSED)
-OUTCOMES = ("fraud", "error", "no_issue", "not_investigated")
 SYSTEM_ACTOR = "system"
 """The actor of changes no person made (a run joining an open case)."""
 
@@ -233,14 +245,6 @@ def pseudonym(secret: bytes, subject_ref: str) -> str:
 # ------------------------------------------------------------------------------------- the workflow
 
 
-@dataclass(frozen=True)
-class Change:
-    """What one workflow step sets on a case."""
-
-    fields: dict[str, Any]
-    allowed_from: tuple[str, ...]
-
-
 def _events(case: Case, fields: dict[str, Any], actor: str, at: dt.datetime) -> list[Event]:
     return [
         Event(case_id=case.id, at=at, actor=actor, field=name,
@@ -253,21 +257,33 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _apply(session: Session, case_id: int, read_version: int, actor: str, change: Change,
-           step: str) -> Case:
-    """Set ``change.fields`` on the case if it is still at ``read_version``; log one event per field."""
+def role_of(session: Session, name: str) -> str | None:
+    """The role of account ``name``; None when there is no such account."""
+    return session.scalar(select(User.role).where(User.name == name))
+
+
+def take_step(session: Session, case_id: int, read_version: int, actor: str, step: str,
+              fields: dict[str, Any] | None = None) -> Case:
+    """Take workflow ``step`` on the case if it is still at ``read_version``; one event per field changed.
+
+    The step's table row (:data:`casework.workflow.TRANSITIONS`) decides whether ``actor``'s role may
+    take it from the case's status and assignment; ``fields`` are set besides the new status.
+    """
     case = session.get(Case, case_id)
     if case is None:
         raise CaseworkError(f"no case {case_id}")
     if case.version != read_version:
         raise _stale(case)
-    if case.status not in change.allowed_from:
-        raise CaseworkError(f"case {case_id} is {case.status.replace('_', ' ')}: cannot {step} it")
+    fields = {"status": TRANSITIONS[step].to, **(fields or {})}
+    refused = refusal(step, case_id, case.status, case.assignee, actor, role_of(session, actor),
+                      fields.get("assignee"))
+    if refused:
+        raise CaseworkError(refused)
     at = now()
-    events = _events(case, change.fields, actor, at)
+    events = _events(case, fields, actor, at)
     updated = session.execute(
         update(Case).where(Case.id == case_id, Case.version == read_version)
-        .values(**change.fields, updated_at=at, updated_by=actor, version=read_version + 1)
+        .values(**fields, updated_at=at, updated_by=actor, version=read_version + 1)
         .execution_options(synchronize_session=False)
     )
     if updated.rowcount != 1:
@@ -288,17 +304,12 @@ def _stale(case: Case) -> StaleCaseError:
 
 def assign(session: Session, case_id: int, read_version: int, actor: str, assignee: str) -> Case:
     """Assign a new or assigned case to ``assignee``."""
-    return _apply(session, case_id, read_version, actor,
-                  Change({"status": ASSIGNED, "assignee": assignee}, (NEW, ASSIGNED)), "assign")
+    return take_step(session, case_id, read_version, actor, ASSIGN, {"assignee": assignee})
 
 
 def start_review(session: Session, case_id: int, read_version: int, actor: str) -> Case:
     """The assignee starts reviewing an assigned case."""
-    case = session.get(Case, case_id)
-    if case is not None and case.assignee != actor:
-        raise CaseworkError(f"case {case_id} is assigned to {case.assignee or 'nobody'}, not {actor}")
-    return _apply(session, case_id, read_version, actor, Change({"status": IN_REVIEW}, (ASSIGNED,)),
-                  "start reviewing")
+    return take_step(session, case_id, read_version, actor, START)
 
 
 def close(session: Session, case_id: int, read_version: int, actor: str, outcome: str,
@@ -308,9 +319,8 @@ def close(session: Session, case_id: int, read_version: int, actor: str, outcome
         raise CaseworkError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
     if not note.strip():
         raise CaseworkError("a closing note is required")
-    return _apply(session, case_id, read_version, actor, Change(
-        {"status": CLOSED, "outcome": outcome, "closing_note": note.strip(), "closed_on": now().date()},
-        (IN_REVIEW,)), "close")
+    return take_step(session, case_id, read_version, actor, CLOSE, {
+        "outcome": outcome, "closing_note": note.strip(), "closed_on": now().date()})
 
 
 def reopen(session: Session, case_id: int, read_version: int, actor: str) -> Case:
@@ -322,18 +332,20 @@ def reopen(session: Session, case_id: int, read_version: int, actor: str) -> Cas
     if purged_on is not None:
         raise CaseworkError(f"case {case_id} was purged on {purged_on.isoformat()} under the retention "
                             "limit: it no longer names its subject and cannot be reopened")
-    return _apply(session, case_id, read_version, actor, Change(
-        {"status": ASSIGNED, "outcome": None, "closing_note": None, "closed_on": None}, (CLOSED,)),
-        "reopen")
+    return take_step(session, case_id, read_version, actor, REOPEN,
+                     {"outcome": None, "closing_note": None, "closed_on": None})
 
 
 def claim_next(session: Session, run_id: str, actor: str) -> Case | None:
     """Assign the first new case of the run's queue to ``actor``; None when none is left.
 
-    Two callers never get the same case: the update only succeeds while the case is still new,
-    and on PostgreSQL the candidate row is locked (``SKIP LOCKED``) so the callers take different
-    rows instead of waiting on one.
+    Two callers never get the same case: the step only succeeds while the case is at the version
+    read, and on PostgreSQL the candidate row is locked (``SKIP LOCKED``) so the callers take
+    different rows instead of waiting on one.
     """
+    refused = refusal(CLAIM, 0, NEW, None, actor, role_of(session, actor))
+    if refused:
+        raise CaseworkError(refused)
     while True:
         candidate = session.execute(
             select(Case.id, Case.version).where(Case.latest_run_id == run_id, Case.status == NEW)
@@ -341,22 +353,10 @@ def claim_next(session: Session, run_id: str, actor: str) -> Case | None:
         ).first()
         if candidate is None:
             return None
-        at = now()
-        claimed = session.execute(
-            update(Case).where(Case.id == candidate.id, Case.status == NEW)
-            .values(status=ASSIGNED, assignee=actor, updated_at=at, updated_by=actor,
-                    version=candidate.version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount == 1:
-            session.add_all([
-                Event(case_id=candidate.id, at=at, actor=actor, field="status", old_value=NEW,
-                      new_value=ASSIGNED),
-                Event(case_id=candidate.id, at=at, actor=actor, field="assignee", old_value=None,
-                      new_value=actor),
-            ])
-            session.flush()
-            return session.get(Case, candidate.id)
+        try:
+            return take_step(session, candidate.id, candidate.version, actor, CLAIM, {"assignee": actor})
+        except StaleCaseError:
+            continue  # another caller took it between the two statements
 
 
 def bulk_assign(session: Session, case_ids: Iterable[int], actor: str, assignee: str) -> list[int]:

@@ -88,6 +88,17 @@ def scored(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> d
 PASSWORD = "correct horse battery"
 
 
+def add_accounts(engine: Any, roles: dict[str, str]) -> None:
+    """One account per name, of its role, all with :data:`PASSWORD`."""
+    from sqlalchemy.orm import Session
+
+    from casework.auth import add_user
+
+    with Session(engine) as session, session.begin():
+        for name, role in roles.items():
+            add_user(session, name, role, PASSWORD)
+
+
 def case_site(scored: dict[str, Any], directory: Path) -> tuple[Any, Any]:
     """A SQLite store holding the first run, one account per role (named after it) plus ``ivy``, an
     investigator, and the case-review app on it."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from casework import audit, store
 from casework.imports import import_run
 from casework.store import OUTCOMES, Case, Event, StaleCaseError
-from tests.casework.conftest import temporary_postgres
+from tests.casework.conftest import add_accounts, temporary_postgres
 
 REVIEWERS = 8
 
@@ -46,6 +46,7 @@ def _review(engine, run_id: str, name: str, done: list, errors: list) -> None:
 def test_eight_reviewers_never_share_a_case_nor_lose_an_outcome(scored):
     with temporary_postgres("concurrency") as url:
         engine = store.open_store(url)
+        add_accounts(engine, {f"reviewer{n}": "investigator" for n in range(REVIEWERS)})
         result = import_run(engine, scored["first"])
         assert result.new_cases >= 150
         done: list[tuple[int, str, str]] = []

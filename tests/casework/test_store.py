@@ -14,11 +14,18 @@ from casework.commands import export_outcomes
 from casework.imports import import_run, read_summary, run_id_of
 from casework.store import Case, CaseScore, Event, StaleCaseError
 from features.contract import read_table, validate_table
+from tests.casework.conftest import add_accounts
+
+ACCOUNTS = {"ivy": "investigator", "ivan": "investigator", "ian": "investigator", "sam": "supervisor",
+            "sue": "supervisor", **{f"worker{number}": "investigator" for number in range(3)}}
+"""The accounts the store's workflow tests act as: the store checks each actor's role."""
 
 
 @pytest.fixture
 def engine(store_url):
-    return store.open_store(store_url)
+    engine = store.open_store(store_url)
+    add_accounts(engine, ACCOUNTS)
+    return engine
 
 
 def _work(run_dir):

@@ -1,0 +1,87 @@
+"""The case workflow in one table: statuses, roles, each step a case can take and who may take it.
+
+A case goes ``new`` → ``assigned`` → ``in_review`` → ``closed``; a supervisor can reopen a closed
+case. Each step is a :class:`Transition`: the statuses it starts from, the status it leads to, the
+roles that may take it, and the roles that may take it on a case assigned to someone else.
+:func:`refusal` reads the table and is the one place a step is allowed or refused: the store
+calls it before every change, and the pages call it to offer only the steps a viewer may take.
+
+Roles, each also what the roles below it in this list may not do:
+
+- ``investigator``: sees the work list and cases, claims, reviews and closes cases;
+- ``supervisor``: as an investigator, and assigns cases to others (one or many) and reopens them;
+- ``panel``: aggregate figures and cases under pseudonyms only (no names, NINOs or addresses);
+- ``admin``: manages accounts and reads the access log; sees no case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INVESTIGATOR, SUPERVISOR, PANEL, ADMIN = "investigator", "supervisor", "panel", "admin"
+ROLES = (INVESTIGATOR, SUPERVISOR, PANEL, ADMIN)
+CASEWORKERS = (INVESTIGATOR, SUPERVISOR)
+"""Roles that work cases and see the subjects' records."""
+
+NEW, ASSIGNED, IN_REVIEW, CLOSED = "new", "assigned", "in_review", "closed"
+STATUSES = (NEW, ASSIGNED, IN_REVIEW, CLOSED)
+OUTCOMES = ("fraud", "error", "no_issue", "not_investigated")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One step of the workflow and who may take it.
+
+    Parameters
+    ----------
+    verb : str
+        What the step does, as a refusal names it ("cannot close it").
+    allowed_from : tuple of str
+        The statuses the step starts from.
+    to : str
+        The status it leads to.
+    roles : tuple of str
+        The roles that may take the step at all.
+    on_others_cases : tuple of str
+        The roles that may take it on a case assigned to someone else; anyone else only on a
+        case assigned to nobody or to themselves.
+    for_others : tuple of str
+        The roles that may make someone other than themselves the case's assignee.
+    """
+
+    verb: str
+    allowed_from: tuple[str, ...]
+    to: str
+    roles: tuple[str, ...]
+    on_others_cases: tuple[str, ...] = ()
+    for_others: tuple[str, ...] = ()
+
+
+CLAIM, ASSIGN, START, CLOSE, REOPEN = "claim", "assign", "start", "close", "reopen"
+TRANSITIONS: dict[str, Transition] = {
+    CLAIM: Transition("claim", (NEW,), ASSIGNED, CASEWORKERS),
+    ASSIGN: Transition("assign", (NEW, ASSIGNED), ASSIGNED, CASEWORKERS, on_others_cases=(SUPERVISOR,),
+                       for_others=(SUPERVISOR,)),
+    START: Transition("start reviewing", (ASSIGNED,), IN_REVIEW, CASEWORKERS),
+    CLOSE: Transition("close", (IN_REVIEW,), CLOSED, CASEWORKERS, on_others_cases=(SUPERVISOR,)),
+    REOPEN: Transition("reopen", (CLOSED,), ASSIGNED, (SUPERVISOR,), on_others_cases=(SUPERVISOR,)),
+}
+"""Every step a case can take, by name (the name is also its page's action: ``/cases/{id}/{name}``)."""
+
+
+def refusal(step: str, case_id: int, status: str, assignee: str | None, actor: str, role: str | None,
+            new_assignee: str | None = None) -> str | None:
+    """Why ``actor`` (of ``role``) may not take ``step`` on the case, or None when they may.
+
+    ``new_assignee`` is the account the step makes the case's assignee, when it assigns one.
+    """
+    transition = TRANSITIONS[step]
+    if role not in transition.roles:
+        return f"the {role or 'unknown'} role cannot {transition.verb} a case"
+    if status not in transition.allowed_from:
+        return f"case {case_id} is {status.replace('_', ' ')}: cannot {transition.verb} it"
+    if assignee not in (None, actor) and role not in transition.on_others_cases:
+        return f"case {case_id} is assigned to {assignee}, not {actor}: ask a supervisor to reassign it"
+    if new_assignee not in (None, actor) and role not in transition.for_others:
+        return f"only a {' or '.join(transition.for_others)} can assign a case to someone else"
+    return None
