@@ -1,0 +1,38 @@
+"""What a viewer is shown of a case: its reasons and related subjects, masked for the panel.
+
+The panel sees cases under pseudonyms only: in a reason's words addresses are hidden and
+references and NINOs become pseudonyms; related subjects are named by their pseudonyms.
+"""
+
+from __future__ import annotations
+
+import re
+
+from casework.store import Case, pseudonym
+from models.explain import REASON_SEPARATOR
+
+CONTROL_TEXT = "Selected at random for a quality check"
+_UPRN = re.compile(r"UPRN \w+")
+_IDENTIFIER = re.compile(r"\b(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*[0-9])[A-Z0-9]{6,}\b")
+"""A reference or NINO in a reason's words (capitals and digits, at least six)."""
+_RELATED_REF = re.compile(r"(?:^|; )([^;()]+?) \(")
+
+
+def reasons_of(case: Case) -> list[str]:
+    """The case's reasons, in order; none for a control case."""
+    return [] if case.control else [reason for reason in case.reasons.split(REASON_SEPARATOR) if reason]
+
+
+def first_reason(case: Case) -> str:
+    return CONTROL_TEXT if case.control else case.reasons.split(REASON_SEPARATOR)[0]
+
+
+def masked(text: str, secret: bytes) -> str:
+    """A reason as the panel reads it: addresses hidden, references and NINOs as pseudonyms."""
+    return _IDENTIFIER.sub(lambda match: pseudonym(secret, match.group(0)), _UPRN.sub("an address", text))
+
+
+def related_subjects(text: str) -> list[tuple[str, str]]:
+    """``"H1 (same person); B2 (same bank account)"`` as ``[(ref, how), ...]`` (the "and N more" dropped)."""
+    return [(match.group(1).strip(), how) for match, how in zip(
+        _RELATED_REF.finditer(text), re.findall(r"\(([^)]*)\)", text), strict=False)]

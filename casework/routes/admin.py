@@ -1,0 +1,51 @@
+"""Administration: accounts and the access log."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from casework import audit
+from casework.auth import accounts, add_user
+from casework.store import CaseworkError
+from casework.web import Area, SignedIn, checked_form, site_of
+from casework.workflow import ADMIN, ROLES
+
+area = Area("admin")
+
+
+@area.route("GET", "/admin/users", roles=(ADMIN,))
+def users(request: Request, viewer: SignedIn, notice: str = "") -> Response:
+    site = site_of(request)
+    with Session(site.engine) as session:
+        people = accounts(session)
+    return site.page(request, "users.html", viewer, people=people, roles=ROLES, notice=notice, error=None)
+
+
+@area.route("POST", "/admin/users", roles=(ADMIN,))
+async def create_user(request: Request, viewer: SignedIn) -> Response:
+    site = site_of(request)
+    form = await checked_form(request, viewer)
+    name, role = str(form.get("name") or ""), str(form.get("role") or "")
+    try:
+        with Session(site.engine) as session, session.begin():
+            add_user(session, name, role, str(form.get("password") or ""))
+            audit.record(session, viewer.name, "add account", name, role)
+    except CaseworkError as error:
+        with Session(site.engine) as session:
+            people = accounts(session)
+        return site.page(request, "users.html", viewer, status=409, people=people, roles=ROLES, notice="",
+                         error=str(error))
+    return RedirectResponse("/admin/users?" + urlencode({"notice": f"Account {name} added."}), status_code=303)
+
+
+@area.route("GET", "/admin/log", roles=(ADMIN,))
+def access_log(request: Request, viewer: SignedIn) -> Response:
+    site = site_of(request)
+    with Session(site.engine) as session:
+        entries = audit.recent_entries(session)
+        check = audit.verify(session)
+    return site.page(request, "log.html", viewer, entries=entries, check=check)

@@ -1,0 +1,74 @@
+"""The work list: filtered and sorted pages of cases, claiming the next case, bulk assignment."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from casework import audit, store
+from casework.auth import accounts
+from casework.disclosure import first_reason, masked
+from casework.store import CaseFilter, User
+from casework.web import Area, SignedIn, checked_form, site_of
+from casework.workflow import CASEWORKERS, PANEL, SUPERVISOR
+
+area = Area("work list")
+PAGE_SIZE = 50
+
+
+@area.route("GET", "/cases", roles=(*CASEWORKERS, PANEL))
+def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type: str = "",
+              assignee: str = "", la_code: str = "", top_feature: str = "", sort: str = "queue",
+              order: str = "asc", page_number: int = 1, notice: str = "") -> Response:
+    site = site_of(request)
+    filters = CaseFilter(status or None, subject_type or None, assignee or None, la_code or None,
+                         top_feature or None)
+    with Session(site.engine) as session:
+        run = store.latest_run(session)
+        cases, total, choices, people = [], 0, {}, []
+        secret = store.store_secret(session)
+        if run is not None:
+            cases, total = store.list_cases(session, run.run_id, filters, sort, order == "desc",
+                                            page_number, PAGE_SIZE)
+            choices = store.filter_choices(session, run.run_id)
+            people = [user.name for user in accounts(session) if user.role in CASEWORKERS]
+    query = {key: value for key, value in (("status", status), ("subject_type", subject_type),
+                                           ("assignee", assignee), ("la_code", la_code),
+                                           ("top_feature", top_feature), ("sort", sort),
+                                           ("order", order)) if value}
+    return site.page(request, "list.html", viewer, run=run, cases=cases, total=total, choices=choices,
+                     filters=filters, sort=sort, order=order, page_number=page_number,
+                     pages=max(1, -(-total // PAGE_SIZE)), query=query, people=people, notice=notice,
+                     first_reason=first_reason,
+                     shown_reason=(lambda reason: masked(reason, secret)) if viewer.pseudonymous else str)
+
+
+@area.route("POST", "/cases/claim-next", roles=CASEWORKERS)
+async def claim_next(request: Request, viewer: SignedIn) -> Response:
+    await checked_form(request, viewer)
+    with Session(site_of(request).engine) as session, session.begin():
+        run = store.latest_run(session)
+        case = store.claim_next(session, run.run_id, viewer.name) if run else None
+        if case is not None:
+            audit.record(session, viewer.name, "claim case", str(case.id), case.subject_ref)
+            case_id = case.id
+    if case is None:
+        return RedirectResponse("/cases?notice=No+new+cases+are+left+to+claim.", status_code=303)
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+@area.route("POST", "/cases/bulk-assign", roles=(SUPERVISOR,))
+async def bulk_assign(request: Request, viewer: SignedIn) -> Response:
+    form = await checked_form(request, viewer)
+    assignee = str(form.get("assignee") or "")
+    case_ids = [int(value) for value in form.get("case_id", []) if str(value).isdigit()]
+    with Session(site_of(request).engine) as session, session.begin():
+        if session.get(User, assignee) is None:
+            raise HTTPException(404, f"No account {assignee!r}.")
+        done = store.bulk_assign(session, case_ids, viewer.name, assignee)
+        audit.record(session, viewer.name, "assign cases", ",".join(map(str, done)), assignee)
+    notice = f"{len(done)} case(s) assigned to {assignee}."
+    return RedirectResponse("/cases?" + urlencode({"notice": notice}), status_code=303)
