@@ -42,12 +42,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from features.contract import OUTCOMES as CONTRACT_OUTCOMES
+
 STORE_FILE = "cases.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 NEW, ASSIGNED, IN_REVIEW, CLOSED = "new", "assigned", "in_review", "closed"
 STATUSES = (NEW, ASSIGNED, IN_REVIEW, CLOSED)
-OUTCOMES = ("fraud", "error", "no_issue", "not_investigated")
+OUTCOMES = (*CONTRACT_OUTCOMES, "not_investigated")
+"""A case's outcome: the contract's outcomes, or not investigated (which says nothing of the subject)."""
 SYSTEM_ACTOR = "system"
 """The actor of changes no person made (a run joining an open case)."""
 
@@ -460,8 +463,6 @@ def status_counts(session: Session) -> dict[str, Any]:
 
 OUTCOME_COLUMNS = ("subject_ref", "outcome", "closed_on", "typology", "control")
 """The data contract's ``investigation_outcomes`` table."""
-CONTRACT_OUTCOMES = ("fraud", "error", "no_issue")
-"""Outcomes the contract's table holds: a case closed as not investigated says nothing of the subject."""
 
 
 def closed_outcomes(session: Session) -> list[dict[str, Any]]:
