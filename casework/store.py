@@ -56,6 +56,7 @@ from casework.workflow import (
     TRANSITIONS,
     refusal,
 )
+from features.contract import OUTCOMES as CONTRACT_OUTCOMES
 
 STORE_FILE = "cases.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -460,8 +461,6 @@ def status_counts(session: Session) -> dict[str, Any]:
 
 OUTCOME_COLUMNS = ("subject_ref", "outcome", "closed_on", "typology", "control")
 """The data contract's ``investigation_outcomes`` table."""
-CONTRACT_OUTCOMES = ("fraud", "error", "no_issue")
-"""Outcomes the contract's table holds: a case closed as not investigated says nothing of the subject."""
 
 
 def closed_outcomes(session: Session) -> list[dict[str, Any]]:

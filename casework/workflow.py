@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from features.contract import OUTCOMES as CONTRACT_OUTCOMES
+
 INVESTIGATOR, SUPERVISOR, PANEL, ADMIN = "investigator", "supervisor", "panel", "admin"
 ROLES = (INVESTIGATOR, SUPERVISOR, PANEL, ADMIN)
 CASEWORKERS = (INVESTIGATOR, SUPERVISOR)
@@ -25,7 +27,8 @@ CASEWORKERS = (INVESTIGATOR, SUPERVISOR)
 
 NEW, ASSIGNED, IN_REVIEW, CLOSED = "new", "assigned", "in_review", "closed"
 STATUSES = (NEW, ASSIGNED, IN_REVIEW, CLOSED)
-OUTCOMES = ("fraud", "error", "no_issue", "not_investigated")
+OUTCOMES = (*CONTRACT_OUTCOMES, "not_investigated")
+"""A case's outcome: the contract's outcomes, or not investigated (which says nothing of the subject)."""
 
 
 @dataclass(frozen=True)

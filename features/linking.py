@@ -78,6 +78,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from configs.settings import LinkingSettings, Settings
+from features.contract import PATTERNS
 
 if TYPE_CHECKING:
     from features.contract import Extract
@@ -223,7 +224,6 @@ SURNAME_PARTICLES = frozenset({
 INVALID_NINO_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
 """NINO prefixes never issued to a person (TN is the temporary number, shared by many)."""
 
-_NINO_PATTERN = r"^[A-Z]{2}[0-9]{6}[A-Z]$"
 _SURNAME_SLOTS = 4
 """Surname tokens kept per name for comparison (the joined form counts as one)."""
 
@@ -255,7 +255,7 @@ def _uprn_text(uprns: pa.Array) -> pa.Array:
 
 def _nino_text(ninos: pa.Array) -> pa.Array:
     text = pc.replace_substring_regex(pc.utf8_upper(ninos), r"\s+", "")
-    issued = pc.and_(pc.match_substring_regex(text, _NINO_PATTERN),
+    issued = pc.and_(pc.match_substring_regex(text, PATTERNS["nino"]),
                      pc.invert(pc.is_in(pc.utf8_slice_codeunits(text, 0, 2),
                                         value_set=pa.array(sorted(INVALID_NINO_PREFIXES)))))
     return pc.if_else(issued, text, pa.scalar(None, text.type))
@@ -853,7 +853,7 @@ def link_people(
 
 
 def link_records(extract: Extract, settings: Settings | None = None) -> pd.DataFrame:
-    """``link_people`` on a validated extract (``features.contract.load_extract``).
+    """``link_people`` on a validated extract (``features.contract.check_extract``).
 
     ``extract`` needs the attributes ``benefit_claims``, ``housing_claims`` and
     ``electoral_register``, and uses ``address_register`` when it has one.

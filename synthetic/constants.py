@@ -45,14 +45,7 @@ HOUSING_TYPOLOGY_SHARES = {
 }
 """Share of all frauds falling to each housing-claim typology."""
 
-BENEFIT_TYPES = (
-    "universal_credit",
-    "pension_credit",
-    "employment_support_allowance",
-    "jobseekers_allowance",
-    "carers_allowance",
-)
-UC, PC, ESA, JSA, CA = range(5)
+UC, PC, ESA, JSA, CA = range(5)  # positions in features.contract.BENEFIT_TYPES
 
 SCHEMES = ("housing_benefit", "council_tax_reduction", "single_person_discount", "social_tenancy")
 HB, CTR, SPD, SOCIAL = range(4)

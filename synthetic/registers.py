@@ -21,7 +21,6 @@ from synthetic.population import AS_OF_DAY, CHILD, DAYS_PER_YEAR, day_array
 ETHNICITIES = ("asian", "black", "mixed", "white", "other", "unknown")
 DISABILITY = ("yes", "no", "unknown")
 NATIONALITIES = ("uk", "eu", "non_eu", "unknown")
-OUTCOMES = ("fraud", "error", "no_issue")
 BENEFIT_TYPOLOGIES = tuple(BENEFIT_TYPOLOGY_SHARES)
 HOUSING_TYPOLOGIES = tuple(HOUSING_TYPOLOGY_SHARES)
 

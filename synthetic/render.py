@@ -14,7 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthetic.constants import BENEFIT_TYPES, CHANNELS, LA_CODES, PROPERTY_TYPES, SCHEMES, SEXES
+from features.contract import BENEFIT_TYPES, OUTCOMES
+from synthetic.constants import CHANNELS, LA_CODES, PROPERTY_TYPES, SCHEMES, SEXES
 from synthetic.names import (
     BENEFIT_HABITS,
     DISGUISE_HABITS,
@@ -25,7 +26,7 @@ from synthetic.names import (
 )
 from synthetic.output import TABLE_COLUMNS, TRUTH_COLUMNS, arrow_table
 from synthetic.population import scrambled_codes
-from synthetic.registers import DISABILITY, ETHNICITIES, NATIONALITIES, OUTCOMES
+from synthetic.registers import DISABILITY, ETHNICITIES, NATIONALITIES
 from synthetic.strings import numbered, take, text, where
 from synthetic.tax import INCOME_TYPES, payer_refs, tax_periods
 

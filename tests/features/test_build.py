@@ -475,14 +475,14 @@ def test_an_unlinked_claim_is_a_person_of_its_own(world, settings):
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     """A small generated world through the real contract and linking."""
-    from features.contract import load_extract
+    from features.contract import check_extract
     from synthetic import generate_world
     from synthetic.truth import read_truth
 
     root = tmp_path_factory.mktemp("world")
     generate_world(root / "data", people=3000, seed=11, truth_path=root / "truth.csv")
     settings = load_settings()
-    extract = load_extract(root / "data", settings)
+    extract = check_extract(root / "data")
     links = link_records(extract, settings)
     as_of = resolve_as_of(extract.tax_records)
     return extract, build_features(extract, links, as_of, settings), as_of, read_truth(root / "truth.csv")

@@ -19,7 +19,7 @@ from features.contract import (
     TooManyRejectsError,
     UnreadableTableError,
     check_extract,
-    load_extract,
+    enforce_reject_limit,
     read_table,
     reject_counts,
     validate_table,
@@ -133,7 +133,7 @@ def test_a_row_breaking_several_rules_gives_one_line_per_rule(tmp_path):
 
 
 def test_clean_directory_has_no_rejects_and_typed_frames(contract_dir):
-    extract = load_extract(contract_dir, load_settings())
+    extract = check_extract(contract_dir)
 
     assert extract.rejects.empty
     assert list(extract.rejects.columns) == ["table", "row", "column", "rule", "value"]
@@ -161,7 +161,7 @@ def test_clean_directory_has_no_rejects_and_typed_frames(contract_dir):
 
 
 def test_leading_zeros_are_kept(contract_dir):
-    extract = load_extract(contract_dir, load_settings())
+    extract = check_extract(contract_dir)
     assert extract.benefit_claims["uprn"].iloc[0] == "010012345678"
     assert extract.address_register["uprn"].iloc[0] == "010012345678"
     assert extract.electoral_register["uprn"].tolist()[:2] == ["010012345678", "010012345678"]
@@ -205,7 +205,7 @@ def test_corrupted_copy_refuses_exactly_the_bad_rows(contract_dir, tmp_path):
 def test_missing_table_names_the_file(tmp_path):
     data_dir = write_contract_dir(tmp_path, omit=["housing_claims"])
     with pytest.raises(MissingTableError) as raised:
-        load_extract(data_dir, load_settings())
+        check_extract(data_dir)
     assert str(raised.value) == (
         f"missing table housing_claims: no housing_claims.csv or housing_claims.parquet in {data_dir}"
     )
@@ -214,7 +214,7 @@ def test_missing_table_names_the_file(tmp_path):
 
 def test_missing_optional_outcomes_give_an_empty_typed_frame(tmp_path):
     data_dir = write_contract_dir(tmp_path, omit=["investigation_outcomes"])
-    outcomes = load_extract(data_dir, load_settings()).investigation_outcomes
+    outcomes = check_extract(data_dir).investigation_outcomes
     assert outcomes.empty
     assert list(outcomes.columns) == ["row", "subject_ref", "outcome", "closed_on", "typology", "control"]
     assert str(outcomes["closed_on"].dtype) == "datetime64[ns]"
@@ -240,7 +240,7 @@ def test_missing_optional_column_reads_as_empty(tmp_path):
         {k: v for k, v in row.items() if k != "phone_token"} for row in clean_rows("benefit_claims")
     ]
     data_dir = write_contract_dir(tmp_path, benefit_claims=rows)
-    extract = load_extract(data_dir, load_settings())
+    extract = check_extract(data_dir)
     assert extract.benefit_claims["phone_token"].isna().all()
     assert extract.quality["benefit_claims"].completeness["phone_token"] == 0.0
 
@@ -258,8 +258,8 @@ def test_extra_columns_are_ignored(tmp_path):
 
 def test_parquet_input_matches_csv_input(contract_dir, tmp_path):
     parquet_dir = write_contract_dir(tmp_path / "parquet", file_format="parquet")
-    from_csv = load_extract(contract_dir, load_settings())
-    from_parquet = load_extract(parquet_dir, load_settings())
+    from_csv = check_extract(contract_dir)
+    from_parquet = check_extract(parquet_dir)
     assert from_parquet.rejects.empty
     for table in TABLES:
         pd.testing.assert_frame_equal(
@@ -322,7 +322,7 @@ def test_too_many_rejects_stops_with_table_column_and_example(tmp_path):
     settings = load_settings(contract={"max_reject_share": 0.5})
 
     with pytest.raises(TooManyRejectsError) as raised:
-        load_extract(data_dir, settings)
+        enforce_reject_limit(check_extract(data_dir), settings.contract.max_reject_share)
 
     assert str(raised.value) == (
         "too many rejects in tax_records: 3 of 4 rows refused (75.0%, limit 50.0%); "
@@ -331,7 +331,9 @@ def test_too_many_rejects_stops_with_table_column_and_example(tmp_path):
     # At the limit the run goes on: the share must pass it to stop.
     rows[3]["amount"] = "1.00"
     data_dir = write_contract_dir(tmp_path, tax_records=rows)
-    assert len(load_extract(data_dir, settings).rejects) == 2
+    extract = check_extract(data_dir)
+    enforce_reject_limit(extract, settings.contract.max_reject_share)
+    assert len(extract.rejects) == 2
 
 
 def test_inputs_are_untouched(tmp_path):
@@ -342,9 +344,7 @@ def test_inputs_are_untouched(tmp_path):
     raw = read_table(data_dir, "benefit_claims")
     raw_copy = raw.copy(deep=True)
 
-    assert (
-        len(load_extract(data_dir, load_settings(contract={"max_reject_share": 1.0})).rejects) == 1
-    )
+    assert len(check_extract(data_dir).rejects) == 1
     validate_table("benefit_claims", raw)
 
     assert _sha256(data_dir) == before
@@ -438,7 +438,7 @@ def test_unique_compares_exact_text(keys):
 
 
 def test_extract_gives_each_table_by_name(contract_dir):
-    extract = load_extract(contract_dir, load_settings())
+    extract = check_extract(contract_dir)
     assert list(extract.quality) == list(TABLES)
     assert extract.table("tax_records") is extract.tax_records
     with pytest.raises(ContractError, match="unknown table claims"):
@@ -480,7 +480,7 @@ def test_chunked_columns_as_read_from_large_files():
 
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])
 def test_valid_frames_can_be_edited_in_place(tmp_path, file_format):
-    extract = load_extract(write_contract_dir(tmp_path, file_format=file_format), load_settings())
+    extract = check_extract(write_contract_dir(tmp_path, file_format=file_format))
     for table in TABLES:
         frame = extract.table(table)
         for column in frame.columns:

@@ -1,0 +1,79 @@
+"""The input data contract in code (``DATA_CONTRACT.md``), one concept per module.
+
+- :mod:`~features.contract.specs`: the seven tables declared once (columns, keys, rules, value lists);
+- :mod:`~features.contract.reading`: a table's file read as delivered;
+- :mod:`~features.contract.parsing` and :mod:`~features.contract.repeats`: typed values from text,
+  and repeated keys, as whole-column kernels;
+- :mod:`~features.contract.checks`: a table held to its declaration (valid frame, rejects, quality);
+- :mod:`~features.contract.rejects`: the refused rows, one line per broken rule;
+- :mod:`~features.contract.extract`: every table of a data directory, and the reject limit.
+
+The names other packages use are importable from here.
+"""
+
+from features.contract.checks import TableQuality, validate_table
+from features.contract.extract import (
+    Extract,
+    TooManyRejectsError,
+    check_extract,
+    enforce_reject_limit,
+    extract_summary,
+)
+from features.contract.reading import (
+    MissingColumnError,
+    MissingTableError,
+    UnreadableTableError,
+    read_table,
+    table_path,
+)
+from features.contract.rejects import REJECT_COLUMNS, reject_counts, write_rejects
+from features.contract.specs import (
+    BENEFIT_TYPES,
+    CONTRACT,
+    ENUM,
+    OUTCOMES,
+    PATTERNS,
+    REQUIRED,
+    TABLES,
+    UNIQUE,
+    UNIQUE_SUBJECT_REF,
+    ColumnSpec,
+    ContractError,
+    Kind,
+    OrderRule,
+    TableSpec,
+    table_spec,
+)
+
+__all__ = [
+    "BENEFIT_TYPES",
+    "CONTRACT",
+    "ENUM",
+    "OUTCOMES",
+    "PATTERNS",
+    "REJECT_COLUMNS",
+    "REQUIRED",
+    "TABLES",
+    "UNIQUE",
+    "UNIQUE_SUBJECT_REF",
+    "ColumnSpec",
+    "ContractError",
+    "Extract",
+    "Kind",
+    "MissingColumnError",
+    "MissingTableError",
+    "OrderRule",
+    "TableQuality",
+    "TableSpec",
+    "TooManyRejectsError",
+    "UnreadableTableError",
+    "check_extract",
+    "enforce_reject_limit",
+    "extract_summary",
+    "read_table",
+    "reject_counts",
+    "table_path",
+    "table_spec",
+    "validate_table",
+    "write_rejects",
+]

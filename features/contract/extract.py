@@ -1,0 +1,123 @@
+"""An extract: every table of a data directory read and checked, and the run's judgement of its rejects."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.contract.checks import TableQuality, arrow_column, check_table
+from features.contract.parsing import Arrow
+from features.contract.reading import read_source
+from features.contract.rejects import reject_counts, rejects_frame
+from features.contract.specs import CONTRACT, ContractError, table_spec
+
+logger = logging.getLogger(__name__)
+
+TOO_MANY_REJECTS = (
+    "too many rejects in {table}: {refused} of {rows} rows refused ({share:.1%}, limit {limit:.1%}); "
+    "most often column {column} breaking rule {rule} ({count} rows), e.g. row {row}: {value!r}"
+)
+
+
+class TooManyRejectsError(ContractError):
+    """A table's refused rows pass ``settings.contract.max_reject_share``."""
+
+
+@dataclass(frozen=True, eq=False)
+class Extract:
+    """A validated extract: the valid rows of each table, every reject and the quality figures."""
+
+    benefit_claims: pd.DataFrame
+    tax_records: pd.DataFrame
+    housing_claims: pd.DataFrame
+    address_register: pd.DataFrame
+    electoral_register: pd.DataFrame
+    equality_monitoring: pd.DataFrame
+    investigation_outcomes: pd.DataFrame
+    rejects: pd.DataFrame
+    quality: dict[str, TableQuality]
+
+    def table(self, name: str) -> pd.DataFrame:
+        """The valid frame of table ``name``."""
+        return getattr(self, table_spec(name).name)
+
+
+def extract_summary(extract: Extract) -> dict[str, Any]:
+    """Per table: rows in, valid and refused, completeness, validity and key uniqueness; rejects per rule."""
+    return {
+        "tables": {name: quality.as_dict() for name, quality in extract.quality.items()},
+        "rejects": reject_counts(extract.rejects),
+    }
+
+
+# --------------------------------------------------------------------------------------------- extract
+def check_extract(data_dir: str | Path) -> Extract:
+    """Read and validate every contract table of ``data_dir``; nothing here stops on rejects.
+
+    Every command runs this, writes the rejects for the data owner, then judges them with
+    :func:`enforce_reject_limit` (``validate`` after reporting them, scoring and training before
+    linking), so a stopped run still leaves every refused row with its reason.
+    """
+    data_dir = Path(data_dir)
+    frames: dict[str, pd.DataFrame] = {}
+    rejects: list[pd.DataFrame] = []
+    quality: dict[str, TableQuality] = {}
+    # only the keys a later table is compared with are kept
+    compared = {spec.key_differs_from for spec in CONTRACT.values()}
+    keys: dict[str, Arrow] = {}
+    for spec in CONTRACT.values():
+        started = time.perf_counter()
+        raw, path = read_source(spec, data_dir)
+        if spec.name in compared:
+            keys[spec.name] = arrow_column(raw, spec.key, len(raw))
+        taken = keys[spec.key_differs_from] if spec.key_differs_from else None
+        check = check_table(spec, raw, source="" if path is None else str(path), taken_keys=taken)
+        frames[spec.name] = check.valid
+        rejects.append(check.rejects)
+        quality[spec.name] = check.quality
+        logger.info(
+            "%s: %d rows, %d valid, %d refused (%.1f s)",
+            spec.name,
+            check.quality.rows_in,
+            check.quality.rows_valid,
+            check.quality.rows_refused,
+            time.perf_counter() - started,
+        )
+    return Extract(**frames, rejects=rejects_frame(rejects), quality=quality)
+
+
+def enforce_reject_limit(extract: Extract, max_reject_share: float) -> None:
+    """Raise :class:`TooManyRejectsError` for the first table (contract order) refusing too many rows.
+
+    The message names the table, the column and rule with most rejects, and its first row and value.
+    """
+    for table, quality in extract.quality.items():
+        if quality.refused_share <= max_reject_share:
+            continue
+        rejects = extract.rejects[extract.rejects["table"] == table]
+        counts = rejects.groupby(["column", "rule"]).size().reset_index(name="count")
+        worst = counts.sort_values(
+            ["count", "column", "rule"], ascending=[False, True, True], kind="stable"
+        ).iloc[0]
+        example = rejects[
+            (rejects["column"] == worst["column"]) & (rejects["rule"] == worst["rule"])
+        ].iloc[0]
+        raise TooManyRejectsError(
+            TOO_MANY_REJECTS.format(
+                table=table,
+                refused=quality.rows_refused,
+                rows=quality.rows_in,
+                share=quality.refused_share,
+                limit=max_reject_share,
+                column=worst["column"],
+                rule=worst["rule"],
+                count=int(worst["count"]),
+                row=int(example["row"]),
+                value=str(example["value"]),
+            )
+        )

@@ -1,0 +1,309 @@
+"""The seven tables of ``DATA_CONTRACT.md``, each declared once: columns, keys and rules.
+
+A :class:`TableSpec` lists its :class:`ColumnSpec` (type, required, unique, enum values, minimum,
+pattern) plus cross-column order rules. The rules a row can break (``ColumnSpec.rules``), the
+checks (:mod:`features.contract.checks`) and the typed valid frames derive from these declarations
+alone. Value lists other modules need (benefit types, outcomes, the NINO pattern) are declared here
+and imported there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+BENEFIT_TYPES = (
+    "universal_credit",
+    "pension_credit",
+    "employment_support_allowance",
+    "jobseekers_allowance",
+    "carers_allowance",
+)
+"""``benefit_claims.benefit_type``."""
+OUTCOMES = ("fraud", "error", "no_issue")
+"""``investigation_outcomes.outcome``: what a closed investigation found about its subject."""
+
+UNKNOWN_TABLE = "unknown table {table}: the contract has {known}"
+
+REQUIRED = "required"
+ENUM = "enum"
+UNIQUE = "unique"
+UNIQUE_SUBJECT_REF = "unique:subject_ref"
+
+PATTERNS: Mapping[str, str] = {
+    "nino": r"^[A-Z]{2}[0-9]{6}[A-Z]$",
+    "la_code": r"^[EWSN][0-9]{8}$",
+    "uprn": r"^[0-9]+$",
+}
+
+
+class ContractError(ValueError):
+    """An extract breaks the data contract as a whole (missing table or column, too many rejects)."""
+
+
+class Kind(StrEnum):
+    """The value types of the contract; the name is the suffix of the ``type:`` rule."""
+
+    STRING = "string"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+    PERIOD = "period"
+    DECIMAL = "decimal"
+    INT = "int"
+    BOOL = "bool"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of a contract table.
+
+    Parameters
+    ----------
+    name : str
+    kind : Kind
+        Value type; text is parsed into it.
+    required : bool
+        An empty cell is refused (rule ``required``). The column itself must exist either way when
+        required; an absent optional column is read as all-empty.
+    unique : bool
+        Later repeats of a value are refused (rule ``unique``).
+    values : tuple of str
+        Allowed values, exact spelling (rule ``enum``).
+    minimum : int, optional
+        Smallest allowed number (rule ``min:<minimum>``).
+    pattern : str, optional
+        Key of :data:`PATTERNS` the text must match (rule ``pattern:<key>``).
+    """
+
+    name: str
+    kind: Kind = Kind.STRING
+    required: bool = True
+    unique: bool = False
+    values: tuple[str, ...] = ()
+    minimum: int | None = None
+    pattern: str | None = None
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Names of the rules a value of this column can break."""
+        rules = [REQUIRED] if self.required else []
+        if self.kind is not Kind.STRING:
+            rules.append(f"type:{self.kind}")
+        if self.values:
+            rules.append(ENUM)
+        if self.pattern is not None:
+            rules.append(f"pattern:{self.pattern}")
+        if self.minimum is not None:
+            rules.append(f"min:{self.minimum}")
+        if self.unique:
+            rules.append(UNIQUE)
+        return tuple(rules)
+
+    @property
+    def dtype(self) -> str:
+        """The pandas dtype of this column in a valid frame."""
+        if self.kind in (Kind.DATE, Kind.TIMESTAMP, Kind.PERIOD):
+            return "datetime64[ns]"
+        if self.kind is Kind.DECIMAL:
+            return "float64"
+        if self.kind is Kind.INT:
+            return "int64" if self.required else "Int64"
+        if self.kind is Kind.BOOL:
+            return "bool" if self.required else "boolean"
+        return "str"
+
+
+@dataclass(frozen=True)
+class OrderRule:
+    """Within a row, the date in ``later`` (when given) is not before the date in ``earlier``."""
+
+    later: str
+    earlier: str
+
+    @property
+    def rule(self) -> str:
+        return f"order:{self.later}>={self.earlier}"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One contract table: its columns, its key and whether the extract must hold it.
+
+    ``key_differs_from`` names an earlier table whose key values this table's key must not repeat
+    (rule ``unique:subject_ref``).
+    """
+
+    name: str
+    key: str
+    columns: tuple[ColumnSpec, ...]
+    orders: tuple[OrderRule, ...] = ()
+    optional: bool = False
+    key_differs_from: str | None = None
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+
+def _money(name: str, *, required: bool = True, minimum: int | None = 0) -> ColumnSpec:
+    return ColumnSpec(name, Kind.DECIMAL, required=required, minimum=minimum)
+
+
+def _count(name: str, minimum: int) -> ColumnSpec:
+    return ColumnSpec(name, Kind.INT, minimum=minimum)
+
+
+def _enum(name: str, *values: str) -> ColumnSpec:
+    return ColumnSpec(name, values=values)
+
+
+def _date(name: str, *, required: bool = True) -> ColumnSpec:
+    return ColumnSpec(name, Kind.DATE, required=required)
+
+
+def _optional(name: str, *, pattern: str | None = None) -> ColumnSpec:
+    return ColumnSpec(name, required=False, pattern=pattern)
+BENEFIT_CLAIMS = TableSpec(
+    name="benefit_claims",
+    key="claim_id",
+    columns=(
+        ColumnSpec("claim_id", unique=True),
+        _optional("nino", pattern="nino"),
+        ColumnSpec("first_name"),
+        ColumnSpec("surname"),
+        _date("date_of_birth"),
+        _optional("uprn", pattern="uprn"),
+        ColumnSpec("postcode"),
+        _enum("benefit_type", *BENEFIT_TYPES),
+        _date("claim_start"),
+        _date("claim_end", required=False),
+        _money("declared_monthly_earnings"),
+        _money("declared_savings"),
+        ColumnSpec("declared_partner", Kind.BOOL),
+        _count("adults_in_household", minimum=1),
+        _count("children_in_household", minimum=0),
+        _money("monthly_housing_costs"),
+        _money("monthly_award"),
+        ColumnSpec("bank_account_token"),
+        _optional("phone_token"),
+        _optional("email_token"),
+        _enum("application_channel", "online", "phone", "in_person"),
+        ColumnSpec("submitted_at", Kind.TIMESTAMP),
+    ),
+    orders=(OrderRule("claim_end", "claim_start"),),
+)
+
+TAX_RECORDS = TableSpec(
+    name="tax_records",
+    key="record_id",
+    columns=(
+        ColumnSpec("record_id", unique=True),
+        ColumnSpec("nino"),
+        ColumnSpec("period", Kind.PERIOD),
+        _enum("income_type", "paye_employment", "self_employment", "savings_interest", "property"),
+        _optional("payer_ref"),
+        _money("amount", minimum=None),  # negative amounts are corrections
+    ),
+)
+
+HOUSING_CLAIMS = TableSpec(
+    name="housing_claims",
+    key="housing_claim_id",
+    columns=(
+        ColumnSpec("housing_claim_id", unique=True),
+        ColumnSpec("la_code", pattern="la_code"),
+        _enum(
+            "scheme",
+            "housing_benefit",
+            "council_tax_reduction",
+            "single_person_discount",
+            "social_tenancy",
+        ),
+        _optional("nino"),
+        ColumnSpec("first_name"),
+        ColumnSpec("surname"),
+        _date("date_of_birth"),
+        ColumnSpec("uprn"),
+        ColumnSpec("postcode"),
+        _date("start_date"),
+        _date("end_date", required=False),
+        _money("monthly_rent", required=False),
+        _count("occupants_declared", minimum=1),
+        _optional("landlord_ref"),
+        _money("monthly_award"),
+    ),
+    orders=(OrderRule("end_date", "start_date"),),
+    key_differs_from="benefit_claims",
+)
+
+ADDRESS_REGISTER = TableSpec(
+    name="address_register",
+    key="uprn",
+    columns=(
+        ColumnSpec("uprn", unique=True),
+        ColumnSpec("postcode"),
+        ColumnSpec("la_code"),
+        _enum("property_type", "flat", "terraced", "semi_detached", "detached", "hmo"),
+        _count("bedrooms", minimum=0),
+    ),
+)
+
+ELECTORAL_REGISTER = TableSpec(
+    name="electoral_register",
+    key="elector_id",
+    columns=(
+        ColumnSpec("elector_id", unique=True),
+        ColumnSpec("uprn"),
+        ColumnSpec("first_name"),
+        ColumnSpec("surname"),
+        _date("date_of_birth", required=False),
+        _date("registered_from"),
+    ),
+)
+
+EQUALITY_MONITORING = TableSpec(
+    name="equality_monitoring",
+    key="subject_ref",
+    columns=(
+        ColumnSpec("subject_ref"),
+        _enum("sex", "female", "male", "other", "unknown"),
+        _enum("ethnicity_group", "asian", "black", "mixed", "white", "other", "unknown"),
+        _enum("disability", "yes", "no", "unknown"),
+        _enum("nationality_group", "uk", "eu", "non_eu", "unknown"),
+    ),
+)
+
+INVESTIGATION_OUTCOMES = TableSpec(
+    name="investigation_outcomes",
+    key="subject_ref",
+    columns=(
+        ColumnSpec("subject_ref"),
+        _enum("outcome", *OUTCOMES),
+        _date("closed_on"),
+        _optional("typology"),
+        # true when the case came from a scoring run's random control sample (an unbiased sample)
+        ColumnSpec("control", Kind.BOOL, required=False),
+    ),
+    optional=True,
+)
+
+CONTRACT: Mapping[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        BENEFIT_CLAIMS,
+        TAX_RECORDS,
+        HOUSING_CLAIMS,
+        ADDRESS_REGISTER,
+        ELECTORAL_REGISTER,
+        EQUALITY_MONITORING,
+        INVESTIGATION_OUTCOMES,
+    )
+}
+TABLES: tuple[str, ...] = tuple(CONTRACT)
+def table_spec(table: str) -> TableSpec:
+    """The declaration of ``table``; :class:`ContractError` for a name outside the contract."""
+    try:
+        return CONTRACT[table]
+    except KeyError:
+        raise ContractError(UNKNOWN_TABLE.format(table=table, known=", ".join(TABLES))) from None
