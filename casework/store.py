@@ -37,6 +37,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    or_,
     select,
     update,
 )
@@ -276,8 +277,9 @@ def take_step(session: Session, case_id: int, read_version: int, actor: str, ste
     if case.version != read_version:
         raise _stale(case)
     fields = {"status": TRANSITIONS[step].to, **(fields or {})}
+    new_assignee = fields.get("assignee")
     refused = refusal(step, case_id, case.status, case.assignee, actor, role_of(session, actor),
-                      fields.get("assignee"))
+                      new_assignee, role_of(session, new_assignee) if new_assignee else None)
     if refused:
         raise CaseworkError(refused)
     at = now()
@@ -338,7 +340,10 @@ def reopen(session: Session, case_id: int, read_version: int, actor: str) -> Cas
 
 
 def claim_next(session: Session, run_id: str, actor: str) -> Case | None:
-    """Assign the first new case of the run's queue to ``actor``; None when none is left.
+    """Assign the first new case of the work list to ``actor``; None when none is left.
+
+    The run's queue comes first, then new cases that earlier runs flagged and later ones did not
+    (a case stays open until it is closed, whatever later runs show).
 
     Two callers never get the same case: the step only succeeds while the case is at the version
     read, and on PostgreSQL the candidate row is locked (``SKIP LOCKED``) so the callers take
@@ -349,8 +354,9 @@ def claim_next(session: Session, run_id: str, actor: str) -> Case | None:
         raise CaseworkError(refused)
     while True:
         candidate = session.execute(
-            select(Case.id, Case.version).where(Case.latest_run_id == run_id, Case.status == NEW)
-            .order_by(Case.priority, Case.id).limit(1).with_for_update(skip_locked=True)
+            select(Case.id, Case.version).where(Case.status == NEW)
+            .order_by(Case.latest_run_id != run_id, Case.priority, Case.id).limit(1)
+            .with_for_update(skip_locked=True)
         ).first()
         if candidate is None:
             return None
@@ -360,15 +366,31 @@ def claim_next(session: Session, run_id: str, actor: str) -> Case | None:
             continue  # another caller took it between the two statements
 
 
-def bulk_assign(session: Session, case_ids: Iterable[int], actor: str, assignee: str) -> list[int]:
-    """Assign each of ``case_ids`` that is new or assigned to ``assignee``; the ids assigned."""
-    done = []
-    for case_id in case_ids:
+def bulk_assign(session: Session, read_versions: dict[int, int], actor: str,
+                assignee: str) -> tuple[list[int], list[int]]:
+    """Assign each case of ``read_versions`` (case id → the version the list showed) to ``assignee``.
+
+    A case that changed since the list was read is skipped, not overwritten: the supervisor chose
+    it as it was then. Cases already the assignee's, or no longer new or assigned, are left alone.
+
+    Returns
+    -------
+    assigned, skipped : list of int
+        The ids assigned, and the ids skipped because they changed since they were read.
+    """
+    assigned, skipped = [], []
+    for case_id, read_version in read_versions.items():
         case = session.get(Case, case_id)
-        if case is not None and case.status in (NEW, ASSIGNED) and case.assignee != assignee:
-            assign(session, case_id, case.version, actor, assignee)
-            done.append(case_id)
-    return done
+        if case is None or case.version != read_version:
+            skipped.append(case_id)
+        elif case.status in (NEW, ASSIGNED) and case.assignee != assignee:
+            try:
+                assign(session, case_id, read_version, actor, assignee)
+            except StaleCaseError:
+                skipped.append(case_id)
+                continue
+            assigned.append(case_id)
+    return assigned, skipped
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -377,6 +399,11 @@ def bulk_assign(session: Session, case_ids: Iterable[int], actor: str, assignee:
 def latest_run(session: Session) -> Run | None:
     """The run with the latest as-of date, the latest imported among equals."""
     return session.scalars(select(Run).order_by(Run.as_of.desc(), Run.imported_at.desc()).limit(1)).first()
+
+
+def run_dates(session: Session) -> dict[str, dt.date]:
+    """The as-of date of every imported run, by run id."""
+    return dict(session.execute(select(Run.run_id, Run.as_of)).all())
 
 
 @dataclass(frozen=True)
@@ -394,10 +421,19 @@ SORTS = {"rank": Case.rank, "score": Case.score, "status": Case.status, "assigne
          "queue": Case.priority}
 
 
+def on_work_list(run_id: str) -> Any:
+    """The cases of the work list when ``run_id`` is the latest run: its own, and every open case.
+
+    An open case stays on the list until it is closed, whatever later runs show; its
+    ``latest_run_id`` says which run last flagged it.
+    """
+    return or_(Case.latest_run_id == run_id, Case.status != CLOSED)
+
+
 def list_cases(session: Session, run_id: str, filters: CaseFilter, sort: str = "queue",
                descending: bool = False, page: int = 1, page_size: int = 50) -> tuple[list[Case], int]:
-    """One page of the run's work list and the number of cases the filters keep."""
-    query = select(Case).where(Case.latest_run_id == run_id)
+    """One page of the work list (:func:`on_work_list`) and the number of cases the filters keep."""
+    query = select(Case).where(on_work_list(run_id))
     for column, value in ((Case.status, filters.status), (Case.subject_type, filters.subject_type),
                           (Case.assignee, filters.assignee), (Case.la_code, filters.la_code),
                           (Case.top_feature, filters.top_feature)):
@@ -405,18 +441,20 @@ def list_cases(session: Session, run_id: str, filters: CaseFilter, sort: str = "
             query = query.where(column == value)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     order = SORTS.get(sort, Case.priority)
-    query = query.order_by(order.desc() if descending else order, Case.id)
+    # the run's own queue first, then open cases from earlier runs, as claim_next hands them out
+    earlier_run = Case.latest_run_id != run_id
+    query = query.order_by(*((earlier_run.desc(), order.desc()) if descending else (earlier_run, order)), Case.id)
     cases = session.scalars(query.offset((max(page, 1) - 1) * page_size).limit(page_size)).all()
     return list(cases), int(total or 0)
 
 
 def filter_choices(session: Session, run_id: str) -> dict[str, list[str]]:
-    """The values each work-list filter can take in the run."""
+    """The values each work-list filter can take on the work list."""
     choices = {}
     for name, column in (("assignee", Case.assignee), ("la_code", Case.la_code),
                          ("top_feature", Case.top_feature)):
         choices[name] = sorted(value for value in session.scalars(
-            select(column).where(Case.latest_run_id == run_id).distinct()) if value)
+            select(column).where(on_work_list(run_id)).distinct()) if value)
     return choices
 
 

@@ -73,10 +73,12 @@ TRANSITIONS: dict[str, Transition] = {
 
 
 def refusal(step: str, case_id: int, status: str, assignee: str | None, actor: str, role: str | None,
-            new_assignee: str | None = None) -> str | None:
+            new_assignee: str | None = None, new_assignee_role: str | None = None) -> str | None:
     """Why ``actor`` (of ``role``) may not take ``step`` on the case, or None when they may.
 
-    ``new_assignee`` is the account the step makes the case's assignee, when it assigns one.
+    ``new_assignee`` is the account the step makes the case's assignee, when it assigns one, and
+    ``new_assignee_role`` its role (None for no such account): only caseworkers can be assignees,
+    since no other role may open a case.
     """
     transition = TRANSITIONS[step]
     if role not in transition.roles:
@@ -87,4 +89,7 @@ def refusal(step: str, case_id: int, status: str, assignee: str | None, actor: s
         return f"case {case_id} is assigned to {assignee}, not {actor}: ask a supervisor to reassign it"
     if new_assignee not in (None, actor) and role not in transition.for_others:
         return f"only a {' or '.join(transition.for_others)} can assign a case to someone else"
+    if new_assignee not in (None, actor) and new_assignee_role not in CASEWORKERS:
+        return (f"{new_assignee} is not an investigator or supervisor account: a case is assigned only to "
+                "someone who can open it")
     return None

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from casework import audit, store
 from casework.auth import accounts
 from casework.disclosure import first_reason, masked
-from casework.store import CaseFilter, User
+from casework.store import CaseFilter, CaseworkError, User
 from casework.web import Area, SignedIn, checked_form, site_of
 from casework.workflow import CASEWORKERS, PANEL, SUPERVISOR
 
@@ -28,20 +28,21 @@ def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type
                          top_feature or None)
     with Session(site.engine) as session:
         run = store.latest_run(session)
-        cases, total, choices, people = [], 0, {}, []
+        cases, total, choices, people, run_dates = [], 0, {}, [], {}
         secret = store.store_secret(session)
         if run is not None:
             cases, total = store.list_cases(session, run.run_id, filters, sort, order == "desc",
                                             page_number, PAGE_SIZE)
             choices = store.filter_choices(session, run.run_id)
             people = [user.name for user in accounts(session) if user.role in CASEWORKERS]
+            run_dates = store.run_dates(session)
     query = {key: value for key, value in (("status", status), ("subject_type", subject_type),
                                            ("assignee", assignee), ("la_code", la_code),
                                            ("top_feature", top_feature), ("sort", sort),
                                            ("order", order)) if value}
     return site.page(request, "list.html", viewer, run=run, cases=cases, total=total, choices=choices,
                      filters=filters, sort=sort, order=order, page_number=page_number,
-                     pages=max(1, -(-total // PAGE_SIZE)), query=query, people=people, notice=notice,
+                     pages=max(1, -(-total // PAGE_SIZE)), query=query, people=people, notice=notice, run_dates=run_dates,
                      first_reason=first_reason,
                      shown_reason=(lambda reason: masked(reason, secret)) if viewer.pseudonymous else str)
 
@@ -60,15 +61,30 @@ async def claim_next(request: Request, viewer: SignedIn) -> Response:
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
+def _read_versions(values: list[str]) -> dict[int, int]:
+    """The ``case id:version`` pairs of the list's check boxes."""
+    pairs = (str(value).split(":") for value in values)
+    return {int(case_id): int(version) for case_id, version, *_ in (pair + [""] for pair in pairs)
+            if case_id.isdigit() and version.isdigit()}
+
+
 @area.route("POST", "/cases/bulk-assign", roles=(SUPERVISOR,))
 async def bulk_assign(request: Request, viewer: SignedIn) -> Response:
     form = await checked_form(request, viewer)
     assignee = str(form.get("assignee") or "")
-    case_ids = [int(value) for value in form.get("case_id", []) if str(value).isdigit()]
-    with Session(site_of(request).engine) as session, session.begin():
-        if session.get(User, assignee) is None:
-            raise HTTPException(404, f"No account {assignee!r}.")
-        done = store.bulk_assign(session, case_ids, viewer.name, assignee)
-        audit.record(session, viewer.name, "assign cases", ",".join(map(str, done)), assignee)
+    try:
+        with Session(site_of(request).engine) as session, session.begin():
+            if session.get(User, assignee) is None:
+                raise HTTPException(404, f"No account {assignee!r}.")
+            done, skipped = store.bulk_assign(session, _read_versions(form.get("case_id", [])), viewer.name,
+                                              assignee)
+            audit.record(session, viewer.name, "assign cases", ",".join(map(str, done)), assignee)
+    except CaseworkError as error:
+        with Session(site_of(request).engine) as session, session.begin():
+            audit.record(session, viewer.name, "assign cases refused", "", assignee)
+        return RedirectResponse("/cases?" + urlencode({"notice": f"Nothing was assigned: {error}."}), status_code=303)
     notice = f"{len(done)} case(s) assigned to {assignee}."
+    if skipped:
+        notice += (f" Skipped, because they changed since the list was shown: case(s) {', '.join(map(str, skipped))};"
+                   " reload the list and choose again.")
     return RedirectResponse("/cases?" + urlencode({"notice": notice}), status_code=303)

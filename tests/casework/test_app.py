@@ -5,12 +5,14 @@ from __future__ import annotations
 import html
 import json
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework import store
 from casework.app import ROUTE_ROLES, SECURE_HEADERS
 from casework.auth import ROLES
 from casework.charts import WATERFALL_FEATURES
@@ -134,12 +136,49 @@ def _new_cases(engine, count: int) -> list[Case]:
 def test_a_supervisor_assigns_several_cases_at_once(site):
     engine, app = site
     client, token = _signed_in(app, "supervisor")
-    chosen = [case.id for case in _new_cases(engine, 3)]
+    chosen = _new_cases(engine, 3)
     response = client.post("/cases/bulk-assign", data={"csrf_token": token, "assignee": "ivy",
-                                                        "case_id": [str(case_id) for case_id in chosen]})
+                                                        "case_id": [f"{case.id}:{case.version}" for case in chosen]})
     assert response.status_code == 303 and "3+case%28s%29+assigned+to+ivy" in response.headers["location"]
     with Session(engine) as session:
-        assert {session.get(Case, case_id).assignee for case_id in chosen} == {"ivy"}
+        assert {session.get(Case, case.id).assignee for case in chosen} == {"ivy"}
+
+
+@pytest.mark.slow
+def test_bulk_assign_skips_and_names_the_cases_that_changed_since_the_list_was_shown(site):
+    engine, app = site
+    seen = _new_cases(engine, 2)
+    investigator, investigator_token = _signed_in(app, "ivy")
+    assert investigator.post(f"/cases/{seen[0].id}/assign", data={
+        "csrf_token": investigator_token, "version": str(seen[0].version)}).status_code == 303
+    supervisor, token = _signed_in(app, "supervisor")
+    response = supervisor.post("/cases/bulk-assign", data={"csrf_token": token, "assignee": "investigator",
+                                                           "case_id": [f"{case.id}:{case.version}" for case in seen]})
+    notice = parse_qs(urlsplit(response.headers["location"]).query)["notice"][0]
+    assert notice.startswith("1 case(s) assigned to investigator.")
+    assert f"changed since the list was shown: case(s) {seen[0].id};" in notice
+    with Session(engine) as session:
+        assert session.get(Case, seen[0].id).assignee == "ivy"
+        assert session.get(Case, seen[1].id).assignee == "investigator"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignee", ["panel", "admin"])
+def test_cases_are_assigned_only_to_accounts_that_can_open_them(site, assignee):
+    engine, app = site
+    case = _new_cases(engine, 1)[0]
+    supervisor, token = _signed_in(app, "supervisor")
+    response = supervisor.post("/cases/bulk-assign", data={"csrf_token": token, "assignee": assignee,
+                                                           "case_id": [f"{case.id}:{case.version}"]})
+    assert "Nothing+was+assigned" in response.headers["location"]
+    one = supervisor.post(f"/cases/{case.id}/assign", data={"csrf_token": token, "version": str(case.version),
+                                                            "assignee": assignee})
+    assert one.status_code == 409 and "not an investigator or supervisor account" in one.text
+    with Session(engine) as session, session.begin():
+        with pytest.raises(store.CaseworkError, match="not an investigator or supervisor account"):
+            store.assign(session, case.id, case.version, "supervisor", assignee)
+    with Session(engine) as session:
+        assert session.get(Case, case.id).assignee is None
 
 
 @pytest.mark.slow

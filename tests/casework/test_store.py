@@ -270,3 +270,36 @@ def test_a_parquet_table_is_filtered_as_it_is_read_with_the_same_rows_as_a_csv(s
     assert len(from_csv) > 0 and set(from_csv["nino"]) == ninos
     pd.testing.assert_frame_equal(from_parquet.reset_index(drop=True), from_csv.reset_index(drop=True),
                                   check_dtype=False)
+
+
+@pytest.mark.slow
+def test_open_cases_stay_on_the_work_list_after_a_later_run_leaves_them_out(engine, scored):
+    import_run(engine, scored["first"])
+    opened = _cases(engine)
+    dropped = [ref for ref in opened if ref not in _work(scored["second"]).index]
+    assert len(dropped) >= 3, "the second run must leave out some cases of the first"
+    assigned_ref, new_ref = dropped[0], dropped[1]
+    with Session(engine) as session, session.begin():
+        store.assign(session, opened[assigned_ref].id, opened[assigned_ref].version, "sam", "ivy")
+    second = import_run(engine, scored["second"])
+
+    with Session(engine) as session:
+        listed, total = store.list_cases(session, second.run_id, store.CaseFilter(), page_size=100_000)
+        new_listed, new_total = store.list_cases(session, second.run_id, store.CaseFilter(status="new"),
+                                                 page_size=100_000)
+        figures = store.status_counts(session)
+    refs = {case.subject_ref: case for case in listed}
+    assert {assigned_ref, new_ref} <= refs.keys()
+    assert refs[assigned_ref].latest_run_id == refs[new_ref].latest_run_id != second.run_id
+    assert len(listed) == total
+    # the Figures page and the work list agree on what is open
+    assert new_total == figures["statuses"]["new"] == sum(case.status == "new" for case in _cases(engine).values())
+    # the run's own queue comes first, then what earlier runs flagged
+    earlier = [case.latest_run_id != second.run_id for case in listed]
+    assert earlier == sorted(earlier)
+
+    with Session(engine) as session, session.begin():
+        claimed = []
+        while (case := store.claim_next(session, second.run_id, "ivy")) is not None:
+            claimed.append(case.subject_ref)
+    assert new_ref in claimed and len(claimed) == new_total

@@ -50,7 +50,8 @@ def test_an_investigator_acts_only_on_cases_of_their_own(step, status):
 
 
 def test_a_supervisor_reassigns_closes_and_reopens_others_cases_but_reviews_only_their_own():
-    assert refusal(ASSIGN, 3, ASSIGNED, "bob", "sue", SUPERVISOR, new_assignee="ann") is None
+    assert refusal(ASSIGN, 3, ASSIGNED, "bob", "sue", SUPERVISOR, new_assignee="ann",
+                   new_assignee_role=INVESTIGATOR) is None
     assert refusal(CLOSE, 3, IN_REVIEW, "bob", "sue", SUPERVISOR) is None
     assert refusal(REOPEN, 3, CLOSED, "bob", "sue", SUPERVISOR) is None
     assert refusal(START, 3, ASSIGNED, "bob", "sue", SUPERVISOR) is not None
