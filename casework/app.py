@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from casework import store
-from casework.auth import SessionCookies
+from casework.auth import Sessions, SignInThrottle
 from casework.disclosure import CONTROL_TEXT
 from casework.routes import admin, case, panel, signin, worklist
 from casework.web import HERE, Area, SignInNeeded, Site, site_of
@@ -59,8 +59,10 @@ def create_app(engine: Engine, settings: CaseStoreSettings) -> FastAPI:
     templates.env.filters["words"] = lambda text: (text or "").replace("_", " ")
     templates.env.filters["feature"] = feature_label
     with Session(engine) as session:
-        cookies = SessionCookies(store.store_secret(session), settings.session_hours * 3600)
-    app.state.site = Site(engine, settings, templates, cookies, ROUTE_ROLES)
+        sessions = Sessions(store.store_secret(session), settings.session_hours * 3600,
+                            settings.session_idle_minutes * 60)
+    throttle = SignInThrottle(settings.sign_in_free_failures, settings.sign_in_lock_after)
+    app.state.site = Site(engine, settings, templates, sessions, throttle, ROUTE_ROLES)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for area in AREAS:
         app.include_router(area.router)

@@ -1,27 +1,34 @@
-"""Accounts, roles, signed session cookies and CSRF tokens of the case-review page.
+"""Accounts, roles, sessions, sign-in throttling and CSRF tokens of the case-review page.
 
-Passwords are kept as argon2 hashes. A session is a cookie signed (itsdangerous) with a key derived
-from the store's own secret, holding the account name and the session's CSRF token; every form
-carries that token and every post is refused without it. The account is read again on every
-request, so a removed account stops working at once.
+Passwords are kept as argon2 hashes. A session is a row of the store (:class:`WebSession`); its
+cookie holds a random token, signed (itsdangerous) with a key derived from the store's own secret,
+and the row holds the token's hash, the account and the session's CSRF token. Signing out deletes
+the row, so a copied cookie stops working at once; a session unused for the configured idle time
+has ended. The sign-in form's token is a session of no account, used once. The account is read
+again on every request, so a removed account stops working at once.
+
+Failed sign-ins are counted per account and per client address (:class:`SignInThrottle`): after
+a few, each further try must wait, longer each time; after more, the account is locked until a
+supervisor or an administrator unlocks it.
 
 The roles and what each may do are declared in :mod:`casework.workflow`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
-from typing import Any
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from casework.store import CaseworkError, User, now
+from casework.store import CaseworkError, SignInFailure, User, WebSession, now
 from casework.workflow import ROLES
 
 MIN_PASSWORD_LENGTH = 12
@@ -63,41 +70,165 @@ def accounts(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.role, User.name)))
 
 
-class SessionCookies:
-    """Signed session cookies and the CSRF token each session carries.
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+class Sessions:
+    """Sessions of the page: rows of the store, named by signed cookies.
 
     Parameters
     ----------
     secret : bytes
         The store's secret; the signing key is derived from it, never the secret itself.
     max_age_seconds : float
-        A session older than this is refused.
+        A session older than this has ended, however recently it was used.
+    idle_seconds : float
+        A session unused for this long has ended.
     """
 
-    def __init__(self, secret: bytes, max_age_seconds: float) -> None:
+    LAST_SEEN_STEP = dt.timedelta(seconds=30)
+    """A session's last use is written at most this often, not on every request."""
+    UNUSED_SIGN_IN_FORMS = dt.timedelta(hours=1)
+    """Sign-in form sessions older than this are removed when someone signs in."""
+
+    def __init__(self, secret: bytes, max_age_seconds: float, idle_seconds: float) -> None:
         key = hmac.new(secret, b"case-review session cookies", hashlib.sha256).hexdigest()
         self.serializer = URLSafeTimedSerializer(key, salt="session")
         self.max_age_seconds = max_age_seconds
+        self.idle = dt.timedelta(seconds=idle_seconds)
 
-    def issue(self, user_name: str) -> str:
-        """A new session cookie for ``user_name`` with a fresh CSRF token."""
-        return self.serializer.dumps({"user": user_name, "csrf": secrets.token_urlsafe(32)})
+    def open(self, session: Session, user_name: str | None) -> tuple[str, str]:
+        """A new session for ``user_name`` (None: a sign-in form's); its cookie and CSRF token."""
+        token, csrf, at = secrets.token_urlsafe(32), secrets.token_urlsafe(32), now()
+        session.add(WebSession(token_hash=_token_hash(token), user_name=user_name, csrf=csrf, created_at=at,
+                               last_seen_at=at))
+        session.flush()
+        return self.serializer.dumps({"session": token}), csrf
 
-    def issue_anonymous(self) -> str:
-        """A cookie carrying only a CSRF token, for the sign-in form."""
-        return self.serializer.dumps({"user": None, "csrf": secrets.token_urlsafe(32)})
-
-    def read(self, cookie: str | None) -> dict[str, Any] | None:
-        """The session in ``cookie`` if its signature holds and it has not expired."""
+    def _token(self, cookie: str | None) -> str | None:
         if not cookie:
             return None
         try:
-            return self.serializer.loads(cookie, max_age=self.max_age_seconds)
-        except BadSignature:
+            return self.serializer.loads(cookie, max_age=self.max_age_seconds).get("session")
+        except (BadSignature, AttributeError):
             return None
 
+    def current(self, session: Session, cookie: str | None) -> WebSession | None:
+        """The live session named by ``cookie``; an idle one is ended here."""
+        token = self._token(cookie)
+        row = session.get(WebSession, _token_hash(token)) if token else None
+        if row is None:
+            return None
+        at = now()
+        if at - row.last_seen_at > self.idle:
+            session.delete(row)
+            return None
+        if at - row.last_seen_at > self.LAST_SEEN_STEP:
+            row.last_seen_at = at
+        return row
 
-def csrf_matches(session_data: dict[str, Any] | None, token: str | None) -> bool:
+    def end(self, session: Session, cookie: str | None) -> WebSession | None:
+        """End the session named by ``cookie``; the ended session, if it was live."""
+        row = self.current(session, cookie)
+        if row is not None:
+            session.delete(row)
+            session.flush()
+        return row
+
+    def use_sign_in_form(self, session: Session, cookie: str | None, token: str | None) -> bool:
+        """Whether a posted sign-in form carries its form session's token; the form session ends either way."""
+        row = self.end(session, cookie)
+        session.execute(delete(WebSession).where(WebSession.user_name.is_(None),
+                                                 WebSession.created_at < now() - self.UNUSED_SIGN_IN_FORMS))
+        return row is not None and row.user_name is None and csrf_matches(row.csrf, token)
+
+
+def csrf_matches(expected: str | None, token: str | None) -> bool:
     """Whether a form's token is its session's (compared in constant time)."""
-    expected = (session_data or {}).get("csrf")
     return bool(expected and token) and hmac.compare_digest(str(expected), str(token))
+
+
+# ------------------------------------------------------------------------------- sign-in throttling
+
+
+@dataclass(frozen=True)
+class SignInThrottle:
+    """Growing waits between failed sign-ins, and locking an account after too many.
+
+    Parameters
+    ----------
+    free_failures : int
+        Failures of an account or from an address before each further try must wait.
+    lock_after : int
+        Failures of an account in a row that lock it.
+    """
+
+    free_failures: int
+    lock_after: int
+    longest_wait: dt.timedelta = dt.timedelta(minutes=15)
+    forget_after: dt.timedelta = dt.timedelta(hours=1)
+    """An address's failures are forgotten after this long without one."""
+
+    @staticmethod
+    def keys(name: str, address: str) -> tuple[str, str]:
+        return f"account:{name.strip().casefold()}"[:200], f"address:{address}"[:200]
+
+    def wait(self, failures: int) -> dt.timedelta:
+        """How long after its last failure a key with ``failures`` may try again."""
+        if failures < self.free_failures:
+            return dt.timedelta(0)
+        return min(dt.timedelta(seconds=2 ** min(failures - self.free_failures, 20)), self.longest_wait)
+
+    def refusal(self, session: Session, name: str, address: str) -> str | None:
+        """Why a sign-in of ``name`` from ``address`` is not tried now, or None when it may be."""
+        at = now()
+        for key in self.keys(name, address):
+            row = session.get(SignInFailure, key)
+            if row is None:
+                continue
+            if row.locked_at is not None:
+                return ("This account is locked after too many failed sign-ins: a supervisor or an "
+                        "administrator can unlock it.")
+            if key.startswith("address:") and at - row.last_failure_at > self.forget_after:
+                continue
+            remaining = row.last_failure_at + self.wait(row.failures) - at
+            if remaining > dt.timedelta(0):
+                return (f"Too many failed sign-ins: wait {max(1, round(remaining.total_seconds())):,} "
+                        "seconds and try again.")
+        return None
+
+    def failed(self, session: Session, name: str, address: str) -> bool:
+        """Count a failed sign-in; whether it locked the account."""
+        at, locked = now(), False
+        for key in self.keys(name, address):
+            row = session.get(SignInFailure, key)
+            if row is None:
+                row = SignInFailure(key=key, failures=0, last_failure_at=at)
+                session.add(row)
+            elif key.startswith("address:") and at - row.last_failure_at > self.forget_after:
+                row.failures = 0
+            row.failures += 1
+            row.last_failure_at = at
+            if key.startswith("account:") and row.failures >= self.lock_after and row.locked_at is None:
+                row.locked_at, locked = at, True
+        session.flush()
+        return locked
+
+    def succeeded(self, session: Session, name: str) -> None:
+        """A correct password: the account's failures are forgotten (the address's are not)."""
+        session.execute(delete(SignInFailure).where(SignInFailure.key == self.keys(name, "")[0]))
+
+
+def locked_accounts(session: Session) -> list[str]:
+    """The accounts locked by failed sign-ins."""
+    keys = session.scalars(select(SignInFailure.key).where(SignInFailure.locked_at.is_not(None)))
+    folded = {key.removeprefix("account:") for key in keys}
+    return [user.name for user in accounts(session) if user.name.casefold() in folded]
+
+
+def unlock(session: Session, name: str) -> None:
+    """Unlock an account locked by failed sign-ins (and forget its failures)."""
+    if session.get(User, name) is None:
+        raise CaseworkError(f"no account {name!r}")
+    session.execute(delete(SignInFailure).where(SignInFailure.key == SignInThrottle.keys(name, "")[0]))

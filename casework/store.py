@@ -173,6 +173,32 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
+class WebSession(Base):
+    """A session of the case-review page: its cookie holds a token whose hash is the key here.
+
+    Signing out deletes the row, so a copied cookie stops working at once; a sign-in form's session
+    (no account yet) is used once.
+    """
+
+    __tablename__ = "web_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str | None] = mapped_column(String(64), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class SignInFailure(Base):
+    """Failed sign-ins of one account (``account:NAME``) or one client address (``address:IP``)."""
+
+    __tablename__ = "sign_in_failures"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    locked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    """When the account was locked; only an account key is ever locked, and only by failures."""
+
+
 class StoreKey(Base):
     __tablename__ = "store_keys"
     name: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from casework.auth import SessionCookies, csrf_matches
+from casework.auth import Sessions, SignInThrottle, csrf_matches
 from casework.store import User
 from casework.workflow import PANEL
 from configs.settings import CaseStoreSettings
@@ -52,7 +52,8 @@ class Site:
     engine: Engine
     settings: CaseStoreSettings
     templates: Jinja2Templates
-    cookies: SessionCookies
+    sessions: Sessions
+    throttle: SignInThrottle
     route_roles: dict[tuple[str, str], tuple[str, ...]]
 
     def page(self, request: Request, name: str, viewer: Viewer | None, status: int = 200,
@@ -72,16 +73,15 @@ def site_of(request: Request) -> Site:
 def signed_in(request: Request) -> Viewer:
     """The request's viewer, if the route serves their role (dependency of every non-public route)."""
     site = site_of(request)
-    data = site.cookies.read(request.cookies.get(SESSION_COOKIE))
-    if not data or not data.get("user"):
+    with Session(site.engine) as session, session.begin():
+        live = site.sessions.current(session, request.cookies.get(SESSION_COOKIE))
+        user = session.get(User, live.user_name) if live is not None and live.user_name else None
+        viewer = Viewer(user.name, user.role, live.csrf) if user is not None else None
+    if viewer is None:
         raise SignInNeeded()
-    with Session(site.engine) as session:
-        user = session.get(User, data["user"])
-    if user is None:
-        raise SignInNeeded()
-    if user.role not in site.route_roles[(request.method, request.scope["route"].path)]:
-        raise HTTPException(403, f"The {user.role} role cannot open this page.")
-    return Viewer(user.name, user.role, data["csrf"])
+    if viewer.role not in site.route_roles[(request.method, request.scope["route"].path)]:
+        raise HTTPException(403, f"The {viewer.role} role cannot open this page.")
+    return viewer
 
 
 SignedIn = Annotated[Viewer, Depends(signed_in)]
@@ -91,7 +91,7 @@ SignedIn = Annotated[Viewer, Depends(signed_in)]
 async def checked_form(request: Request, viewer: Viewer) -> dict[str, Any]:
     """The posted form, refused with 403 unless it carries the viewer's session token."""
     form = await request.form()
-    if not csrf_matches({"csrf": viewer.csrf}, form.get("csrf_token")):
+    if not csrf_matches(viewer.csrf, form.get("csrf_token")):
         raise HTTPException(403, "This form has expired or did not come from this site: reload the page.")
     return {key: form.getlist(key) if key == "case_id" else form.get(key) for key in form}
 

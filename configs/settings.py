@@ -282,7 +282,14 @@ class CaseStoreSettings(_Strict):
     import_runs: bool = True
     """Import each scoring run into the case store at the end of the run."""
     session_hours: float = Field(8.0, gt=0.0, le=24.0)
-    """A signed-in session of the case-review page lasts this long."""
+    """A signed-in session of the case-review page lasts at most this long."""
+    session_idle_minutes: float = Field(30.0, gt=0.0, le=24 * 60)
+    """A session unused for this long has ended: its next request goes to the sign-in page."""
+    sign_in_free_failures: int = Field(3, ge=1)
+    """Failed sign-ins of an account or from a client address before each further try must wait
+    (1 s, then doubling up to 15 min)."""
+    sign_in_lock_after: int = Field(10, ge=2)
+    """Failed sign-ins in a row that lock an account until a supervisor or an administrator unlocks it."""
     secure_cookies: bool = False
     """Send the session cookie over HTTPS only: set when the page is served behind TLS."""
 

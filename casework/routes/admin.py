@@ -9,10 +9,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from casework import audit
-from casework.auth import accounts, add_user
+from casework.auth import accounts, add_user, locked_accounts, unlock
 from casework.store import CaseworkError
 from casework.web import Area, SignedIn, checked_form, site_of
-from casework.workflow import ADMIN, ROLES
+from casework.workflow import ADMIN, ROLES, SUPERVISOR
 
 area = Area("admin")
 
@@ -21,8 +21,9 @@ area = Area("admin")
 def users(request: Request, viewer: SignedIn, notice: str = "") -> Response:
     site = site_of(request)
     with Session(site.engine) as session:
-        people = accounts(session)
-    return site.page(request, "users.html", viewer, people=people, roles=ROLES, notice=notice, error=None)
+        people, locked = accounts(session), set(locked_accounts(session))
+    return site.page(request, "users.html", viewer, people=people, roles=ROLES, notice=notice, error=None,
+                     locked=locked)
 
 
 @area.route("POST", "/admin/users", roles=(ADMIN,))
@@ -36,10 +37,24 @@ async def create_user(request: Request, viewer: SignedIn) -> Response:
             audit.record(session, viewer.name, "add account", name, role)
     except CaseworkError as error:
         with Session(site.engine) as session:
-            people = accounts(session)
+            people, locked = accounts(session), set(locked_accounts(session))
         return site.page(request, "users.html", viewer, status=409, people=people, roles=ROLES, notice="",
-                         error=str(error))
+                         error=str(error), locked=locked)
     return RedirectResponse("/admin/users?" + urlencode({"notice": f"Account {name} added."}), status_code=303)
+
+
+@area.route("POST", "/accounts/{name}/unlock", roles=(SUPERVISOR, ADMIN))
+async def unlock_account(request: Request, viewer: SignedIn, name: str) -> Response:
+    site = site_of(request)
+    await checked_form(request, viewer)
+    back = "/admin/users" if viewer.role == ADMIN else "/cases"
+    try:
+        with Session(site.engine) as session, session.begin():
+            unlock(session, name)
+            audit.record(session, viewer.name, "unlock account", name)
+    except CaseworkError as error:
+        return RedirectResponse(f"{back}?" + urlencode({"notice": str(error)}), status_code=303)
+    return RedirectResponse(f"{back}?" + urlencode({"notice": f"Account {name} unlocked."}), status_code=303)
 
 
 @area.route("GET", "/admin/log", roles=(ADMIN,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -21,19 +21,21 @@ HOME = {INVESTIGATOR: "/cases", SUPERVISOR: "/cases", PANEL: "/panel", ADMIN: "/
 @area.route("GET", "/", roles=None)
 def home(request: Request) -> Response:
     site = site_of(request)
-    data = site.cookies.read(request.cookies.get(SESSION_COOKIE))
-    with Session(site.engine) as session:
-        user = session.get(User, data["user"]) if data and data.get("user") else None
-    return RedirectResponse(HOME[user.role] if user else "/login", status_code=303)
+    with Session(site.engine) as session, session.begin():
+        live = site.sessions.current(session, request.cookies.get(SESSION_COOKIE))
+        user = session.get(User, live.user_name) if live is not None and live.user_name else None
+        target = HOME[user.role] if user else "/login"
+    return RedirectResponse(target, status_code=303)
 
 
 def _sign_in_page(request: Request, next_page: str, error: str | None = None,
                   status: int = 200) -> Response:
+    """The sign-in form, with a fresh form session (each try needs a new one)."""
     site = site_of(request)
-    token = site.cookies.issue_anonymous()
-    response = site.page(request, "login.html", None, status=status, csrf=site.cookies.read(token)["csrf"],
-                         next=next_page, error=error)
-    site.set_cookie(response, LOGIN_COOKIE, token)
+    with Session(site.engine) as session, session.begin():
+        cookie, csrf = site.sessions.open(session, None)
+    response = site.page(request, "login.html", None, status=status, csrf=csrf, next=next_page, error=error)
+    site.set_cookie(response, LOGIN_COOKIE, cookie)
     return response
 
 
@@ -42,23 +44,39 @@ def login_form(request: Request, next: str = "/") -> Response:
     return _sign_in_page(request, next)
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 @area.route("POST", "/login", roles=None)
 async def login(request: Request) -> Response:
     site = site_of(request)
     form = await request.form()
-    if not csrf_matches(site.cookies.read(request.cookies.get(LOGIN_COOKIE)), form.get("csrf_token")):
-        raise HTTPException(403, "The sign-in form has expired: reload the page.")
-    name, password = str(form.get("username", "")), str(form.get("password", ""))
+    name, password = str(form.get("username", ""))[:64], str(form.get("password", ""))
+    address = client_address(request)
+    next_page = str(form.get("next", "/"))
     with Session(site.engine) as session, session.begin():
-        user = authenticate(session, name, password)
-        audit.record(session, name, "login" if user else "login refused", "", "")
-        role = user.role if user else None
-    if role is None:
-        return _sign_in_page(request, str(form.get("next", "/")), "Unknown account or wrong password.", 401)
+        if not site.sessions.use_sign_in_form(session, request.cookies.get(LOGIN_COOKIE), form.get("csrf_token")):
+            refused, status = "The sign-in form has expired: sign in again.", 403
+        elif refused := site.throttle.refusal(session, name, address):
+            status = 429
+        elif user := authenticate(session, name, password):
+            site.throttle.succeeded(session, name)
+            cookie, _ = site.sessions.open(session, user.name)
+            audit.record(session, name, "login", "", address)
+        else:
+            status = 401
+            refused = "Unknown account or wrong password."
+            if site.throttle.failed(session, name, address):
+                refused += " The account is now locked: a supervisor or an administrator can unlock it."
+        if refused:
+            audit.record(session, name, "login refused", "", f"{address}: {refused}")
+    if refused:
+        return _sign_in_page(request, next_page, refused, status)
     target = str(form.get("next") or "/")
     response = RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/",
                                 status_code=303)
-    site.set_cookie(response, SESSION_COOKIE, site.cookies.issue(name))
+    site.set_cookie(response, SESSION_COOKIE, cookie)
     response.delete_cookie(LOGIN_COOKIE)
     return response
 
@@ -66,11 +84,12 @@ async def login(request: Request) -> Response:
 @area.route("POST", "/logout", roles=None)
 async def logout(request: Request) -> Response:
     site = site_of(request)
-    data = site.cookies.read(request.cookies.get(SESSION_COOKIE))
     form = await request.form()
-    if data and csrf_matches(data, form.get("csrf_token")):
-        with Session(site.engine) as session, session.begin():
-            audit.record(session, data["user"], "logout")
+    with Session(site.engine) as session, session.begin():
+        live = site.sessions.current(session, request.cookies.get(SESSION_COOKIE))
+        if live is not None and live.user_name and csrf_matches(live.csrf, form.get("csrf_token")):
+            site.sessions.end(session, request.cookies.get(SESSION_COOKIE))
+            audit.record(session, live.user_name, "logout")
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

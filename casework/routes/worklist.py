@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from casework import audit, store
-from casework.auth import accounts
+from casework.auth import accounts, locked_accounts
 from casework.disclosure import first_reason, masked
 from casework.store import CaseFilter, CaseworkError, User
 from casework.web import Area, SignedIn, checked_form, site_of
@@ -29,6 +29,7 @@ def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type
     with Session(site.engine) as session:
         run = store.latest_run(session)
         cases, total, choices, people, run_dates = [], 0, {}, [], {}
+        locked = locked_accounts(session) if viewer.role == SUPERVISOR else []
         secret = store.store_secret(session)
         if run is not None:
             cases, total = store.list_cases(session, run.run_id, filters, sort, order == "desc",
@@ -42,7 +43,7 @@ def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type
                                            ("order", order)) if value}
     return site.page(request, "list.html", viewer, run=run, cases=cases, total=total, choices=choices,
                      filters=filters, sort=sort, order=order, page_number=page_number,
-                     pages=max(1, -(-total // PAGE_SIZE)), query=query, people=people, notice=notice, run_dates=run_dates,
+                     pages=max(1, -(-total // PAGE_SIZE)), query=query, people=people, notice=notice, run_dates=run_dates, locked=locked,
                      first_reason=first_reason,
                      shown_reason=(lambda reason: masked(reason, secret)) if viewer.pseudonymous else str)
 
