@@ -14,6 +14,7 @@ routes (``@area.route(method, path, roles=...)``), and add it to :data:`AREAS`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from fastapi import FastAPI, HTTPException, Request
@@ -22,18 +23,21 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from casework import store
 from casework.auth import Sessions, SignInThrottle
 from casework.disclosure import CONTROL_TEXT
-from casework.routes import admin, case, panel, signin, worklist
+from casework.routes import admin, case, health, panel, signin, worklist
 from casework.web import HERE, Area, SignInNeeded, Site, site_of
 from casework.workflow import OUTCOMES, STATUSES
 from configs.settings import CaseStoreSettings
 from features.definitions import feature_label
 
-AREAS: tuple[Area, ...] = (signin.area, worklist.area, case.area, panel.area, admin.area)
+logger = logging.getLogger(__name__)
+
+AREAS: tuple[Area, ...] = (signin.area, worklist.area, case.area, panel.area, admin.area, health.area)
 """The areas of the page, in the order their routes are matched."""
 ROUTE_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     route: roles for area in AREAS for route, roles in area.roles.items()}
@@ -82,6 +86,21 @@ def create_app(engine: Engine, settings: CaseStoreSettings) -> FastAPI:
         title = {403: "Not allowed", 404: "Not found"}.get(error.status_code, "Error")
         return site_of(request).page(request, "message.html", None, status=error.status_code, title=title,
                                      message=error.detail)
+
+    async def store_unreachable(request: Request, error: OperationalError | InterfaceError) -> Response:
+        # one line, naming the failure and never the statement or its parameters (case contents)
+        reason = str(error.orig).strip().splitlines()[0][:200] if error.orig is not None else ""
+        logger.error("case store unreachable on %s %s: %s %s", request.method, request.url.path,
+                     type(error.orig or error).__name__, reason)
+        response = site_of(request).page(
+            request, "message.html", None, status=503, title="Case store unreachable",
+            message="The case store cannot be reached just now. Nothing you did was lost that the page had "
+                    "confirmed; wait a minute and try again.")
+        response.headers["Retry-After"] = "30"
+        return response
+
+    for unreachable in (OperationalError, InterfaceError):
+        app.add_exception_handler(unreachable, store_unreachable)
 
     _check_every_route_names_its_roles(app)
     return app
