@@ -73,6 +73,10 @@ class ContractSettings(_Strict):
 
     max_reject_share: float = Field(0.05, ge=0.0, le=1.0)
     """A table whose refused rows pass this share of its rows stops the run."""
+    absent_columns: dict[str, list[str]] = {}
+    """Optional columns a source does not deliver, by table (e.g. ``{benefit_claims: [claim_end]}``).
+    A missing column that says which claims have ended stops the run unless it is named here; then
+    every claim of that table counts as live."""
 
 
 class LinkingSettings(_Strict):

@@ -99,8 +99,16 @@ def _date_months(dates: pd.Series) -> np.ndarray:
     return np.asarray(_month_number(values.year.to_numpy(np.int64), values.month.to_numpy(np.int64)))
 
 
+AS_OF_FAIR_SHARE = 0.1
+"""The default as-of month is the latest holding at least this share of a typical (median) month's tax
+records: a handful of rows dated later (a typo, a test row) must not move the date everyone is judged at."""
+
+
 def resolve_as_of(tax_records: pd.DataFrame, as_of: dt.date | None = None) -> dt.date:
-    """The run's as-of date: ``as_of`` if given, else the last day of the latest tax period.
+    """The run's as-of date: ``as_of`` if given, else the last day of the latest well-filled tax month.
+
+    A month is well filled when it holds at least :data:`AS_OF_FAIR_SHARE` of the median month's
+    records; later months holding fewer are named in a warning and otherwise ignored here.
 
     Parameters
     ----------
@@ -113,14 +121,30 @@ def resolve_as_of(tax_records: pd.DataFrame, as_of: dt.date | None = None) -> dt
     --------
     >>> resolve_as_of(pd.DataFrame({"period": ["2025-11", "2026-02", "2025-12"]}))
     datetime.date(2026, 2, 28)
+    >>> resolve_as_of(pd.DataFrame({"period": ["2026-01"] * 50 + ["2026-02"] * 40 + ["2099-12"]}))
+    datetime.date(2026, 2, 28)
     """
     if as_of is not None:
         return pd.Timestamp(as_of).date()
     if len(tax_records) == 0:
         raise FeatureBuildError(NO_TAX_RECORDS_ERROR)
-    year, month0 = divmod(int(_period_months(tax_records["period"]).max()), 12)
+    months, counts = np.unique(_period_months(tax_records["period"]), return_counts=True)
+    filled = counts >= AS_OF_FAIR_SHARE * np.median(counts)
+    latest = int(months[filled].max())
+    if latest != months.max():
+        later = [f"{_month_text(month)} ({count:,} records)" for month, count in zip(months, counts, strict=True)
+                 if month > latest]
+        logger.warning("as-of date: the end of %s, the latest month holding at least %.0f%% of a typical month's "
+                       "%s tax records; later months ignored for it: %s", _month_text(latest),
+                       100 * AS_OF_FAIR_SHARE, f"{int(np.median(counts)):,}", ", ".join(later))
+    year, month0 = divmod(latest, 12)
     month = month0 + 1
     return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _month_text(month_number: int) -> str:
+    year, month0 = divmod(int(month_number), 12)
+    return f"{year:04d}-{month0 + 1:02d}"
 
 
 # --------------------------------------------------------------------------- keys

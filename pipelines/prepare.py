@@ -58,7 +58,7 @@ def prepare_features(
         When a table refuses more than ``settings.contract.max_reject_share`` of its rows.
     """
     with stage("validate"):
-        extract = check_extract(data_dir)
+        extract = check_extract(data_dir, settings.contract.absent_columns)
         if report_dir is not None:
             write_validation(extract, data_dir, report_dir)
         enforce_reject_limit(extract, settings.contract.max_reject_share)

@@ -29,11 +29,14 @@ def format_tables(summary: dict[str, Any]) -> list[str]:
     for table, counts in summary["tables"].items():
         lines.append(f"{table:<24}{counts['rows_in']:>12,}{counts['rows_valid']:>12,}"
                      f"{counts['rows_refused']:>12,}")
+    for table, counts in summary["tables"].items():
+        if counts.get("missing_columns"):
+            lines.append(f"  {table} has no column {', '.join(counts['missing_columns'])}: read as empty")
     total = sum(count for rules in summary["rejects"].values() for count in rules.values())
     lines += ["", f"rejects: {total:,}"]
     for table, rules in summary["rejects"].items():
         for rule, count in rules.items():
-            lines.append(f"  {table:<22}{rule:<34}{count:>10,}")
+            lines.append(f"  {table:<24}{rule:<34}{count:>10,}")
     return lines
 
 
@@ -54,7 +57,7 @@ def write_validation(extract: Extract, data_dir: str | Path, out_dir: str | Path
 def run_validation(data_dir: str | Path, out_dir: str | Path, settings: Settings) -> dict[str, Any]:
     """Check every table against the contract; write ``rejects.csv`` and ``run_summary.json``
     (:func:`write_validation`), then stop if a table refuses too many rows."""
-    extract = check_extract(data_dir)
+    extract = check_extract(data_dir, settings.contract.absent_columns)
     summary = write_validation(extract, data_dir, out_dir)
     enforce_reject_limit(extract, settings.contract.max_reject_share)
     return summary

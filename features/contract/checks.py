@@ -20,6 +20,8 @@ rule                                meaning
 ``unique``                          a repeated key: the first occurrence is kept, later ones refused
 ``unique:subject_ref``              a ``housing_claim_id`` equal to a ``claim_id`` (see below)
 ``order:claim_end>=claim_start``    an end date before its start date (also ``end_date>=start_date``)
+``text:control``                    a control character (NUL, tab, line break, …) in a text cell
+``range:period``                    a tax ``period`` after the month the run is made in
 ==================================  =======================================================
 
 A ``claim_id`` and a ``housing_claim_id`` are both a subject's ``subject_ref`` (scoring, equality
@@ -52,6 +54,7 @@ tables at 1 M-people scale (17.9 M rows, CSV) are read and validated in 12-13.5 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -67,9 +70,12 @@ from features.contract.reading import contract_columns
 from features.contract.rejects import rejects_frame, rule_rejects
 from features.contract.repeats import later_repeats
 from features.contract.specs import (
+    CONTROL_CHARACTERS,
     ENUM,
+    FUTURE_PERIOD,
     PATTERNS,
     REQUIRED,
+    TEXT_CONTROL,
     UNIQUE,
     UNIQUE_SUBJECT_REF,
     ColumnSpec,
@@ -98,6 +104,8 @@ class TableQuality:
     completeness: dict[str, float]
     key: str
     key_uniqueness: float
+    missing_columns: tuple[str, ...] = ()
+    """Optional contract columns the source's file lacks (read as empty)."""
 
     @property
     def validity(self) -> float:
@@ -120,6 +128,7 @@ class TableQuality:
             "completeness": dict(self.completeness),
             "key": self.key,
             "key_uniqueness": self.key_uniqueness,
+            "missing_columns": list(self.missing_columns),
         }
 
 
@@ -182,16 +191,23 @@ def validate_table(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
     return check.valid, check.rejects
 
 
+def run_month(today: dt.date | None = None) -> dt.date:
+    """The first day of the month a run is made in (UTC): no tax period may come after it."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    return today.replace(day=1)
+
+
 def check_table(spec: TableSpec, raw: pd.DataFrame, source: str,
-                taken_keys: Arrow | None = None) -> TableCheck:
+                taken_keys: Arrow | None = None, latest_period: dt.date | None = None) -> TableCheck:
     """Check one table; with ``taken_keys`` (the keys of ``spec.key_differs_from``), also refuse
-    a key among them."""
+    a key among them. A period after ``latest_period`` (default: :func:`run_month`) is refused."""
     contract_columns(spec, raw.columns, source or "data frame")
     rows = len(raw)
+    latest = np.datetime64(latest_period or run_month(), "ns")
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         checked = list(
             pool.map(
-                lambda column: _check_column(column, arrow_column(raw, column.name, rows)),
+                lambda column: _check_column(column, arrow_column(raw, column.name, rows), latest),
                 spec.columns,
             )
         )
@@ -262,7 +278,8 @@ def arrow_column(raw: pd.DataFrame, name: str, rows: int) -> Arrow:
     return values
 
 
-def _check_column(column: ColumnSpec, raw: Arrow) -> tuple[_Column, list[tuple[str, np.ndarray]]]:
+def _check_column(column: ColumnSpec, raw: Arrow,
+                  latest_period: np.datetime64) -> tuple[_Column, list[tuple[str, np.ndarray]]]:
     empty = is_blank(raw)
     values, wrong_type = PARSERS[column.kind](raw)
     wrong_type &= ~empty
@@ -272,6 +289,11 @@ def _check_column(column: ColumnSpec, raw: Arrow) -> tuple[_Column, list[tuple[s
         failures.append((REQUIRED, empty))
     if column.kind is not Kind.STRING:
         failures.append((f"type:{column.kind}", wrong_type))
+    if column.checks_control_characters:
+        controls = pc.match_substring_regex(values, CONTROL_CHARACTERS)
+        failures.append((TEXT_CONTROL, ~empty & as_flags(controls)))
+    if column.kind is Kind.PERIOD:
+        failures.append((FUTURE_PERIOD, usable & (values > latest_period)))
     if column.values:
         allowed = pc.is_in(values, value_set=pa.array(column.values, values.type))
         failures.append((ENUM, usable & ~as_flags(allowed)))

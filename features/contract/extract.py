@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,8 +58,11 @@ def extract_summary(extract: Extract) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------- extract
-def check_extract(data_dir: str | Path) -> Extract:
+def check_extract(data_dir: str | Path, absent_columns: Mapping[str, Collection[str]] | None = None) -> Extract:
     """Read and validate every contract table of ``data_dir``; nothing here stops on rejects.
+
+    ``absent_columns`` (``contract.absent_columns``) names, per table, optional columns the source
+    does not deliver; without it a missing column that says which claims ended stops the run.
 
     Every command runs this, writes the rejects for the data owner, then judges them with
     :func:`enforce_reject_limit` (``validate`` after reporting them, scoring and training before
@@ -72,14 +77,14 @@ def check_extract(data_dir: str | Path) -> Extract:
     keys: dict[str, Arrow] = {}
     for spec in CONTRACT.values():
         started = time.perf_counter()
-        raw, path = read_source(spec, data_dir)
+        raw, path, missing = read_source(spec, data_dir, (absent_columns or {}).get(spec.name, ()))
         if spec.name in compared:
             keys[spec.name] = arrow_column(raw, spec.key, len(raw))
         taken = keys[spec.key_differs_from] if spec.key_differs_from else None
         check = check_table(spec, raw, source="" if path is None else str(path), taken_keys=taken)
         frames[spec.name] = check.valid
         rejects.append(check.rejects)
-        quality[spec.name] = check.quality
+        quality[spec.name] = dataclasses.replace(check.quality, missing_columns=tuple(missing))
         logger.info(
             "%s: %d rows, %d valid, %d refused (%.1f s)",
             spec.name,

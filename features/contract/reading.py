@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +21,13 @@ MISSING_TABLE = "missing table {table}: no {table}.csv or {table}.parquet in {da
 AMBIGUOUS_TABLE = (
     "two files for table {table} in {data_dir}: keep either {table}.csv or {table}.parquet"
 )
-MISSING_COLUMN = "missing column {column} in table {table} ({source})"
+MISSING_COLUMN = "missing column {column} in table {table} ({source}){hint}"
+MISSING_LIVE_COLUMN = (
+    "missing column {column} in table {table} ({source}){hint}: it says which claims have ended, so without "
+    "it every claim would be scored as live; if the source has no such column, say so in the configuration "
+    "(contract: {{absent_columns: {{{table}: [{column}]}}}})"
+)
+DOUBLED_COLUMN = "table {table} ({source}) names column {column} {times} times in its header: keep one"
 UNREADABLE_TABLE = "cannot read table {table} from {path}: {problem}"
 
 # Fewer, larger CSV chunks: measured faster than the 1 MB default at 12 M rows.
@@ -33,6 +40,10 @@ class MissingTableError(ContractError):
 
 class MissingColumnError(ContractError):
     """A table lacks a column the contract requires."""
+
+
+class DoubledColumnError(ContractError):
+    """A table's header names a column more than once."""
 
 
 class UnreadableTableError(ContractError):
@@ -80,21 +91,28 @@ def read_table(data_dir: str | Path, table: str) -> pd.DataFrame:
     UnreadableTableError
         When the file cannot be parsed.
     """
-    raw, _ = read_source(table_spec(table), Path(data_dir))
+    raw, _, _ = read_source(table_spec(table), Path(data_dir))
     return raw
 
 
-def read_source(spec: TableSpec, data_dir: Path) -> tuple[pd.DataFrame, Path | None]:
+def read_source(spec: TableSpec, data_dir: Path,
+                absent: Collection[str] = ()) -> tuple[pd.DataFrame, Path | None, list[str]]:
+    """The table's contract columns as delivered, its file, and the optional columns its file lacks.
+
+    ``absent`` names columns the configuration says the source does not deliver: a column that says
+    which claims have ended may be missing only when named there.
+    """
     path = table_path(data_dir, spec.name)
     if path is None:
         if spec.optional:
             empty = {name: pd.Series([], dtype="str") for name in spec.column_names}
-            return pd.DataFrame(empty), None
+            return pd.DataFrame(empty), None, []
         raise MissingTableError(MISSING_TABLE.format(table=spec.name, data_dir=data_dir))
     try:
+        header = _csv_header(path) if path.suffix == ".csv" else pq.read_schema(path).names
+        present = contract_columns(spec, header, path)
+        missing = missing_optional_columns(spec, header, path, absent)
         if path.suffix == ".csv":
-            header = _csv_header(path)
-            present = contract_columns(spec, header, path)
             arrow = pa_csv.read_csv(
                 path,
                 read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
@@ -107,14 +125,13 @@ def read_source(spec: TableSpec, data_dir: Path) -> tuple[pd.DataFrame, Path | N
                 ),
             )
         else:
-            present = contract_columns(spec, pq.read_schema(path).names, path)
             arrow = pq.read_table(path, columns=present)
     except (pa.ArrowException, OSError, UnicodeDecodeError, csv.Error) as error:
         problem = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise UnreadableTableError(
             UNREADABLE_TABLE.format(table=spec.name, path=path, problem=problem)
         ) from error
-    return arrow.to_pandas(), path
+    return arrow.to_pandas(), path, missing
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -122,16 +139,45 @@ def _csv_header(path: Path) -> list[str]:
         return next(csv.reader(handle), [])
 
 
-def contract_columns(spec: TableSpec, header: Iterable[str], source: object) -> list[str]:
-    """The contract columns found in ``header``, in contract order; raise on a missing required one."""
-    found = set(header)
-    for column in spec.columns:
-        if column.required and column.name not in found:
-            raise MissingColumnError(
-                MISSING_COLUMN.format(column=column.name, table=spec.name, source=source)
-            )
-    absent = [column.name for column in spec.columns if column.name not in found]
-    if absent:
-        logger.warning("table %s has no optional column(s) %s: read as empty", spec.name, absent)
-    return [name for name in spec.column_names if name in found]
+def _did_you_mean(column: str, header: Iterable[str], spec: TableSpec) -> str:
+    """`` (did you mean X?)`` for a header column outside the contract that resembles ``column``."""
+    strangers = [name for name in header if name not in spec.column_names]
+    close = difflib.get_close_matches(column, strangers, n=1, cutoff=0.6)
+    if not close:
+        close = [name for name in strangers if column in name or name in column][:1]
+    return f" (the header has {close[0]}: did you mean {column}?)" if close else ""
 
+
+def contract_columns(spec: TableSpec, header: Iterable[str], source: object) -> list[str]:
+    """The contract columns found in ``header``, in contract order.
+
+    Raises :class:`DoubledColumnError` for a column named twice and :class:`MissingColumnError` for a
+    missing required one.
+    """
+    header = [str(name) for name in header]
+    counts = {name: header.count(name) for name in dict.fromkeys(header)}
+    for name, times in counts.items():
+        if times > 1:
+            raise DoubledColumnError(DOUBLED_COLUMN.format(table=spec.name, source=source, column=name,
+                                                           times=times))
+    for column in spec.columns:
+        if column.required and column.name not in counts:
+            raise MissingColumnError(MISSING_COLUMN.format(
+                column=column.name, table=spec.name, source=source, hint=_did_you_mean(column.name, header, spec)))
+    return [name for name in spec.column_names if name in counts]
+
+
+def missing_optional_columns(spec: TableSpec, header: Iterable[str], source: object,
+                             absent: Collection[str] = ()) -> list[str]:
+    """The optional contract columns ``header`` lacks; a lacking column that says which claims have
+    ended stops the run (:class:`MissingColumnError`) unless ``absent`` names it."""
+    header = [str(name) for name in header]
+    missing = [column for column in spec.columns if not column.required and column.name not in header]
+    for column in missing:
+        if column.ends_claims and column.name not in absent:
+            raise MissingColumnError(MISSING_LIVE_COLUMN.format(
+                column=column.name, table=spec.name, source=source, hint=_did_you_mean(column.name, header, spec)))
+    for column in missing:
+        logger.warning("table %s has no optional column %s%s: read as empty", spec.name, column.name,
+                       _did_you_mean(column.name, header, spec))
+    return [column.name for column in missing]

@@ -30,6 +30,10 @@ REQUIRED = "required"
 ENUM = "enum"
 UNIQUE = "unique"
 UNIQUE_SUBJECT_REF = "unique:subject_ref"
+TEXT_CONTROL = "text:control"
+FUTURE_PERIOD = "range:period"
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f]"
+"""No text cell holds these: a NUL or line break inside an identifier breaks every system downstream."""
 
 PATTERNS: Mapping[str, str] = {
     "nino": r"^[A-Z]{2}[0-9]{6}[A-Z]$",
@@ -74,6 +78,9 @@ class ColumnSpec:
         Smallest allowed number (rule ``min:<minimum>``).
     pattern : str, optional
         Key of :data:`PATTERNS` the text must match (rule ``pattern:<key>``).
+    ends_claims : bool
+        The column says when a claim ended, so it decides who is live: a file without it is refused
+        unless the configuration says the source has no such column.
     """
 
     name: str
@@ -83,6 +90,7 @@ class ColumnSpec:
     values: tuple[str, ...] = ()
     minimum: int | None = None
     pattern: str | None = None
+    ends_claims: bool = False
 
     @property
     def rules(self) -> tuple[str, ...]:
@@ -90,6 +98,10 @@ class ColumnSpec:
         rules = [REQUIRED] if self.required else []
         if self.kind is not Kind.STRING:
             rules.append(f"type:{self.kind}")
+        elif self.checks_control_characters:
+            rules.append(TEXT_CONTROL)
+        if self.kind is Kind.PERIOD:
+            rules.append(FUTURE_PERIOD)
         if self.values:
             rules.append(ENUM)
         if self.pattern is not None:
@@ -99,6 +111,11 @@ class ColumnSpec:
         if self.unique:
             rules.append(UNIQUE)
         return tuple(rules)
+
+    @property
+    def checks_control_characters(self) -> bool:
+        """Text held to no value list or pattern: those already refuse every control character."""
+        return self.kind is Kind.STRING and not self.values and self.pattern is None
 
     @property
     def dtype(self) -> str:
@@ -158,8 +175,8 @@ def _enum(name: str, *values: str) -> ColumnSpec:
     return ColumnSpec(name, values=values)
 
 
-def _date(name: str, *, required: bool = True) -> ColumnSpec:
-    return ColumnSpec(name, Kind.DATE, required=required)
+def _date(name: str, *, required: bool = True, ends_claims: bool = False) -> ColumnSpec:
+    return ColumnSpec(name, Kind.DATE, required=required, ends_claims=ends_claims)
 
 
 def _optional(name: str, *, pattern: str | None = None) -> ColumnSpec:
@@ -177,7 +194,7 @@ BENEFIT_CLAIMS = TableSpec(
         ColumnSpec("postcode"),
         _enum("benefit_type", *BENEFIT_TYPES),
         _date("claim_start"),
-        _date("claim_end", required=False),
+        _date("claim_end", required=False, ends_claims=True),
         _money("declared_monthly_earnings"),
         _money("declared_savings"),
         ColumnSpec("declared_partner", Kind.BOOL),
@@ -227,7 +244,7 @@ HOUSING_CLAIMS = TableSpec(
         ColumnSpec("uprn"),
         ColumnSpec("postcode"),
         _date("start_date"),
-        _date("end_date", required=False),
+        _date("end_date", required=False, ends_claims=True),
         _money("monthly_rent", required=False),
         _count("occupants_declared", minimum=1),
         _optional("landlord_ref"),

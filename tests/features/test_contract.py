@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import shutil
 from pathlib import Path
@@ -14,6 +15,7 @@ from features.contract import (
     CONTRACT,
     TABLES,
     ContractError,
+    DoubledColumnError,
     MissingColumnError,
     MissingTableError,
     TooManyRejectsError,
@@ -70,6 +72,8 @@ RULE_CASES = [
     ("equality_monitoring", 4, "nationality_group", "british", "enum"),
     ("investigation_outcomes", 1, "outcome", "closed", "enum"),
     ("investigation_outcomes", 2, "closed_on", "2024-01-20T10:00", "type:date"),
+    ("electoral_register", 1, "surname", "Smith\x00", "text:control"),
+    ("tax_records", 1, "period", "2099-12", "range:period"),
 ]
 
 
@@ -501,3 +505,65 @@ def test_a_housing_claim_id_equal_to_a_claim_id_is_refused(tmp_path):
     assert extract.benefit_claims["claim_id"].tolist() == ["BC0001", "BC0002", "BC0003"]
     assert extract.quality["housing_claims"].rows_refused == 1
     assert reject_counts(extract.rejects) == {"housing_claims": {"unique:subject_ref": 1}}
+
+
+def _renamed(table: str, old: str, new: str) -> list[dict]:
+    return [{(new if key == old else key): value for key, value in row.items()} for row in clean_rows(table)]
+
+
+def test_a_missing_column_that_says_which_claims_ended_stops_the_run_naming_it(tmp_path):
+    data_dir = write_contract_dir(tmp_path, benefit_claims=_renamed("benefit_claims", "claim_end", "claim_end_date"))
+    with pytest.raises(MissingColumnError) as raised:
+        check_extract(data_dir)
+    message = str(raised.value)
+    assert message.startswith("missing column claim_end in table benefit_claims")
+    assert "(the header has claim_end_date: did you mean claim_end?)" in message
+    assert "absent_columns: {benefit_claims: [claim_end]}" in message
+    # said to be absent: read as empty, every claim live, and named in the figures
+    extract = check_extract(data_dir, {"benefit_claims": ["claim_end"]})
+    assert extract.benefit_claims["claim_end"].isna().all()
+    assert extract.quality["benefit_claims"].as_dict()["missing_columns"] == ["claim_end"]
+
+
+def test_another_missing_optional_column_is_named_in_the_figures(tmp_path):
+    rows = [{key: value for key, value in row.items() if key != "phone_token"} for row in clean_rows("benefit_claims")]
+    extract = check_extract(write_contract_dir(tmp_path, benefit_claims=rows))
+    assert extract.quality["benefit_claims"].missing_columns == ("phone_token",)
+    assert extract.quality["housing_claims"].missing_columns == ()
+
+
+def test_a_header_naming_a_column_twice_is_refused(tmp_path):
+    data_dir = write_contract_dir(tmp_path)
+    path = data_dir / "benefit_claims.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([lines[0] + ",claim_end"] + [line + "," for line in lines[1:]]) + "\n",
+                    encoding="utf-8")
+    with pytest.raises(DoubledColumnError, match="names column claim_end 2 times in its header"):
+        check_extract(data_dir)
+
+
+def test_a_tax_period_after_the_run_month_is_refused_as_a_row(tmp_path):
+    rows = clean_rows("tax_records")
+    rows[1] = {**rows[1], "period": "2099-12"}
+    extract = check_extract(write_contract_dir(tmp_path, tax_records=rows))
+    refused = extract.rejects[extract.rejects["table"] == "tax_records"]
+    assert refused[["row", "column", "rule", "value"]].values.tolist() == [[2, "period", "range:period", "2099-12"]]
+
+
+@pytest.mark.parametrize("spoilt", ["BC\x00001", "BC\n001", "BC\x7f01"])
+def test_control_characters_in_text_are_refused_as_rows(tmp_path, spoilt):
+    rows = clean_rows("benefit_claims")
+    rows[0] = {**rows[0], "claim_id": spoilt}
+    extract = check_extract(write_contract_dir(tmp_path, benefit_claims=rows, file_format="parquet"))
+    refused = extract.rejects[extract.rejects["table"] == "benefit_claims"]
+    assert (refused["column"].tolist(), refused["rule"].tolist()) == (["claim_id"], ["text:control"])
+    assert spoilt not in extract.benefit_claims["claim_id"].tolist()
+
+
+def test_a_handful_of_later_tax_rows_does_not_move_the_as_of_date(caplog):
+    from features.build import resolve_as_of
+
+    periods = ["2026-07"] * 300 + ["2026-08"] * 310 + ["2026-09"] * 305 + ["2026-11"] * 3
+    with caplog.at_level("WARNING", logger="features.build"):
+        assert resolve_as_of(pd.DataFrame({"period": periods})) == dt.date(2026, 9, 30)
+    assert "later months ignored for it: 2026-11 (3 records)" in caplog.text

@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 
 from features.contract import (
     CONTRACT,
+    FUTURE_PERIOD,
     REQUIRED,
+    TEXT_CONTROL,
     UNIQUE,
     UNIQUE_SUBJECT_REF,
     ColumnSpec,
@@ -40,7 +42,7 @@ MIN_BAD_ROWS = 10_000
 
 # Text that must pass through as it is wherever the contract asks only for text.
 NASTY = ["=cmd|' /C calc'!A0", "+SUM(A1:A9)", "@IMPORTXML(x)", '"quoted", with comma', "semi;colon|pipe",
-         "O'Brien", "Zoë Ó Súilleabháin", "Łódź 東京 مرحبا", "\\back\\slash", "tab\tinside"]
+         "O'Brien", "Zoë Ó Súilleabháin", "Łódź 東京 مرحبا", "\\back\\slash", "no-break\u00a0space"]
 KEY_PREFIX = {table: f"Z{index}K" for index, table in enumerate(CONTRACT)}
 TEXT_KINDS = {Kind.DATE: "2023-02-30", Kind.TIMESTAMP: "2023-01-01T25:00:00", Kind.PERIOD: "2023-13",
               Kind.DECIMAL: "1,000.00", Kind.INT: "1.5", Kind.BOOL: "yes"}
@@ -49,7 +51,7 @@ PATTERN_MISSES = {"nino": ["12345678", "ab123456c", "AB 12 34 56 C", "AB123456"]
                   "la_code": ["X06000001", "e06000001", "E0600000", "E06000001x"],
                   "uprn": ["12A", "-1", "1.0", "=1"]}
 
-fuzz_texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x00"),
+fuzz_texts = st.text(st.characters(blacklist_categories=("Cs", "Cc")),
                      min_size=1, max_size=40).filter(lambda text: text.strip() != "")
 
 
@@ -98,6 +100,12 @@ def _spoilers(table: str, texts: list[str]) -> list[tuple[str, str, object]]:
                              else f"-{rng.integers(1, 100_000)}.{rng.integers(100):02d}"))
         if column.unique:
             spoilers.append((name, UNIQUE, lambda rng, row, keys: pick(rng, keys)))
+        if column.checks_control_characters:
+            # inside the row's own text (a fresh key stays unique); characters CSV readers keep in a field
+            spoilers.append((name, TEXT_CONTROL, lambda rng, row, keys, name=name:
+                             (row[name] or "x") + pick(rng, ["\x01", "\x07", "\x1b", "\x7f", "\x00x"])))
+        if column.kind is Kind.PERIOD:
+            spoilers.append((name, FUTURE_PERIOD, lambda rng, row, keys: pick(rng, ["2099-12", "2190-01"])))
     for order in spec.orders:
         # a real date before the row's own start date
         spoilers.append((order.later, order.rule, lambda rng, row, keys, earlier=order.earlier:
