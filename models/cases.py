@@ -250,7 +250,7 @@ def case_table(
         :func:`draw_control_sample`.
     reasons, related : Series of str
         Indexed by ``subject_ref`` (e.g. ``models.explain.join_reasons`` and
-        :func:`related_subjects` of the flagged subjects); subjects they do not
+        :func:`related_subjects` of the work list, control cases included); subjects they do not
         list get ``""``.
     model_version : str
         The registry version that produced the scores.

@@ -207,7 +207,8 @@ def score_flow(
         explanations = explain(model.detector, flagged, model.feature_names, flagged["score"])
     with clock.stage("reasons and related"):
         reasons = reason(explanations, flagged, settings.explanations.top_reasons)
-        related = relate(features_table, flagged["subject_ref"])
+        # every case on the work list, control cases included, lists who shares its person or home
+        related = relate(features_table, ranked.loc[ranked["work_list"], "subject_ref"])
         cases = assemble(ranked, join(reasons, flagged["subject_ref"]), related, model.version)
     with clock.stage("drift"):
         fingerprints = fingerprint(data_dir, extract_row_counts(extract))

@@ -100,7 +100,7 @@ def test_flagged_subjects_are_explained_and_add_up(runs):
     np.testing.assert_allclose(totals.reindex(flagged.index), flagged["score"], atol=1e-6, rtol=0)
     assert (flagged["reasons"].str.len() > 0).all()
     assert (cases.loc[~cases["flagged"], "reasons"] == "").all()
-    assert (cases.loc[~cases["flagged"], "related"] == "").all()
+    assert (cases.loc[~cases["work_list"], "related"] == "").all()
 
 
 @pytest.mark.slow
@@ -117,6 +117,19 @@ def test_the_work_list_is_the_flagged_subjects_and_a_random_control_sample(runs,
                                                "share_of_capacity": settings.control_sample.share_of_capacity}
     csv = pd.read_csv(out / "cases.csv", dtype=str, keep_default_na=False)
     assert set(csv["control"]) == {"true", "false"} and set(csv["work_list"]) == {"true", "false"}
+
+
+@pytest.mark.slow
+def test_control_cases_list_their_related_subjects_as_flagged_ones_do(runs, settings, world):
+    from models.cases import related_subjects
+    from pipelines.prepare import prepare_features
+
+    cases = pd.read_parquet(_out(runs, "first") / "cases.parquet").set_index("subject_ref")
+    features = prepare_features(world["data"], settings)[2]
+    control = cases.index[cases["control"]]
+    expected = related_subjects(features, list(control))
+    assert (expected != "").any(), "the world must give some control case a related subject"
+    assert cases.loc[control, "related"].tolist() == expected.tolist()
 
 
 @pytest.mark.slow
