@@ -9,6 +9,10 @@ on the word of the person who trained it (four eyes). Everything is recorded twi
 - in an append-only JSON-lines log in the workspace (:data:`SIGNOFF_LOG`), one line
   per decision, so earlier decisions on a version are never lost.
 
+The decision tag is written last, after the other tags and the log line: a decision cut short
+leaves no decision, and :func:`check_may_score` accepts an approval only when every tag of it is
+there and agrees with a line of the log.
+
 The report a decision is made on is the one logged with the version at training
 (``report/report.html`` among its run's artefacts); its sha256 is tagged when it is
 logged, and an approval checks that the logged file still has that hash.
@@ -19,8 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -47,8 +53,8 @@ Decision = Literal["approved", "rejected"]
 
 TRAINED_BY_TAG = "trained_by"
 REPORT_SHA_TAG = "report_sha256"
-DECISION_TAGS = ("decision", "by", "at", "note", "report_sha256")
-"""Recorded as ``signoff.<name>`` tags on the version."""
+DECISION_TAGS = ("by", "at", "note", "report_sha256", "decision")
+"""Recorded as ``signoff.<name>`` tags on the version, in this order: the decision last."""
 REPORT_ARTIFACT_DIR = "report"
 REPORT_HTML = "report.html"
 SIGNOFF_LOG = "signoff_log.jsonl"
@@ -70,7 +76,13 @@ CHANGED_REPORT_ERROR = (
     "the report of model {name} version {version} has changed since it was logged "
     "(sha256 {found}, logged {logged}); it cannot be approved"
 )
-FOUR_EYES_ERROR = "{by} trained model {name} version {version} and cannot approve it: another panel member must"
+FOUR_EYES_ERROR = ("{by} trained model {name} version {version} and cannot {verb} it: another panel member "
+                   "must")
+INCOMPLETE_SIGNOFF_ERROR = (
+    "the sign-off of model {name} version {version} is incomplete or does not match the sign-off log "
+    "({problem}); record the decision again with counterfraud approve --model-version {version} --by NAME "
+    "--note TEXT"
+)
 EMPTY_FIELD_ERROR = "--{field} must not be empty"
 
 
@@ -174,8 +186,9 @@ def decide(
         if found != tags[REPORT_SHA_TAG]:
             raise SignOffError(CHANGED_REPORT_ERROR.format(name=model_name, version=number, found=found,
                                                            logged=tags[REPORT_SHA_TAG]))
-        if _same_person(by, tags.get(TRAINED_BY_TAG, "")):
-            raise SignOffError(FOUR_EYES_ERROR.format(by=by.strip(), name=model_name, version=number))
+    if _same_person(by, tags.get(TRAINED_BY_TAG, "")):
+        raise SignOffError(FOUR_EYES_ERROR.format(by=by.strip(), name=model_name, version=number,
+                                                  verb="approve" if decision == APPROVED else "reject"))
     entry = {
         "model": model_name,
         "version": number,
@@ -186,24 +199,29 @@ def decide(
         "report_sha256": found or "",
         "promoted": bool(promote and decision == APPROVED),
     }
-    for name in DECISION_TAGS:
+    # the earlier decision goes first, so a decision cut short below leaves none rather than a stale one
+    if "signoff.decision" in tags:
+        client.delete_model_version_tag(model_name, number, "signoff.decision")
+    for name in DECISION_TAGS[:-1]:
         client.set_model_version_tag(model_name, number, f"signoff.{name}", entry[name])
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as log:
         log.write(json.dumps(entry) + "\n")
+    client.set_model_version_tag(model_name, number, "signoff.decision", entry["decision"])
     if entry["promoted"]:
         client.set_registered_model_alias(model_name, CHAMPION, number)
     return entry
 
 
-def check_may_score(model_name: str, version: str, tags: Mapping[str, str]) -> None:
-    """Raise unless the version's tags record an approval by the panel.
+def check_may_score(model_name: str, version: str, tags: Mapping[str, str], log_path: str | Path) -> None:
+    """Raise unless the version's tags record a complete approval that agrees with the sign-off log.
 
     Raises
     ------
     SignOffError
-        Naming the version and the command that approves it, or who rejected it.
+        Naming the version and the command that approves it, who rejected it, or what of the
+        sign-off record is missing or disagrees with the log.
     """
     decision = tags.get("signoff.decision")
     if decision == REJECTED:
@@ -211,6 +229,17 @@ def check_may_score(model_name: str, version: str, tags: Mapping[str, str]) -> N
                                                  at=tags.get("signoff.at"), note=tags.get("signoff.note")))
     if decision != APPROVED:
         raise SignOffError(NOT_APPROVED_ERROR.format(name=model_name, version=version))
+    recorded = {name: tags.get(f"signoff.{name}", "") for name in DECISION_TAGS}
+    missing = [name for name in DECISION_TAGS if not recorded[name]]
+    if missing:
+        problem = f"no {', '.join(missing)} recorded"
+    elif not any(str(entry.get("model")) == model_name and str(entry.get("version")) == str(version)
+                 and all(str(entry.get(name, "")) == recorded[name] for name in DECISION_TAGS)
+                 for entry in read_log(log_path)):
+        problem = "no line of the log records this decision"
+    else:
+        return
+    raise SignOffError(INCOMPLETE_SIGNOFF_ERROR.format(name=model_name, version=version, problem=problem))
 
 
 def read_log(log_path: str | Path) -> list[dict[str, Any]]:
@@ -221,8 +250,15 @@ def read_log(log_path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def comparable_name(name: str) -> str:
+    """A person's name as compared: NFKC, format characters (zero-width spaces, …) removed,
+    white space collapsed, case folded; so "Trainer\u200b" and " trainer " are one person."""
+    text = "".join(char for char in unicodedata.normalize("NFKC", name) if unicodedata.category(char) != "Cf")
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
 def _same_person(first: str, second: str) -> bool:
-    return first.strip().casefold() == second.strip().casefold()
+    return comparable_name(first) == comparable_name(second)
 
 
 def version_facts(model_name: str, version: str, trained_by: str) -> VersionFacts:

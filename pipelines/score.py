@@ -62,7 +62,7 @@ from models.registry import (
     fingerprint_inputs,
     load_model,
 )
-from oversight.signoff import check_may_score
+from oversight.signoff import SIGNOFF_LOG, check_may_score
 from pipelines.drift import (
     emit_drift_alert,
     measure_drift,
@@ -190,7 +190,7 @@ def score_flow(
     with clock.stage("load model"):
         model = load(model_version, model_name=settings.registry.model_name)
         log.info("model %s version %s", model.model_name, model.version)
-        check_may_score(model.model_name, model.version, model.tags)
+        check_may_score(model.model_name, model.version, model.tags, workspace.root / SIGNOFF_LOG)
     extract, links, features_table, as_of = prepare(data_dir, settings, stage=clock.stage,
                                                     report_dir=out_dir or workspace.scoring_dir)
     with clock.stage("score"):

@@ -60,13 +60,37 @@ def test_every_decision_is_appended_to_the_log(panel_world):
     assert [json.loads(line) for line in lines] == entries
 
 
-def test_check_may_score_reads_the_latest_decision():
-    check_may_score("m", "4", {"signoff.decision": APPROVED})
+def test_check_may_score_reads_the_latest_decision(tmp_path):
+    entry = {"model": "m", "version": "4", "decision": APPROVED, "by": "Sam", "at": "2026-12-02T10:00:00+00:00",
+             "note": "read it", "report_sha256": "ab" * 32, "promoted": False}
+    log = tmp_path / "signoff_log.jsonl"
+    log.write_text(json.dumps(entry) + "\n", encoding="utf-8")
+    complete = {f"signoff.{name}": entry[name] for name in ("decision", "by", "at", "note", "report_sha256")}
+    check_may_score("m", "4", complete, log)
     with pytest.raises(SignOffError, match="version 4 has not been approved"):
-        check_may_score("m", "4", {"trained_by": "someone"})
+        check_may_score("m", "4", {"trained_by": "someone"}, log)
     with pytest.raises(SignOffError, match="rejected by Sam"):
         check_may_score("m", "4", {"signoff.decision": REJECTED, "signoff.by": "Sam", "signoff.at": "t",
-                                   "signoff.note": "n"})
+                                   "signoff.note": "n"}, log)
+
+
+def test_an_approval_cut_short_or_not_in_the_log_does_not_score(tmp_path):
+    """A kill between the tags once left a decision with no approver, and it scored."""
+    log = tmp_path / "signoff_log.jsonl"
+    with pytest.raises(SignOffError, match=r"is incomplete .*\(no by, at, note, report_sha256 recorded\)"):
+        check_may_score("m", "4", {"signoff.decision": APPROVED}, log)
+    typed = {"signoff.decision": APPROVED, "signoff.by": "Sam", "signoff.at": "t", "signoff.note": "n",
+             "signoff.report_sha256": "cd" * 32}
+    with pytest.raises(SignOffError, match="no line of the log records this decision"):
+        check_may_score("m", "4", typed, log)
+
+
+@pytest.mark.parametrize("disguised", ["Trainer\u200b", "  TRAINER ", "Tr\u00adainer", "\uff34rainer", "trainer\u00a0"])
+def test_names_are_compared_as_people_read_them(disguised):
+    from oversight.signoff import _same_person
+
+    assert _same_person(disguised, "Trainer")
+    assert not _same_person("Trainer Two", "Trainer")
 
 
 def test_a_decision_needs_a_name_and_a_note(tmp_path):
