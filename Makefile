@@ -6,7 +6,9 @@ DEMO := demo
 PEOPLE ?= 5000
 SEED ?= 7
 DEMO_TRAINER ?= Demo Trainer
-DEMO_PANEL ?= Demo Panel Member
+DEMO_PANEL ?= demo-panel
+# the demo panel account's password, for the generated demo world only
+DEMO_PANEL_PASSWORD ?= demo panel password
 
 .PHONY: install system-packages demo test lint bench bench-smoke ui app clean
 
@@ -30,8 +32,10 @@ install: system-packages $(BIN)/counterfraud
 demo: install
 	$(BIN)/counterfraud generate --out $(DEMO)/data --people $(PEOPLE) --seed $(SEED) --truth $(DEMO)/truth.parquet
 	$(BIN)/counterfraud train --data $(DEMO)/data --workspace $(DEMO)/workspace --truth $(DEMO)/truth.parquet --by "$(DEMO_TRAINER)"
-	# the oversight panel reads the version's report (counterfraud report), then a member other than the trainer approves it
-	$(BIN)/counterfraud approve --model-version challenger --by "$(DEMO_PANEL)" --note "demo: approved after reading the report" --promote --workspace $(DEMO)/workspace
+	# the oversight panel reads the version's report (counterfraud report), then a member other than the trainer
+	# approves it, signed in with a panel account of the case store (made here once; a rerun keeps it)
+	-printf '%s\n' "$(DEMO_PANEL_PASSWORD)" | $(BIN)/counterfraud users add "$(DEMO_PANEL)" --role panel --workspace $(DEMO)/workspace
+	printf '%s\n' "$(DEMO_PANEL_PASSWORD)" | $(BIN)/counterfraud approve --model-version challenger --by "$(DEMO_PANEL)" --note "demo: approved after reading the report" --promote --workspace $(DEMO)/workspace
 	$(BIN)/counterfraud score --data $(DEMO)/data --out $(DEMO)/run --workspace $(DEMO)/workspace
 	@echo; echo "Top of the case list ($(DEMO)/run/cases.csv):"; head -n 6 $(DEMO)/run/cases.csv | cut -c1-200
 

@@ -12,15 +12,17 @@ from sqlalchemy.orm import Session
 
 from casework import audit
 from casework.audit import AccessLogTamperedError
-from casework.auth import add_user
+from casework.auth import add_user, authenticate
 from casework.store import (
     OUTCOME_COLUMNS,
     SYSTEM_ACTOR,
     Case,
+    CaseworkError,
     closed_outcomes,
     open_store,
     store_url,
 )
+from casework.workflow import PANEL
 from configs.settings import Settings
 from features.csv_output import write_csv
 
@@ -39,6 +41,26 @@ def add_account(engine: Engine, name: str, role: str, password: str) -> str:
         add_user(session, name, role, password)
         audit.record(session, SYSTEM_ACTOR, "add account", name, role)
     return f"account {name} added with role {role}"
+
+
+NOT_A_PANEL_ACCOUNT = ("{name} is not a panel account of the case store, or the password is wrong: a decision on "
+                      "a model version is made by a signed-in panel member (add one with counterfraud users add "
+                      "NAME --role panel)")
+
+
+def panel_member(engine: Engine, name: str, password: str, action: str) -> str:
+    """The name of the panel account ``name`` when ``password`` is its password; the try is logged.
+
+    Raises :class:`CaseworkError` (the same message for an unknown account, a wrong password and
+    another role, so the answer tells no one which accounts exist).
+    """
+    with Session(engine) as session, session.begin():
+        user = authenticate(session, name, password)
+        member = user.name if user is not None and user.role == PANEL else None
+        audit.record(session, name, action if member else f"{action} refused", "", "command line")
+    if member is None:
+        raise CaseworkError(NOT_A_PANEL_ACCOUNT.format(name=name))
+    return member
 
 
 def export_outcomes(engine: Engine, out_dir: str | Path) -> str:

@@ -63,11 +63,11 @@ SIGNOFF_LOG = "signoff_log.jsonl"
 NOT_APPROVED_ERROR = (
     "model {name} version {version} has not been approved by the oversight panel; after reading its "
     "report, a panel member approves it with: counterfraud approve --model-version {version} "
-    "--by NAME --note TEXT"
+    "--by ACCOUNT --note TEXT"
 )
 REJECTED_ERROR = (
     "model {name} version {version} was rejected by {by} on {at} ({note}); only a version approved "
-    "with counterfraud approve --model-version V --by NAME --note TEXT may score"
+    "with counterfraud approve --model-version V --by ACCOUNT --note TEXT may score"
 )
 NO_REPORT_ERROR = (
     "model {name} version {version} has no report; the panel decides on the report logged at training"
@@ -80,7 +80,7 @@ FOUR_EYES_ERROR = ("{by} trained model {name} version {version} and cannot {verb
                    "must")
 INCOMPLETE_SIGNOFF_ERROR = (
     "the sign-off of model {name} version {version} is incomplete or does not match the sign-off log "
-    "({problem}); record the decision again with counterfraud approve --model-version {version} --by NAME "
+    "({problem}); record the decision again with counterfraud approve --model-version {version} --by ACCOUNT "
     "--note TEXT"
 )
 EMPTY_FIELD_ERROR = "--{field} must not be empty"

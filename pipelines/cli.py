@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                             ("reject", "reject a model version, so that it may not score")):
         verb = verbs.add_parser(decision, help=words)
         verb.add_argument("--model-version", required=True, help="registry version or alias")
-        verb.add_argument("--by", required=True, help="the panel member deciding (not the version's trainer)")
+        verb.add_argument("--by", required=True, help="the deciding panel member's account in the case store "
+                                                      "(not the version's trainer); its password is read from stdin")
         verb.add_argument("--note", required=True, help="the reason for the decision")
         verb.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
         if decision == "approve":
@@ -179,7 +180,7 @@ def _add_casework_verbs(verbs: argparse._SubParsersAction) -> None:
 
 
 def _read_password() -> str:
-    """The new account's password: typed without echo at a terminal, else the first line of stdin."""
+    """An account's password: typed without echo at a terminal, else the first line of stdin."""
     if sys.stdin.isatty():
         import getpass
 
@@ -242,7 +243,7 @@ def format_training(result: dict) -> str:
     if "trained_by" in result:
         lines.append(f"its report to the oversight panel is logged with it; it may score once a panel member other "
                      f"than {result['trained_by']} approves it: counterfraud approve --model-version "
-                     f"{result['version']} --by NAME --note TEXT [--promote]")
+                     f"{result['version']} --by ACCOUNT --note TEXT [--promote]")
     return "\n".join(lines)
 
 
@@ -325,10 +326,13 @@ def _run(args: argparse.Namespace) -> None:
         print(f"report of version {written['version']} written to {written['html']} "
               f"(inputs {written['seconds']['inputs']:.1f} s, report {written['seconds']['report']:.1f} s)")
     elif args.verb in ("approve", "reject"):
+        from casework import commands
         from oversight.signoff import APPROVED, REJECTED, SIGNOFF_LOG, decide
 
+        member = commands.panel_member(commands.case_store(settings, workspace.root), args.by, _read_password(),
+                                       f"{args.verb} model version")
         entry = decide(model_name=settings.registry.model_name, version=args.model_version,
-                       decision=APPROVED if args.verb == "approve" else REJECTED, by=args.by, note=args.note,
+                       decision=APPROVED if args.verb == "approve" else REJECTED, by=member, note=args.note,
                        log_path=workspace.root / SIGNOFF_LOG, promote=getattr(args, "promote", False))
         print(format_decision(entry))
 

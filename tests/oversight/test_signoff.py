@@ -16,7 +16,7 @@ def test_a_new_version_is_not_approved_and_cannot_score(panel_world):
     assert isinstance(refusal, SignOffError)
     message = str(refusal)
     assert "version 1 has not been approved" in message
-    assert "counterfraud approve --model-version 1 --by NAME --note TEXT" in message
+    assert "counterfraud approve --model-version 1 --by ACCOUNT --note TEXT" in message
     assert "\n" not in message
     assert not (panel_world["root"] / "refused" / "cases.csv").exists()
 

@@ -155,3 +155,25 @@ def test_every_error_a_user_can_fix_is_one_line() -> None:
     from synthetic.world import WorldLocationError
 
     assert {RankingError, TruthFormatError, WorldLocationError} <= set(USER_ERRORS)
+
+
+@pytest.mark.parametrize("role", [None, "investigator", "admin"])
+def test_a_decision_on_a_version_needs_a_panel_account_and_its_password(tmp_path, capsys, monkeypatch, role):
+    """Any typed name was once accepted as a panel member."""
+    import io
+
+    from casework import commands
+    from configs.settings import load_settings
+
+    workspace = tmp_path / "workspace"
+    engine = commands.case_store(load_settings(), workspace)
+    commands.add_account(engine, "pat", "panel", "a long panel password")
+    if role:
+        commands.add_account(engine, "ivy", role, "a long other password")
+    for name, password in (("pat", "wrong password"), ("ivy", "a long other password")):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(password + "\n"))
+        code = main(["approve", "--model-version", "1", "--by", name, "--note", "read it",
+                     "--workspace", str(workspace)])
+        assert code == EXIT_USER_ERROR
+        assert f"{name} is not a panel account of the case store, or the password is wrong" in _error_line(capsys)
+    assert commands.panel_member(engine, "pat", "a long panel password", "approve model version") == "pat"
