@@ -194,8 +194,8 @@ class SignInThrottle:
                 continue
             remaining = row.last_failure_at + self.wait(row.failures) - at
             if remaining > dt.timedelta(0):
-                return (f"Too many failed sign-ins: wait {max(1, round(remaining.total_seconds())):,} "
-                        "seconds and try again.")
+                seconds = max(1, round(remaining.total_seconds()))
+                return f"Too many failed sign-ins: wait {seconds:,} second{'s' if seconds > 1 else ''} and try again."
         return None
 
     def failed(self, session: Session, name: str, address: str) -> bool:
