@@ -25,9 +25,9 @@ SUMMARY_FILE = "run_summary.json"
 
 def format_tables(summary: dict[str, Any]) -> list[str]:
     """Rows in, valid and refused per input table, then refused rows per table and rule."""
-    lines = [f"{'input table':<24}{'rows in':>12}{'valid':>12}{'refused':>12}"]
+    lines = [f"{'input table':<24} {'rows in':>12} {'valid':>12} {'refused':>12}"]
     for table, counts in summary["tables"].items():
-        lines.append(f"{table:<24}{counts['rows_in']:>12,}{counts['rows_valid']:>12,}"
+        lines.append(f"{table:<24} {counts['rows_in']:>12,} {counts['rows_valid']:>12,} "
                      f"{counts['rows_refused']:>12,}")
     for table, counts in summary["tables"].items():
         if counts.get("missing_columns"):
@@ -36,7 +36,7 @@ def format_tables(summary: dict[str, Any]) -> list[str]:
     lines += ["", f"rejects: {total:,}"]
     for table, rules in summary["rejects"].items():
         for rule, count in rules.items():
-            lines.append(f"  {table:<24}{rule:<34}{count:>10,}")
+            lines.append(f"  {table:<24} {rule:<34} {count:>10,}")
     return lines
 
 
@@ -44,13 +44,21 @@ def write_validation(extract: Extract, data_dir: str | Path, out_dir: str | Path
     """Write the rejects of a checked extract (``rejects.csv``) and its summary (``run_summary.json``).
 
     Every run writes them before the reject limit is enforced, so a stopped run still leaves
-    every refused row, with its reason, for the data owner.
+    every refused row, with its reason, for the data owner. An earlier run's summary is removed
+    first and each file is written beside its place and renamed into it, so a run stopped
+    part-way never leaves a summary beside partial rejects.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    (out / SUMMARY_FILE).unlink(missing_ok=True)
+    rejects_path = out / REJECTS_FILE
+    partial_rejects = write_rejects(extract.rejects, out / f".{REJECTS_FILE}.partial")
+    partial_rejects.replace(rejects_path)
     summary = {"data_dir": str(data_dir), **extract_summary(extract),
-               "rejects_file": str(write_rejects(extract.rejects, out / REJECTS_FILE))}
-    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+               "rejects_file": str(rejects_path)}
+    partial_summary = out / f".{SUMMARY_FILE}.partial"
+    partial_summary.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    partial_summary.replace(out / SUMMARY_FILE)
     return summary
 
 
