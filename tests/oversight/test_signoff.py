@@ -53,6 +53,23 @@ def test_approval_with_promote_moves_champion_and_the_champion_scores(panel_worl
                                                "reference": "champion"}
 
 
+def test_the_panel_signs_off_in_the_app_on_the_report_page_with_its_digest(panel_world):
+    page = panel_world["signoff_page"]
+    assert page.status_code == 200
+    assert f'<code id="digest">{panel_world["first"]["report_sha256"]}</code>' in page.text
+    report = panel_world["report_page"]
+    assert report.status_code == 200 and "<html" in report.text[:300]
+    assert "script-src" not in report.headers["content-security-policy"]  # no scripts run in the report
+    refused = panel_world["other_digest_post"]
+    assert refused.status_code == 409 and "not the one this page showed" in refused.text
+    done = panel_world["app_rejection"]
+    assert done.status_code == 303 and "/panel/signoff?version=1" in done.headers["location"]
+    rejection = panel_world["rejection"]
+    assert (rejection["decision"], rejection["by"], rejection["note"]) == (REJECTED, PANEL_MEMBER, "not yet")
+    assert {(PANEL_MEMBER, "sign-off"), (PANEL_MEMBER, "sign-off refused"),
+            (PANEL_MEMBER, "read report")} <= set(panel_world["access_log"])
+
+
 def test_every_decision_is_appended_to_the_log(panel_world):
     entries = read_log(panel_world["log"])
     assert [(entry["version"], entry["decision"]) for entry in entries] == [("1", REJECTED), ("1", APPROVED)]
