@@ -7,7 +7,15 @@ import json
 import pytest
 from mlflow import MlflowClient
 
-from oversight.signoff import APPROVED, REJECTED, SignOffError, check_may_score, decide, read_log
+from oversight.signoff import (
+    APPROVED,
+    REJECTED,
+    SignOffError,
+    _append_line,
+    check_may_score,
+    decide,
+    read_log,
+)
 from tests.conftest import PANEL_MEMBER, TRAINER
 
 
@@ -100,6 +108,16 @@ def test_an_approval_cut_short_or_not_in_the_log_does_not_score(tmp_path):
              "signoff.report_sha256": "cd" * 32}
     with pytest.raises(SignOffError, match="no line of the log records this decision"):
         check_may_score("m", "4", typed, log)
+
+
+def test_a_log_line_torn_by_a_kill_is_skipped_and_the_next_decision_gets_a_line_of_its_own(tmp_path):
+    """A kill while writing the log once left a line that made every later read of the log fail."""
+    log = tmp_path / "signoff_log.jsonl"
+    log.write_text(json.dumps({"model": "m", "version": "4", "decision": REJECTED}) + "\n"
+                   + '{"model": "m", "version": "4", "deci', encoding="utf-8")
+    assert [entry["decision"] for entry in read_log(log)] == [REJECTED]
+    _append_line(log, {"model": "m", "version": "5", "decision": APPROVED})
+    assert [(entry["version"], entry["decision"]) for entry in read_log(log)] == [("4", REJECTED), ("5", APPROVED)]
 
 
 @pytest.mark.parametrize("disguised", ["Trainer\u200b", "  TRAINER ", "Tr\u00adainer", "\uff34rainer", "trainer\u00a0"])
