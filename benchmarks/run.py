@@ -53,6 +53,7 @@ ADBENCH_HEADING = "## Public data (ADBench)"
 CAPACITY = 0.02
 BENCH_TRAINER, BENCH_PANEL = "benchmark trainer", "benchmark panel member"
 """The trainer of each benchmarked version, and the panel member (another person) who approves it."""
+BENCH_PANEL_PASSWORD = "benchmark panel password"
 TUNING_VARIANTS = ("standard", "newcomers", "other_records")
 """Variants whose worlds (other seeds) were looked at while features were tuned; the others never were."""
 
@@ -100,11 +101,16 @@ def _tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def measure(argv: Sequence[str], env: dict[str, str], log: Path) -> Measured:
-    """Run ``argv``; sample the resident memory of it and its children until it ends."""
+def measure(argv: Sequence[str], env: dict[str, str], log: Path, stdin_line: str | None = None) -> Measured:
+    """Run ``argv`` (``stdin_line`` as its standard input); sample the resident memory of it and its
+    children until it ends."""
     started = time.perf_counter()
     with log.open("ab") as sink:
-        child = subprocess.Popen(list(argv), env=env, stdout=sink, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(list(argv), env=env, stdout=sink, stderr=subprocess.STDOUT,
+                                 stdin=None if stdin_line is None else subprocess.PIPE)
+        if stdin_line is not None:
+            child.stdin.write(f"{stdin_line}\n".encode())
+            child.stdin.close()
         watched = psutil.Process(child.pid)
         peak = 0
         while child.poll() is None:
@@ -171,9 +177,12 @@ def run_world(people: int, seed: int, root: Path, env: dict[str, str], log: Path
         "report": measure([sys.executable, "-m", "benchmarks.report_speed", "--data", str(data),
                            "--workspace", str(workspace), "--truth", str(truth_file),
                            "--out", str(world / "report"), "--result", str(world / "report_speed.json")], env, log),
-        # only a version approved by someone other than its trainer scores
+        # only a version approved by a panel account other than its trainer scores
+        "panel account": measure([*cli, "users", "add", BENCH_PANEL, "--role", "panel",
+                                  "--workspace", str(workspace)], env, log, BENCH_PANEL_PASSWORD),
         "approve": measure([*cli, "approve", "--model-version", "challenger", "--by", BENCH_PANEL,
-                            "--note", "benchmark", "--promote", "--workspace", str(workspace)], env, log),
+                            "--note", "benchmark", "--promote", "--workspace", str(workspace)], env, log,
+                           BENCH_PANEL_PASSWORD),
         "score": measure([*cli, "score", "--data", str(data), "--out", str(out),
                           "--workspace", str(workspace)], env, log),
     }

@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from casework import store
 from casework.auth import Sessions, SignInThrottle
 from casework.disclosure import CONTROL_TEXT
-from casework.routes import admin, case, health, panel, signin, worklist
+from casework.routes import admin, case, health, panel, signin, signoff, worklist
+from casework.routes.signoff import SignOffDesk
 from casework.web import HERE, Area, SignInNeeded, Site, site_of
 from casework.workflow import OUTCOMES, STATUSES
 from configs.settings import CaseStoreSettings
@@ -37,7 +38,8 @@ from features.definitions import feature_label
 
 logger = logging.getLogger(__name__)
 
-AREAS: tuple[Area, ...] = (signin.area, worklist.area, case.area, panel.area, admin.area, health.area)
+AREAS: tuple[Area, ...] = (signin.area, worklist.area, case.area, panel.area, signoff.area, admin.area,
+                           health.area)
 """The areas of the page, in the order their routes are matched."""
 ROUTE_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     route: roles for area in AREAS for route, roles in area.roles.items()}
@@ -55,8 +57,9 @@ SECURE_HEADERS = {
 }
 
 
-def create_app(engine: Engine, settings: CaseStoreSettings) -> FastAPI:
-    """The case-review application on the store behind ``engine``."""
+def create_app(engine: Engine, settings: CaseStoreSettings, signoff_desk: SignOffDesk | None = None) -> FastAPI:
+    """The case-review application on the store behind ``engine``; the panel signs off versions of
+    ``signoff_desk``'s model there (without one, the sign-off page says how to start it with one)."""
     app = FastAPI(title="Counterfraud case review", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(statuses=STATUSES, outcomes=OUTCOMES, control_text=CONTROL_TEXT)
@@ -67,6 +70,7 @@ def create_app(engine: Engine, settings: CaseStoreSettings) -> FastAPI:
                             settings.session_idle_minutes * 60)
     throttle = SignInThrottle(settings.sign_in_free_failures, settings.sign_in_lock_after)
     app.state.site = Site(engine, settings, templates, sessions, throttle, ROUTE_ROLES)
+    app.state.signoff = signoff_desk
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for area in AREAS:
         app.include_router(area.router)
@@ -74,7 +78,9 @@ def create_app(engine: Engine, settings: CaseStoreSettings) -> FastAPI:
     @app.middleware("http")
     async def secure_headers(request: Request, call_next: Callable) -> Response:
         response = await call_next(request)
-        response.headers.update(SECURE_HEADERS)
+        # a response's own policy stands (the panel's report: its inline styles, no scripts)
+        for name, value in SECURE_HEADERS.items():
+            response.headers.setdefault(name, value)
         return response
 
     @app.exception_handler(SignInNeeded)

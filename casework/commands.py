@@ -88,13 +88,16 @@ def verify_log(engine: Engine) -> str:
     return f"access log intact: {check.entries:,} entries, hash chain verified"
 
 
-def serve(engine: Engine, settings: Settings, host: str, port: int) -> None:
-    """Serve the case-review page until interrupted."""
+def serve(engine: Engine, settings: Settings, host: str, port: int, workspace_root: str | Path) -> None:
+    """Serve the case-review page until interrupted; its panel signs off the workspace's versions."""
     import uvicorn
 
     from casework.app import create_app
+    from casework.routes.signoff import SignOffDesk
+    from oversight.signoff import SIGNOFF_LOG
 
     with Session(engine) as session:
         cases = session.scalar(select(func.count()).select_from(Case))
     logger.warning("case review on http://%s:%d (%d cases in the store)", host, port, cases)
-    uvicorn.run(create_app(engine, settings.case_store), host=host, port=port, log_level="warning")
+    desk = SignOffDesk(settings.registry.model_name, Path(workspace_root) / SIGNOFF_LOG)
+    uvicorn.run(create_app(engine, settings.case_store, desk), host=host, port=port, log_level="warning")

@@ -28,7 +28,11 @@ def _share(value: float | None) -> str:
 
 
 def _change(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:+.1f} points"
+    if value is None:
+        return "-"
+    points = round(value * 100, 1)
+    # a change that rounds to nothing reads "0.0", never "-0.0" or "+0.0"
+    return "0.0 points" if points == 0 else f"{points:+.1f} points"
 
 
 def render_drift_page(drift: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -206,8 +207,7 @@ def decide(
         client.set_model_version_tag(model_name, number, f"signoff.{name}", entry[name])
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("a", encoding="utf-8") as log:
-        log.write(json.dumps(entry) + "\n")
+    _append_line(log_path, entry)
     client.set_model_version_tag(model_name, number, "signoff.decision", entry["decision"])
     if entry["promoted"]:
         client.set_registered_model_alias(model_name, CHAMPION, number)
@@ -243,11 +243,31 @@ def check_may_score(model_name: str, version: str, tags: Mapping[str, str], log_
 
 
 def read_log(log_path: str | Path) -> list[dict[str, Any]]:
-    """Every decision of the log, oldest first (empty when there is none yet)."""
+    """Every decision of the log, oldest first (empty when there is none yet).
+
+    A line that is not whole JSON, torn by a decision killed while writing it, records no
+    decision (its tag is written after the line) and is left out.
+    """
     path = Path(log_path)
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return entries
+
+
+def _append_line(log_path: Path, entry: Mapping[str, Any]) -> None:
+    """Append ``entry`` as one line of the log, on a line of its own even after a torn one."""
+    with log_path.open("a+b") as log:
+        torn = False
+        if log.seek(0, os.SEEK_END) > 0:
+            log.seek(-1, os.SEEK_END)
+            torn = log.read(1) != b"\n"
+        log.write((("\n" if torn else "") + json.dumps(entry) + "\n").encode("utf-8"))
 
 
 def comparable_name(name: str) -> str:

@@ -193,7 +193,7 @@ def _run_casework(args: argparse.Namespace, workspace: object, settings: object)
 
     engine = commands.case_store(settings, workspace.root)
     if args.verb == "app":
-        commands.serve(engine, settings, args.host, args.port)
+        commands.serve(engine, settings, args.host, args.port, workspace.root)
     elif args.verb == "users":
         print(commands.add_account(engine, args.name, args.role, _read_password()))
     elif args.verb == "cases":

@@ -27,6 +27,8 @@ ENVIRONMENT_DEFAULTS = {
     # case data stays on site: no usage reports
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # a command's output and logs hold its lines, not MLflow's download progress bars
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     # the temporary Prefect server creates its database on a workspace's first run, which
     # takes longer than Prefect's 20 s default on a busy two-core machine
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",

@@ -6,6 +6,7 @@ each test reads the step it checks whatever order the tests run in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ SETTINGS = {
 }
 
 
+PASSWORD = "panel password 1"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
 def _refusal(action: Any) -> Exception | None:
     try:
         action()
@@ -43,9 +48,15 @@ def panel_settings() -> Settings:
 @pytest.fixture(scope="session")
 def panel_world(tmp_path_factory: pytest.TempPathFactory, panel_settings: Settings,
                 prefect_harness: None) -> Iterator[dict[str, Any]]:
+    from fastapi.testclient import TestClient
     from mlflow import MlflowClient
+    from sqlalchemy.orm import Session
 
-    from oversight.signoff import APPROVED, REJECTED, SIGNOFF_LOG, decide, download_report
+    from casework import audit
+    from casework.app import create_app
+    from casework.commands import add_account, case_store
+    from casework.routes.signoff import SignOffDesk
+    from oversight.signoff import APPROVED, REJECTED, SIGNOFF_LOG, decide, download_report, read_log
     from pipelines.report import report_flow
     from pipelines.score import score_flow
     from pipelines.train import train_flow
@@ -73,8 +84,21 @@ def panel_world(tmp_path_factory: pytest.TempPathFactory, panel_settings: Settin
         logged = Path(run.info.artifact_uri.removeprefix("file://")) / "report" / "report.html"
         logged.write_text(logged.read_text(encoding="utf-8") + "<!-- edited -->", encoding="utf-8")
         steps["changed_report_approved"] = _refusal(decision("2", APPROVED, PANEL_MEMBER))
-        steps["rejection"] = decide(model_name=name, version="1", decision=REJECTED, by=PANEL_MEMBER,
-                                    note="not yet", log_path=log)
+        # the rejection is made in the app, on the report's page, by the signed-in panel account
+        store = case_store(settings, workspace.root)
+        add_account(store, PANEL_MEMBER, "panel", PASSWORD)
+        browser = TestClient(create_app(store, settings.case_store, SignOffDesk(name, log)), follow_redirects=False)
+        sign_in = CSRF.search(browser.get("/login").text).group(1)
+        browser.post("/login", data={"username": PANEL_MEMBER, "password": PASSWORD, "csrf_token": sign_in})
+        page = browser.get("/panel/signoff?version=1")
+        form = {"csrf_token": CSRF.search(page.text).group(1), "version": "1", "decision": REJECTED,
+                "note": "not yet", "report_sha256": first["report_sha256"]}
+        steps["signoff_page"], steps["report_page"] = page, browser.get("/panel/signoff/report?version=1")
+        steps["other_digest_post"] = browser.post("/panel/signoff", data={**form, "report_sha256": "0" * 64})
+        steps["app_rejection"] = browser.post("/panel/signoff", data=form)
+        steps["rejection"] = read_log(log)[-1]
+        with Session(store) as session:
+            steps["access_log"] = [(entry.actor, entry.action) for entry in audit.recent_entries(session)]
         steps["rejected_score"] = _refusal(score("1", "refused"))
         steps["approval"] = decide(model_name=name, version="1", decision=APPROVED, by=PANEL_MEMBER,
                                    note="read the report", log_path=log, promote=True)

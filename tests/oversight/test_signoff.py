@@ -7,7 +7,15 @@ import json
 import pytest
 from mlflow import MlflowClient
 
-from oversight.signoff import APPROVED, REJECTED, SignOffError, check_may_score, decide, read_log
+from oversight.signoff import (
+    APPROVED,
+    REJECTED,
+    SignOffError,
+    _append_line,
+    check_may_score,
+    decide,
+    read_log,
+)
 from tests.conftest import PANEL_MEMBER, TRAINER
 
 
@@ -53,6 +61,23 @@ def test_approval_with_promote_moves_champion_and_the_champion_scores(panel_worl
                                                "reference": "champion"}
 
 
+def test_the_panel_signs_off_in_the_app_on_the_report_page_with_its_digest(panel_world):
+    page = panel_world["signoff_page"]
+    assert page.status_code == 200
+    assert f'<code id="digest">{panel_world["first"]["report_sha256"]}</code>' in page.text
+    report = panel_world["report_page"]
+    assert report.status_code == 200 and "<html" in report.text[:300]
+    assert "script-src" not in report.headers["content-security-policy"]  # no scripts run in the report
+    refused = panel_world["other_digest_post"]
+    assert refused.status_code == 409 and "not the one this page showed" in refused.text
+    done = panel_world["app_rejection"]
+    assert done.status_code == 303 and "/panel/signoff?version=1" in done.headers["location"]
+    rejection = panel_world["rejection"]
+    assert (rejection["decision"], rejection["by"], rejection["note"]) == (REJECTED, PANEL_MEMBER, "not yet")
+    assert {(PANEL_MEMBER, "sign-off"), (PANEL_MEMBER, "sign-off refused"),
+            (PANEL_MEMBER, "read report")} <= set(panel_world["access_log"])
+
+
 def test_every_decision_is_appended_to_the_log(panel_world):
     entries = read_log(panel_world["log"])
     assert [(entry["version"], entry["decision"]) for entry in entries] == [("1", REJECTED), ("1", APPROVED)]
@@ -83,6 +108,16 @@ def test_an_approval_cut_short_or_not_in_the_log_does_not_score(tmp_path):
              "signoff.report_sha256": "cd" * 32}
     with pytest.raises(SignOffError, match="no line of the log records this decision"):
         check_may_score("m", "4", typed, log)
+
+
+def test_a_log_line_torn_by_a_kill_is_skipped_and_the_next_decision_gets_a_line_of_its_own(tmp_path):
+    """A kill while writing the log once left a line that made every later read of the log fail."""
+    log = tmp_path / "signoff_log.jsonl"
+    log.write_text(json.dumps({"model": "m", "version": "4", "decision": REJECTED}) + "\n"
+                   + '{"model": "m", "version": "4", "deci', encoding="utf-8")
+    assert [entry["decision"] for entry in read_log(log)] == [REJECTED]
+    _append_line(log, {"model": "m", "version": "5", "decision": APPROVED})
+    assert [(entry["version"], entry["decision"]) for entry in read_log(log)] == [("4", REJECTED), ("5", APPROVED)]
 
 
 @pytest.mark.parametrize("disguised", ["Trainer\u200b", "  TRAINER ", "Tr\u00adainer", "\uff34rainer", "trainer\u00a0"])
