@@ -195,13 +195,13 @@ class OversightSettings(_Strict):
     bootstrap_samples: int = Field(200, ge=10)
     """Bootstrap resamples of the fairness confidence intervals."""
     min_group_subjects: int = Field(100, ge=1)
-    """Groups with fewer subjects are shown as suppressed."""
-    min_group_flagged: int = Field(10, ge=1)
-    """Groups with fewer flagged subjects are shown as suppressed."""
+    """Groups with fewer subjects are shown as suppressed (the only reason a group is)."""
+    exact_interval_below: int = Field(10, ge=1)
+    """Groups with fewer flagged subjects take an exact (Clopper-Pearson) interval, not a bootstrap one."""
     ratio_low: float = Field(0.8, gt=0.0, le=1.0)
-    """A group flag rate below this ratio to the overall rate, with an interval excluding 1, is called out."""
+    """A group flag rate below this ratio to the overall rate, not chance after correction, is called out."""
     ratio_high: float = Field(1.25, ge=1.0)
-    """A group flag rate above this ratio to the overall rate, with an interval excluding 1, is called out."""
+    """A group flag rate above this ratio to the overall rate, not chance after correction, is called out."""
     proxy_auc_threshold: float = Field(0.65, gt=0.5, le=1.0)
     """A feature whose one-feature ROC-AUC for a characteristic reaches this is named a possible proxy."""
     worked_examples: int = Field(3, ge=3, le=5)

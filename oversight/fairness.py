@@ -1,4 +1,4 @@
-"""Whom a version flags: flag rates per protected group, with bootstrap intervals.
+"""Whom a version flags: flag rates per protected group, with intervals and corrected call-outs.
 
 Protected characteristics (sex, ethnicity group, disability, nationality group) come
 from the contract's ``equality_monitoring`` table, age bands from the date of birth on
@@ -6,12 +6,20 @@ the subject's own claim. They are audit inputs only: nothing here feeds a model.
 
 Every figure is a Fairlearn :class:`~fairlearn.metrics.MetricFrame` over the scored
 subjects, with a 95 % interval from ``n_boot`` bootstrap resamples of the subjects
-(their 2.5 % and 97.5 % quantiles; see :func:`_disaggregate`). A group is compared with the overall flag rate of
-the run, which the review capacity fixes rather than chance, so a group's ratio and
-its interval are its rate and interval divided by that rate.
+(their 2.5 % and 97.5 % quantiles; see :func:`_disaggregate`); a group with few flagged
+subjects, where a bootstrap interval means little, takes the exact
+(:data:`EXACT_INTERVAL`) binomial interval instead. A group is compared with the overall
+flag rate of the run, which the review capacity fixes rather than chance, so a group's
+ratio and its interval are its rate and interval divided by that rate.
 
-Groups with too few subjects or flags to read are kept, marked ``suppressed``, with
-their figures withheld, so that no group disappears silently.
+Whether a group is flagged at a rate other than the overall one is an exact binomial
+test of its flagged count against that rate; the p-values of every group shown are
+corrected for the number of groups compared (:data:`MULTIPLE_COMPARISONS`), and only a
+group whose adjusted p-value is under :data:`FALSE_DISCOVERY_RATE` is called out.
+
+Groups with too few subjects to read are kept, marked ``suppressed``, with their
+figures withheld, so that no group disappears silently; a small flagged count alone
+never suppresses a group, since hiding it would hide the finding.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
+from scipy.stats import beta, binomtest, false_discovery_control
 
 from features.contract import Extract
 
@@ -45,10 +54,17 @@ AGE_BANDS = ((25, "under 25"), (35, "25 to 34"), (45, "35 to 44"), (55, "45 to 5
 """Upper bound (exclusive) of each band in whole years; older subjects are "65 and over"."""
 OLDEST_BAND = "65 and over"
 CI_QUANTILES = [0.025, 0.975]
+EXACT_INTERVAL = "Clopper-Pearson"
+"""The exact binomial interval given to groups with few flagged subjects."""
+BOOTSTRAP_INTERVAL = "bootstrap"
+MULTIPLE_COMPARISONS = "Benjamini-Hochberg"
+"""The correction of the groups' p-values for the number of groups compared."""
+FALSE_DISCOVERY_RATE = 0.05
+"""Groups whose adjusted p-value is under this are called out (the expected share of false call-outs)."""
 FAIRNESS_COLUMNS = ["characteristic", "group", "subjects", "flagged", "flag_rate", "ratio", "ci_low", "ci_high",
-                    "suppressed"]
+                    "p_adjusted", "interval", "suppressed"]
 BURDEN_COLUMNS = ["characteristic", "group", "honest_subjects", "honest_flagged", "per_1000", "ci_low", "ci_high",
-                  "suppressed"]
+                  "interval", "suppressed"]
 
 
 def age_bands(dates_of_birth: pd.Series, as_of: dt.date) -> pd.Series:
@@ -157,6 +173,7 @@ def _disaggregate(
     scale: float,
     n_boot: int | None,
     seed: int,
+    exact_below: int,
 ) -> pd.DataFrame:
     """Per group of ``sensitive``: subjects in the base, hits among them, ``scale`` × hits ÷ base, interval.
 
@@ -167,11 +184,15 @@ def _disaggregate(
     as such counts, all at once; MetricFrame's own ``n_boot`` resamples rows in Python
     and takes about a second per resample at 60,000 subjects.
 
+    A group with fewer than ``exact_below`` hits takes ``scale`` × the exact
+    (:data:`EXACT_INTERVAL`) interval of hits out of base instead, with or without ``n_boot``.
+
     Returns
     -------
     DataFrame
         ``characteristic``, ``group``, ``base``, ``hits``, ``rate``, ``ci_low``, ``ci_high`` (the
-        2.5 % and 97.5 % bootstrap quantiles; the rate itself without ``n_boot``).
+        2.5 % and 97.5 % bootstrap quantiles; the rate itself without ``n_boot``) and ``interval``
+        (:data:`BOOTSTRAP_INTERVAL` or :data:`EXACT_INTERVAL`).
     """
     names = list(sensitive.columns)
     cells = (sensitive.assign(base=np.asarray(base, dtype=bool), hit=np.asarray(hit, dtype=bool))
@@ -201,13 +222,49 @@ def _disaggregate(
             rates = scale * resampled_hits / resampled_base
         rates[resampled_base == 0] = np.nan
         frame["ci_low"], frame["ci_high"] = _nan_quantiles(rates)
+    exact = (frame["hits"] < exact_below).to_numpy()
+    low, high = exact_interval(frame["hits"].to_numpy()[exact], frame["base"].to_numpy()[exact])
+    frame.loc[exact, "ci_low"], frame.loc[exact, "ci_high"] = scale * low, scale * high
     groups = frame[names].astype("str")
     return pd.DataFrame({
         "characteristic": characteristic_label(names),
         "group": groups.agg(GROUP_JOINER.join, axis=1).to_numpy(),
         "base": frame["base"].to_numpy(), "hits": frame["hits"].to_numpy(), "rate": frame["rate"].to_numpy(),
         "ci_low": frame["ci_low"].to_numpy(), "ci_high": frame["ci_high"].to_numpy(),
+        "interval": np.where(exact, EXACT_INTERVAL, BOOTSTRAP_INTERVAL),
     })
+
+
+def exact_interval(hits: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 95 % Clopper-Pearson interval of each proportion ``hits`` ÷ ``base``.
+
+    Examples
+    --------
+    >>> low, high = exact_interval(np.array([0, 8]), np.array([900, 900]))
+    >>> [round(float(value), 5) for value in (*low, *high)]
+    [0.0, 0.00385, 0.00409, 0.01744]
+    """
+    hits, base = np.asarray(hits, dtype="float64"), np.asarray(base, dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.where(hits > 0, beta.ppf(CI_QUANTILES[0], hits, base - hits + 1), 0.0)
+        high = np.where(hits < base, beta.ppf(CI_QUANTILES[1], hits + 1, base - hits), 1.0)
+    return low, high
+
+
+def adjusted_p_values(hits: np.ndarray, base: np.ndarray, rate: float) -> np.ndarray:
+    """Two-sided exact binomial p-values of ``hits`` of ``base`` against ``rate``, Benjamini-Hochberg adjusted.
+
+    The adjustment is over all the proportions given: the groups compared together.
+
+    Examples
+    --------
+    >>> [round(float(p), 4) for p in adjusted_p_values(np.array([10, 30]), np.array([1000, 1000]), 0.02)]
+    [0.0309, 0.0309]
+    """
+    if len(hits) == 0:
+        return np.zeros(0)
+    raw = np.array([binomtest(int(k), int(n), rate).pvalue for k, n in zip(hits, base, strict=True)])
+    return false_discovery_control(raw, method="bh")
 
 
 def _nan_quantiles(rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -226,10 +283,10 @@ def group_flag_rates(
     n_boot: int | None,
     seed: int,
     min_subjects: int,
-    min_flagged: int,
+    exact_below: int,
     pairs: bool = True,
 ) -> pd.DataFrame:
-    """Subjects, flagged count, flag rate and ratio to the overall rate of every group.
+    """Subjects, flagged count, flag rate, ratio to the overall rate and adjusted p-value of every group.
 
     Parameters
     ----------
@@ -241,8 +298,10 @@ def group_flag_rates(
         Bootstrap resamples of the intervals; ``None`` gives point figures (intervals equal to them).
     seed : int
         Seed of the resampling.
-    min_subjects, min_flagged : int
-        Groups with fewer subjects, or fewer flagged, are ``suppressed``: their figures are withheld.
+    min_subjects : int
+        Groups with fewer subjects are ``suppressed``: their figures are withheld.
+    exact_below : int
+        Groups with fewer flagged subjects take the exact interval (:data:`EXACT_INTERVAL`).
     pairs : bool
         Also every intersection of two characteristics.
 
@@ -250,20 +309,25 @@ def group_flag_rates(
     -------
     DataFrame
         :data:`FAIRNESS_COLUMNS`; ``characteristic`` is a name of :data:`CHARACTERISTICS` or two
-        joined by :data:`INTERSECTION`, ``group`` the group (two joined by :data:`GROUP_JOINER`).
+        joined by :data:`INTERSECTION`, ``group`` the group (two joined by :data:`GROUP_JOINER`);
+        ``p_adjusted`` is :func:`adjusted_p_values` over every group not suppressed.
     """
     flagged = np.asarray(flagged, dtype=bool)
     overall = float(flagged.mean()) if len(flagged) else float("nan")
     everyone = np.ones(len(flagged), dtype=bool)
     audit = _categorical(audit)
-    parts = [_disaggregate(audit.loc[:, list(names)], everyone, flagged, 1.0, n_boot, seed)
+    parts = [_disaggregate(audit.loc[:, list(names)], everyone, flagged, 1.0, n_boot, seed, exact_below)
              for names in characteristic_sets(pairs)]
     table = pd.concat(parts, ignore_index=True).rename(
         columns={"base": "subjects", "hits": "flagged", "rate": "flag_rate"})
     table["ratio"] = table["flag_rate"] / overall
     table["ci_low"] = table["ci_low"] / overall
     table["ci_high"] = table["ci_high"] / overall
-    table["suppressed"] = (table["subjects"] < min_subjects) | (table["flagged"] < min_flagged)
+    table["suppressed"] = table["subjects"] < min_subjects
+    shown = ~table["suppressed"]
+    table["p_adjusted"] = np.nan
+    table.loc[shown, "p_adjusted"] = adjusted_p_values(table.loc[shown, "flagged"].to_numpy(),
+                                                       table.loc[shown, "subjects"].to_numpy(), overall)
     return _withhold(table.astype({"subjects": "int64", "flagged": "int64"}), FAIRNESS_COLUMNS)
 
 
@@ -275,22 +339,22 @@ def false_positive_burden(
     n_boot: int | None,
     seed: int,
     min_subjects: int,
-    min_flagged: int,
+    exact_below: int,
 ) -> pd.DataFrame:
     """Honest subjects flagged per 1,000 honest subjects of each group (single characteristics).
 
     ``audit``, ``flagged`` and ``fraud`` cover the labelled subjects only. Returns
-    :data:`BURDEN_COLUMNS`; a group is suppressed under ``min_subjects`` honest subjects or
-    ``min_flagged`` honest subjects flagged.
+    :data:`BURDEN_COLUMNS`; a group is suppressed under ``min_subjects`` honest subjects, and
+    takes the exact interval under ``exact_below`` honest subjects flagged.
     """
     flagged = np.asarray(flagged, dtype=bool)
     fraud = np.asarray(fraud, dtype=bool)
     audit = _categorical(audit)
-    parts = [_disaggregate(audit.loc[:, list(names)], ~fraud, ~fraud & flagged, 1000.0, n_boot, seed)
+    parts = [_disaggregate(audit.loc[:, list(names)], ~fraud, ~fraud & flagged, 1000.0, n_boot, seed, exact_below)
              for names in characteristic_sets(pairs=False)]
     table = pd.concat(parts, ignore_index=True).rename(
         columns={"base": "honest_subjects", "hits": "honest_flagged", "rate": "per_1000"})
-    table["suppressed"] = (table["honest_subjects"] < min_subjects) | (table["honest_flagged"] < min_flagged)
+    table["suppressed"] = table["honest_subjects"] < min_subjects
     return _withhold(table.astype({"honest_subjects": "int64", "honest_flagged": "int64"}), BURDEN_COLUMNS)
 
 
@@ -301,8 +365,10 @@ def _categorical(audit: pd.DataFrame) -> pd.DataFrame:
 
 def _withhold(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """``columns`` of ``table`` with every figure of a suppressed row set to missing."""
-    table = table.loc[:, columns].astype({name: "float64" for name in columns[2:-1]})
-    table.loc[table["suppressed"], columns[2:-1]] = np.nan
+    figures = [name for name in columns[2:-1] if name != "interval"]
+    table = table.loc[:, columns].astype({name: "float64" for name in figures})
+    table.loc[table["suppressed"], figures] = np.nan
+    table["interval"] = table["interval"].where(~table["suppressed"])
     return table
 
 
@@ -317,26 +383,37 @@ def _ratio_text(value: float, limits: Sequence[float] = (1.0,)) -> str:
 
 
 def call_outs(rates: pd.DataFrame, ratio_low: float, ratio_high: float) -> list[str]:
-    """Sentences naming each group whose ratio is outside ``ratio_low``–``ratio_high`` with an interval excluding 1.
+    """Sentences naming each group whose ratio is outside ``ratio_low``–``ratio_high`` and not chance.
 
-    Single characteristics come first, then intersections, in the order of ``rates``.
+    Not chance: the group's adjusted p-value (:func:`adjusted_p_values`, over every group
+    shown) is under :data:`FALSE_DISCOVERY_RATE`. Single characteristics come first, then
+    intersections, in the order of ``rates``.
 
     Examples
     --------
     >>> rows = pd.DataFrame({"characteristic": ["sex"], "group": ["male"], "ratio": [1.5], "ci_low": [1.2],
-    ...                      "ci_high": [1.8], "suppressed": [False]})
+    ...                      "ci_high": [1.8], "p_adjusted": [0.0004], "suppressed": [False]})
     >>> call_outs(rows, 0.8, 1.25)[0]
-    'sex "male": flagged 1.50 times as often as everyone (95 % interval 1.20 to 1.80), above 1.25.'
+    'sex "male": flagged 1.50 times as often as everyone (95 % interval 1.20 to 1.80; adjusted p < 0.001), above 1.25.'
     """
     shown = rates[~rates["suppressed"].astype(bool)]
     outside = shown[((shown["ratio"] < ratio_low) | (shown["ratio"] > ratio_high))
-                    & ((shown["ci_low"] > 1) | (shown["ci_high"] < 1))]
+                    & (shown["p_adjusted"] < FALSE_DISCOVERY_RATE)]
     sentences = []
     for row in outside.itertuples(index=False):
         words = " × ".join(CHARACTERISTIC_WORDS[name] for name in row.characteristic.split(INTERSECTION))
         side = f"above {ratio_high:g}" if row.ratio > ratio_high else f"below {ratio_low:g}"
         sentences.append(
             f'{words} "{row.group}": flagged {_ratio_text(row.ratio, (1.0, ratio_low, ratio_high))} times as '
-            f"often as everyone "
-            f"(95 % interval {_ratio_text(row.ci_low)} to {_ratio_text(row.ci_high)}), {side}.")
+            f"often as everyone (95 % interval {_ratio_text(row.ci_low)} to {_ratio_text(row.ci_high)}; "
+            f"adjusted p {p_value_text(row.p_adjusted)}), {side}.")
     return sentences
+
+
+def p_value_text(value: float) -> str:
+    """Three decimals, or "< 0.001".
+
+    >>> p_value_text(0.01234), p_value_text(0.00002)
+    ('= 0.012', '< 0.001')
+    """
+    return "< 0.001" if value < 0.001 else f"= {value:.3f}"

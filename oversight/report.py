@@ -324,7 +324,7 @@ def build_report(
                                            fairness.subject_dates_of_birth(extract), as_of)
     rates = fairness.group_flag_rates(audit, flagged, n_boot=oversight.bootstrap_samples, seed=settings.seed,
                                       min_subjects=oversight.min_group_subjects,
-                                      min_flagged=oversight.min_group_flagged)
+                                      exact_below=oversight.exact_interval_below)
     burden, burden_source = _burden(feature_table, audit, flagged, truth, outcomes, settings)
     proxy_rows = proxies.proxy_table(feature_table, audit, names, oversight.proxy_auc_threshold,
                                      min_group=oversight.min_group_subjects)
@@ -347,8 +347,12 @@ def build_report(
         "fairness": _records(rates),
         "fairness_call_outs": fairness.call_outs(rates, oversight.ratio_low, oversight.ratio_high),
         "fairness_rules": {"min_group_subjects": oversight.min_group_subjects,
-                           "min_group_flagged": oversight.min_group_flagged, "ratio_low": oversight.ratio_low,
-                           "ratio_high": oversight.ratio_high, "bootstrap_samples": oversight.bootstrap_samples},
+                           "exact_interval_below": oversight.exact_interval_below,
+                           "exact_interval": fairness.EXACT_INTERVAL, "ratio_low": oversight.ratio_low,
+                           "ratio_high": oversight.ratio_high, "bootstrap_samples": oversight.bootstrap_samples,
+                           "multiple_comparisons": fairness.MULTIPLE_COMPARISONS,
+                           "false_discovery_rate": fairness.FALSE_DISCOVERY_RATE,
+                           "comparisons": int(rates["p_adjusted"].notna().sum())},
         "false_positive_burden": _records(burden),
         "false_positive_burden_source": burden_source,
         "proxies": _records(proxy_rows),
@@ -445,7 +449,7 @@ def _burden(feature_table: pd.DataFrame, audit: pd.DataFrame, flagged: np.ndarra
     burden = fairness.false_positive_burden(
         audit.iloc[positions].reset_index(drop=True), flagged[positions], labels["fraud"].to_numpy(),
         n_boot=oversight.bootstrap_samples, seed=settings.seed, min_subjects=oversight.min_group_subjects,
-        min_flagged=oversight.min_group_flagged)
+        exact_below=oversight.exact_interval_below)
     return burden, source
 
 
@@ -486,7 +490,7 @@ def _against_champion(champion: ChampionScores | None, facts: VersionFacts, feat
     oversight = settings.oversight
     their_rates = fairness.group_flag_rates(audit, theirs, n_boot=None, seed=settings.seed, pairs=False,
                                             min_subjects=oversight.min_group_subjects,
-                                            min_flagged=oversight.min_group_flagged)
+                                            exact_below=oversight.exact_interval_below)
     singles = rates[~rates["characteristic"].str.contains(fairness.INTERSECTION, regex=False)]
     groups = singles.merge(their_rates, on=["characteristic", "group"], suffixes=("", "_champion"))
     group_rows = pd.DataFrame({

@@ -20,10 +20,10 @@ PEOPLE = 1500
 SETTINGS = {
     "seed": 3,
     "detector": {"isolation_forest": {"n_estimators": 25}, "autoencoder": {"hidden_neurons": [8, 4, 8], "epochs": 2}},
-    # a small world: flag a tenth, and read groups from 30 subjects and 3 flagged
+    # a small world: flag a tenth, and read groups from 30 subjects
     "capacity": {"share": 0.1},
     "control_sample": {"share_of_capacity": 0.2},
-    "oversight": {"min_group_subjects": 30, "min_group_flagged": 3, "bootstrap_samples": 50,
+    "oversight": {"min_group_subjects": 30, "exact_interval_below": 3, "bootstrap_samples": 50,
                   "contact": "counter-fraud@example.org"},
 }
 

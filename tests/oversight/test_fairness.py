@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 
 from oversight.fairness import (
@@ -29,7 +30,7 @@ def test_flag_rates_are_direct_counts_with_intervals_around_them():
     audit = _audit(6000)
     rng = np.random.default_rng(1)
     flagged = rng.random(6000) < np.where(audit["sex"] == "b", 0.08, 0.03)
-    rates = group_flag_rates(audit, flagged, n_boot=200, seed=0, min_subjects=100, min_flagged=1)
+    rates = group_flag_rates(audit, flagged, n_boot=200, seed=0, min_subjects=100, exact_below=1)
     sex = rates[rates["characteristic"] == "sex"].set_index("group")
     direct = audit.assign(flagged=flagged).groupby("sex")["flagged"].agg(["size", "sum", "mean"])
     for group in ("a", "b", "c"):
@@ -48,20 +49,61 @@ def test_flag_rates_are_direct_counts_with_intervals_around_them():
     assert not any(sentence.startswith("ethnicity group ") for sentence in sentences)
 
 
-def test_groups_below_the_thresholds_are_kept_but_suppressed():
+def test_groups_below_the_size_threshold_are_kept_but_suppressed():
     audit = _audit(3000)
     flagged = np.random.default_rng(2).random(3000) < 0.03
-    rates = group_flag_rates(audit, flagged, n_boot=None, seed=0, min_subjects=200, min_flagged=10)
+    rates = group_flag_rates(audit, flagged, n_boot=None, seed=0, min_subjects=200, exact_below=10)
     small = rates[(rates["characteristic"] == "sex") & (rates["group"] == "c")].iloc[0]
     assert small["suppressed"] and np.isnan(small["flag_rate"]) and np.isnan(small["subjects"])
     assert set(rates.loc[rates["characteristic"] == "sex", "group"]) == {"a", "b", "c"}
+
+
+def test_a_large_group_with_few_flagged_is_shown_with_its_exact_interval():
+    # 900 of 5,000 subjects with a disability, 8 of them flagged against 2 % overall: the finding itself
+    audit = _audit(5000).assign(disability=["yes"] * 900 + ["no"] * 4100)
+    flagged = np.zeros(5000, dtype=bool)
+    flagged[np.arange(8) * 100] = True
+    flagged[900 + np.arange(92) * 40] = True
+    rates = group_flag_rates(audit, flagged, n_boot=200, seed=0, min_subjects=100, exact_below=10)
+    row = rates[(rates["characteristic"] == "disability") & (rates["group"] == "yes")].iloc[0]
+    assert not row["suppressed"]
+    assert (row["subjects"], row["flagged"]) == (900, 8)
+    assert row["interval"] == "Clopper-Pearson"
+    exact = binomtest(8, 900).proportion_ci(confidence_level=0.95, method="exact")
+    assert np.isclose(row["ci_low"], exact.low / 0.02) and np.isclose(row["ci_high"], exact.high / 0.02)
+    many = rates[(rates["characteristic"] == "disability") & (rates["group"] == "no")].iloc[0]
+    assert many["interval"] == "bootstrap"
+
+
+def test_call_outs_are_corrected_for_the_number_of_groups_compared():
+    audit = _audit(6000)
+    flagged = np.random.default_rng(1).random(6000) < np.where(audit["sex"] == "b", 0.08, 0.03)
+    rates = group_flag_rates(audit, flagged, n_boot=None, seed=0, min_subjects=100, exact_below=10)
+    shown = rates[~rates["suppressed"]]
+    raw = np.array([binomtest(int(row.flagged), int(row.subjects), flagged.mean()).pvalue
+                    for row in shown.itertuples()])
+    # Benjamini-Hochberg by hand: p × m ÷ rank, then the smallest of those at or above each rank
+    order = np.argsort(raw)
+    stepped = raw[order] * len(raw) / np.arange(1, len(raw) + 1)
+    expected = np.empty(len(raw))
+    expected[order] = np.minimum(np.minimum.accumulate(stepped[::-1])[::-1], 1.0)
+    assert np.allclose(shown["p_adjusted"], expected)
+    sentences = call_outs(rates, 0.8, 1.25)
+    assert any(sentence.startswith('sex "b": flagged') for sentence in sentences)
+    # a group that only an uncorrected test would call out is not called out
+    chance = shown[(raw < 0.05) & (shown["p_adjusted"] >= 0.05).to_numpy()
+                   & ((shown["ratio"] < 0.8) | (shown["ratio"] > 1.25)).to_numpy()]
+    assert len(chance)
+    for row in chance.itertuples():
+        assert not any(f'"{row.group}": flagged' in sentence and sentence.startswith(
+            " × ".join(name.replace("_", " ") for name in row.characteristic.split(" × "))) for sentence in sentences)
 
 
 def test_false_positive_burden_counts_honest_subjects_flagged_per_1000():
     audit = _audit(5000)
     rng = np.random.default_rng(3)
     fraud, flagged = rng.random(5000) < 0.05, rng.random(5000) < 0.04
-    burden = false_positive_burden(audit, flagged, fraud, n_boot=100, seed=0, min_subjects=100, min_flagged=5)
+    burden = false_positive_burden(audit, flagged, fraud, n_boot=100, seed=0, min_subjects=100, exact_below=5)
     row = burden[(burden["characteristic"] == "sex") & (burden["group"] == "a")].iloc[0]
     honest = (audit["sex"] == "a").to_numpy() & ~fraud
     assert row["honest_subjects"] == honest.sum()

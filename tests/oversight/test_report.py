@@ -212,3 +212,20 @@ def test_the_transparency_record_comes_from_the_report_and_the_config(panel_worl
                                      "risks_mitigations_and_impact_assessments"}
     markdown = (directory / "atrs.md").read_text(encoding="utf-8")
     assert "## Tier 1" in markdown and "## Tier 2" in markdown and "counter-fraud@example.org" in markdown
+
+
+def test_small_flagged_counts_show_with_an_exact_interval_and_the_correction_is_named(panel_world):
+    html, report = _read(panel_world)
+    rules = report["fairness_rules"]
+    assert (rules["exact_interval"], rules["multiple_comparisons"]) == ("Clopper-Pearson", "Benjamini-Hochberg")
+    shown = [row for row in report["fairness"] if not row["suppressed"]]
+    assert rules["comparisons"] == len(shown)
+    few = [row for row in shown if row["flagged"] < rules["exact_interval_below"]]
+    assert few, "a 1,500-person world has groups of 30 subjects or more with fewer than 3 flagged"
+    assert all(row["interval"] == "Clopper-Pearson" and row["ci_high"] > row["ratio"] for row in few)
+    assert all(row["interval"] == "bootstrap" for row in shown if row not in few)
+    assert "(exact)" in html and "Benjamini-Hochberg" in html and "Clopper-Pearson" in html
+    named = {(sentence.split('"')[0].strip(), sentence.split('"')[1]) for sentence in report["fairness_call_outs"]}
+    assert all(row["p_adjusted"] < rules["false_discovery_rate"] for row in shown
+               if (" × ".join(part.replace("_", " ") for part in row["characteristic"].split(INTERSECTION)),
+                   row["group"]) in named)
