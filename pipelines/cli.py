@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,8 @@ EXIT_USER_ERROR = 2
 CASEWORK_VERBS = ("app", "users", "cases", "outcomes", "audit")
 PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 """Loggers Prefect reports a failed flow or task run on."""
+FLOW_VERBS = ("prepare", "train", "score", "report")
+"""Verbs that run a Prefect flow (``report`` only with ``--data``)."""
 
 
 def _date(text: str) -> dt.date:
@@ -289,6 +292,10 @@ def _run(args: argparse.Namespace) -> None:
     if args.verb == "serve":
         workspace.use_server()
     _log_user_errors_in_one_line()
+    if _starts_temporary_server(args):
+        from pipelines.prefect_server import tie_temporary_server_to_this_process
+
+        tie_temporary_server_to_this_process()
     if args.verb in ("server", "serve", "purge", "runs"):
         _operate(args, workspace)
     elif args.verb == "ui":
@@ -335,6 +342,12 @@ def _run(args: argparse.Namespace) -> None:
                        decision=APPROVED if args.verb == "approve" else REJECTED, by=member, note=args.note,
                        log_path=workspace.root / SIGNOFF_LOG, promote=getattr(args, "promote", False))
         print(format_decision(entry))
+
+
+def _starts_temporary_server(args: argparse.Namespace) -> bool:
+    """Whether the command runs a flow on a temporary Prefect server (no Prefect API configured)."""
+    runs_flow = args.verb in FLOW_VERBS and getattr(args, "data", None) is not None
+    return runs_flow and not os.environ.get("PREFECT_API_URL")
 
 
 def _operate(args: argparse.Namespace, workspace: Workspace) -> None:
