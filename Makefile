@@ -37,6 +37,9 @@ demo: install
 	-printf '%s\n' "$(DEMO_PANEL_PASSWORD)" | $(BIN)/counterfraud users add "$(DEMO_PANEL)" --role panel --workspace $(DEMO)/workspace
 	printf '%s\n' "$(DEMO_PANEL_PASSWORD)" | $(BIN)/counterfraud approve --model-version challenger --by "$(DEMO_PANEL)" --note "demo: approved after reading the report" --promote --workspace $(DEMO)/workspace
 	$(BIN)/counterfraud score --data $(DEMO)/data --out $(DEMO)/run --workspace $(DEMO)/workspace
+	# a subject access request for the top case: the explanation quotes the appeals route and contact point
+	printf 'oversight:\n  appeals_route: "write to the demo review team, Demo Council, 1 High Street"\n  contact: "counter-fraud@demo.example"\n' > $(DEMO)/oversight.yaml
+	$(BIN)/counterfraud explain-subject --ref "$$(sed -n 2p $(DEMO)/run/cases.csv | cut -d, -f1)" --workspace $(DEMO)/workspace --config $(DEMO)/oversight.yaml --out $(DEMO)/explanation.txt
 	@echo; echo "Top of the case list ($(DEMO)/run/cases.csv):"; head -n 6 $(DEMO)/run/cases.csv | cut -c1-200
 
 test: install

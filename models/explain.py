@@ -263,9 +263,52 @@ def top_reasons(
     if len(missing):
         raise ExplanationError(MISSING_SUBJECT_ERROR.format(ref=missing[0]))
 
+    chosen = reason_features(explanations, rows["subject_type"].astype("str"), top_k, specs)
+
+    # one record per chosen subject: row lookups in a wide frame cost far more than the sentence
+    context = rows.loc[pd.unique(chosen["subject_ref"])].to_dict("index")
+    reasons = [
+        render_reason(specs[feature], context[ref])
+        for ref, feature in zip(chosen["subject_ref"], chosen["feature"], strict=True)
+    ]
+    return pd.DataFrame({
+        "subject_ref": pd.array(chosen["subject_ref"].to_numpy(dtype=object), dtype="str"),
+        "position": (chosen.groupby("subject_ref", sort=False).cumcount() + 1).to_numpy(dtype="int64"),
+        "feature": pd.array(chosen["feature"].to_numpy(dtype=object), dtype="str"),
+        "contribution": chosen["contribution"].to_numpy(dtype="float64"),
+        "reason": pd.array(reasons, dtype="str"),
+    })
+
+
+def reason_features(
+    explanations: pd.DataFrame,
+    subject_types: pd.Series,
+    top_k: int,
+    specs: Mapping[str, FeatureSpec] = FEATURES_BY_NAME,
+) -> pd.DataFrame:
+    """The features :func:`top_reasons` states as each subject's reasons, without the sentences.
+
+    Parameters
+    ----------
+    explanations : DataFrame
+        As returned by :func:`explain_subjects` (or a subject's stored explanation in that shape).
+    subject_types : Series
+        Each explained subject's type, indexed by ``subject_ref`` (str).
+    top_k : int
+        Reasons kept per subject.
+    specs : mapping of str to FeatureSpec
+        The feature declarations by name.
+
+    Returns
+    -------
+    DataFrame
+        ``subject_ref``, ``feature``, ``value``, ``contribution`` of each reason, subjects in the
+        order of ``explanations``, each subject's reasons strongest first.
+    """
+    order = pd.unique(explanations["subject_ref"])
     feature_position = {name: position for position, name in enumerate(specs)}
     feature = explanations["feature"]
-    subject_type = rows["subject_type"].astype("str").reindex(explanations["subject_ref"]).to_numpy()
+    subject_type = subject_types.reindex(explanations["subject_ref"].astype("str")).to_numpy()
     applies_to = feature.map({name: spec.applies_to for name, spec in specs.items()}).to_numpy()
     candidates = explanations[["subject_ref", "feature", "value", "contribution"]].assign(
         subject_order=pd.Series(np.arange(len(order)), index=order).reindex(
@@ -290,20 +333,7 @@ def top_reasons(
     chosen = pd.concat([chosen, fallback]).sort_values(
         ["subject_order", "contribution", "feature_order"], ascending=[True, False, True],
         kind="mergesort")
-
-    # one record per chosen subject: row lookups in a wide frame cost far more than the sentence
-    context = rows.loc[pd.unique(chosen["subject_ref"])].to_dict("index")
-    reasons = [
-        render_reason(specs[feature], context[ref])
-        for ref, feature in zip(chosen["subject_ref"], chosen["feature"], strict=True)
-    ]
-    return pd.DataFrame({
-        "subject_ref": pd.array(chosen["subject_ref"].to_numpy(dtype=object), dtype="str"),
-        "position": (chosen.groupby("subject_ref", sort=False).cumcount() + 1).to_numpy(dtype="int64"),
-        "feature": pd.array(chosen["feature"].to_numpy(dtype=object), dtype="str"),
-        "contribution": chosen["contribution"].to_numpy(dtype="float64"),
-        "reason": pd.array(reasons, dtype="str"),
-    })
+    return chosen[["subject_ref", "feature", "value", "contribution"]]
 
 
 def _distinct_facts(refs: pd.Series, features: pd.Series, specs: Mapping[str, FeatureSpec],

@@ -73,7 +73,8 @@ def atrs_record(report: dict[str, Any], settings: Settings) -> dict[str, Any]:
                                 "and its reasons are never a decision.",
                 "appeals": _given(oversight.appeals_route),
                 "subject_access": "counterfraud explain-subject writes a plain-language explanation for one "
-                                  "data subject from a scoring run.",
+                                  "data subject from the case store: every run that selected it, its case's "
+                                  "status, the reasons and the records they rest on, how long data is kept.",
             },
             "technical_specification_and_data": {
                 "model": details["detector"],

@@ -134,9 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = verbs.add_parser("explain-subject", help="plain-language explanation for one data subject")
     explain.add_argument("--ref", required=True, help="the subject's claim_id or housing_claim_id")
-    explain.add_argument("--run", type=Path, required=True, help="a scoring run's output directory")
+    explain.add_argument("--workspace", type=Path, default=Path(".counterfraud"),
+                         help="the workspace whose case store is read")
     explain.add_argument("--out", type=Path, help="text file to write (default: print it)")
-    explain.add_argument("--config", type=Path, help="YAML file of settings to change")
+    explain.add_argument("--config", type=Path, help="YAML file of settings to change (oversight.appeals_route "
+                                                     "and oversight.contact must be set)")
 
     ui = verbs.add_parser("ui", help="start the MLflow UI on the workspace")
     ui.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
@@ -274,9 +276,11 @@ def _run(args: argparse.Namespace) -> None:
         print(format_validation(summary))
         return
     if args.verb == "explain-subject":
-        from oversight.subject import explain_subject
+        from casework.commands import case_store
+        from oversight.subject import explain_subject, required_settings
 
-        text = explain_subject(args.run, args.ref, settings.oversight.appeals_route)
+        required_settings(settings)  # before the store is opened: nothing to answer without them
+        text = explain_subject(case_store(settings, args.workspace), args.ref, settings)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(text, encoding="utf-8")
