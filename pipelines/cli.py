@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -378,21 +379,27 @@ def _operate(args: argparse.Namespace, workspace: Workspace) -> None:
 class _UserErrorWithoutTraceback(logging.Filter):
     """Log a user error raised inside a flow without its traceback: the CLI states it in one line."""
 
-    def __init__(self, user_errors: tuple[type[Exception], ...]) -> None:
+    def __init__(self, is_user_error: Callable[[BaseException], bool]) -> None:
         super().__init__()
-        self.user_errors = user_errors
+        self.is_user_error = is_user_error
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], self.user_errors):
+        if record.exc_info and record.exc_info[1] is not None and self.is_user_error(record.exc_info[1]):
             record.exc_info, record.exc_text = None, None
         return True
 
 
+def _is_user_error(error: BaseException) -> bool:
+    """A setting, or an error of :func:`pipelines.errors.is_user_error`."""
+    # imported only when needed: the error classes live beside heavy modules (MLflow)
+    from pipelines.errors import is_user_error
+
+    return isinstance(error, SettingsError) or is_user_error(error)
+
+
 def _log_user_errors_in_one_line() -> None:
     """Keep Prefect's flow and task run logs, minus the tracebacks of errors a user can fix."""
-    from pipelines.errors import USER_ERRORS
-
-    quiet = _UserErrorWithoutTraceback((SettingsError, *USER_ERRORS))
+    quiet = _UserErrorWithoutTraceback(_is_user_error)
     for name in PREFECT_RUN_LOGGERS:
         logger = logging.getLogger(name)
         # one filter per logger, however many commands a process runs
@@ -407,12 +414,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _run(args)
     except Exception as error:
-        # imported only on failure: the error classes live beside heavy modules (MLflow)
-        from pipelines.errors import USER_ERRORS
-
-        if not isinstance(error, (SettingsError, *USER_ERRORS)):
+        if not _is_user_error(error):
             raise
-        print(f"counterfraud {args.verb}: error: {error}", file=sys.stderr)
+        from pipelines.errors import error_line
+
+        print(f"counterfraud {args.verb}: error: {error_line(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 from casework.store import CaseworkError
 from features.build import FeatureBuildError
 from features.contract import ContractError
@@ -11,6 +13,7 @@ from models.registry import FeatureTableError, ModelIntegrityError, ModelNotFoun
 from oversight.signoff import SignOffError
 from oversight.subject import SubjectNotFoundError
 from pipelines.schedule import ScheduleError
+from pipelines.workspace import WorkspaceError
 from synthetic.truth import TruthFormatError
 from synthetic.world import WorldLocationError
 
@@ -30,4 +33,20 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     FileExistsError,
     ScheduleError,
     CaseworkError,
+    WorkspaceError,
 )
+
+STORAGE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+"""A file that cannot be written: no permission, a read-only file system, a full disk or quota."""
+
+
+def is_user_error(error: BaseException) -> bool:
+    """Whether ``error`` is one a user can fix: one of ``USER_ERRORS``, or a file the command may not write."""
+    return isinstance(error, USER_ERRORS) or (isinstance(error, OSError) and error.errno in STORAGE_ERRNOS)
+
+
+def error_line(error: BaseException) -> str:
+    """The one line that states a user error (``is_user_error``)."""
+    if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS and error.filename:
+        return f"cannot write {error.filename}: {error.strerror}"
+    return str(error)

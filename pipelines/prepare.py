@@ -18,7 +18,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from configs.settings import Settings
-from features.build import build_features, resolve_as_of
+from features.build import FeatureBuildError, build_features, resolve_as_of
 from features.contract import Extract, check_extract, enforce_reject_limit
 from features.linking import link_records
 from pipelines.validate import write_validation
@@ -56,6 +56,8 @@ def prepare_features(
     ------
     features.contract.TooManyRejectsError
         When a table refuses more than ``settings.contract.max_reject_share`` of its rows.
+    features.build.FeatureBuildError
+        When no claim is live on the as-of date: there is no one to fit or score.
     """
     with stage("validate"):
         extract = check_extract(data_dir, settings.contract.absent_columns)
@@ -67,6 +69,10 @@ def prepare_features(
     with stage("features"):
         as_of = resolve_as_of(extract.tax_records, settings.as_of)
         feature_table = build_features(extract, links, as_of, settings)
+    if feature_table.empty:
+        raise FeatureBuildError(
+            f"no live subject as of {as_of.isoformat()}: no benefit_claims or housing_claims row is live on "
+            f"that date (started on or before it and not ended by it); check --as-of and the claims' dates")
     return extract, links, feature_table, as_of
 
 

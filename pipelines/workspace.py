@@ -15,6 +15,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from configs.settings import Settings, redacted
@@ -34,6 +35,14 @@ ENVIRONMENT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 """Set by ``activate`` unless the environment already sets them."""
+
+
+class WorkspaceError(ValueError):
+    """The workspace cannot hold a command's state (it cannot be created or written)."""
+
+
+NOT_WRITABLE = ("workspace {root} cannot be written ({problem}): every command keeps its state there "
+                "(stores, Prefect's home, run history); give a writable --workspace")
 
 
 class Workspace:
@@ -103,9 +112,21 @@ class Workspace:
 
         Call before importing Prefect or MLflow. Also sets ``ENVIRONMENT_DEFAULTS``
         where the environment does not decide them.
+
+        Raises
+        ------
+        WorkspaceError
+            When a directory cannot be created or written: found here, before a store or
+            Prefect's server fails on it with errors of their own.
         """
-        for directory in (self.root, self.prefect_home, self.artifacts_dir):
-            directory.mkdir(parents=True, exist_ok=True)
+        try:
+            for directory in (self.root, self.prefect_home, self.artifacts_dir):
+                directory.mkdir(parents=True, exist_ok=True)
+                # a file made and removed: permission bits alone do not say (a read-only mount, root)
+                tempfile.TemporaryFile(dir=directory).close()
+        except OSError as error:
+            problem = error.strerror or type(error).__name__
+            raise WorkspaceError(NOT_WRITABLE.format(root=self.root, problem=problem)) from error
         os.environ.update(self.environment())
         for name, value in ENVIRONMENT_DEFAULTS.items():
             os.environ.setdefault(name, value)

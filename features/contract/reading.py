@@ -29,6 +29,10 @@ MISSING_LIVE_COLUMN = (
 )
 DOUBLED_COLUMN = "table {table} ({source}) names column {column} {times} times in its header: keep one"
 UNREADABLE_TABLE = "cannot read table {table} from {path}: {problem}"
+NESTED_COLUMN = (
+    "cannot read table {table} from {path}: column {column} holds {kind} values; the contract takes one "
+    "text, number, date or true/false value per cell"
+)
 
 # Fewer, larger CSV chunks: measured faster than the 1 MB default at 12 M rows.
 _CSV_BLOCK_BYTES = 16 << 20
@@ -126,12 +130,21 @@ def read_source(spec: TableSpec, data_dir: Path,
             )
         else:
             arrow = pq.read_table(path, columns=present)
+            _refuse_nested_columns(spec, arrow.schema, path)
     except (pa.ArrowException, OSError, UnicodeDecodeError, csv.Error) as error:
         problem = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise UnreadableTableError(
             UNREADABLE_TABLE.format(table=spec.name, path=path, problem=problem)
         ) from error
     return arrow.to_pandas(), path, missing
+
+
+def _refuse_nested_columns(spec: TableSpec, schema: pa.Schema, path: Path) -> None:
+    """Raise :class:`UnreadableTableError` naming a parquet column of lists, structs or maps."""
+    for field in schema:
+        if pa.types.is_nested(field.type):
+            raise UnreadableTableError(NESTED_COLUMN.format(table=spec.name, path=path, column=field.name,
+                                                            kind=field.type))
 
 
 def _csv_header(path: Path) -> list[str]:
