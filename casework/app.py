@@ -3,7 +3,7 @@
 The page is assembled from its areas (:data:`AREAS`), one router each in ``casework/routes``.
 Every route names the roles it serves and is checked on the server (:data:`ROUTE_ROLES` is the
 table the tests walk); every form carries the session's CSRF token; every response carries secure
-headers. Cases viewed or changed, logins and failed logins go to the access log. The panel sees
+headers. Cases viewed or changed, logins, failed logins and refused requests go to the access log. The panel sees
 cases under pseudonyms only: no subject reference, records, or address.
 
 To add an area: write ``casework/routes/<area>.py`` holding ``area = Area("<name>")`` and its
@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -92,6 +93,15 @@ def create_app(engine: Engine, settings: CaseStoreSettings, signoff_desk: SignOf
         title = {403: "Not allowed", 404: "Not found"}.get(error.status_code, "Error")
         return site_of(request).page(request, "message.html", None, status=error.status_code, title=title,
                                      message=error.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, error: RequestValidationError) -> Response:
+        # a page, not FastAPI's JSON: a mistyped or edited address (page_number=abc) reads as one
+        problem = error.errors()[0]
+        return site_of(request).page(
+            request, "message.html", None, status=400, title="Bad request",
+            message=f"The {problem['loc'][-1]} in this address is not valid ({problem['msg'].lower()}): "
+                    "use the page's own links and forms.")
 
     async def store_unreachable(request: Request, error: OperationalError | InterfaceError) -> Response:
         # one line, naming the failure and never the statement or its parameters (case contents)

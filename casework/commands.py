@@ -98,6 +98,8 @@ def serve(engine: Engine, settings: Settings, host: str, port: int, workspace_ro
 
     with Session(engine) as session:
         cases = session.scalar(select(func.count()).select_from(Case))
-    logger.warning("case review on http://%s:%d (%d cases in the store)", host, port, cases)
+    # the start line is news, not a warning; shown whatever the command's log level
+    logger.setLevel(logging.INFO)
+    logger.info("case review on http://%s:%d (%d cases in the store)", host, port, cases)
     desk = SignOffDesk(settings.registry.model_name, Path(workspace_root) / SIGNOFF_LOG)
     uvicorn.run(create_app(engine, settings.case_store, desk), host=host, port=port, log_level="warning")

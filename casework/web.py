@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from casework import audit
 from casework.auth import Sessions, SignInThrottle, csrf_matches
 from casework.store import User
 from casework.workflow import PANEL
@@ -80,8 +81,15 @@ def signed_in(request: Request) -> Viewer:
     if viewer is None:
         raise SignInNeeded()
     if viewer.role not in site.route_roles[(request.method, request.scope["route"].path)]:
+        refused(request, viewer, f"the {viewer.role} role cannot open this page")
         raise HTTPException(403, f"The {viewer.role} role cannot open this page.")
     return viewer
+
+
+def refused(request: Request, viewer: Viewer, why: str) -> None:
+    """Record in the access log that ``viewer`` was refused this request, and why."""
+    with Session(site_of(request).engine) as session, session.begin():
+        audit.record(session, viewer.name, "refused", f"{request.method} {request.url.path}", why)
 
 
 SignedIn = Annotated[Viewer, Depends(signed_in)]
@@ -92,6 +100,7 @@ async def checked_form(request: Request, viewer: Viewer) -> dict[str, Any]:
     """The posted form, refused with 403 unless it carries the viewer's session token."""
     form = await request.form()
     if not csrf_matches(viewer.csrf, form.get("csrf_token")):
+        refused(request, viewer, "the form did not carry the session's token")
         raise HTTPException(403, "This form has expired or did not come from this site: reload the page.")
     return {key: form.getlist(key) if key == "case_id" else form.get(key) for key in form}
 

@@ -16,9 +16,15 @@ from casework.charts import monthly_bars, waterfall
 from casework.disclosure import masked, reasons_of, related_subjects
 from casework.store import Case, CaseworkError
 from casework.web import Area, SignedIn, Viewer, checked_form, site_of
-from casework.workflow import ASSIGN, CASEWORKERS, CLOSE, PANEL, REOPEN, START, TRANSITIONS
+from casework.workflow import ASSIGN, CASEWORKERS, CLOSE, PANEL, REOPEN, START, TRANSITIONS, refusal
 
 area = Area("case")
+LARGEST_CASE_ID = 2**63 - 1
+"""A larger id names no case, and no database can look it up (it would fail, not miss)."""
+
+
+def _case(session: Session, case_id: int) -> Case | None:
+    return session.get(Case, case_id) if 0 < case_id <= LARGEST_CASE_ID else None
 
 
 def case_page(request: Request, viewer: Viewer, case_id: int, error: str | None = None,
@@ -26,7 +32,7 @@ def case_page(request: Request, viewer: Viewer, case_id: int, error: str | None 
     """The case's page for ``viewer`` (the access log records the view)."""
     site = site_of(request)
     with Session(site.engine) as session, session.begin():
-        case = session.get(Case, case_id)
+        case = _case(session, case_id)
         if case is None:
             raise HTTPException(404, f"There is no case {case_id}.")
         run = session.get(store.Run, case.latest_run_id)
@@ -47,10 +53,14 @@ def case_page(request: Request, viewer: Viewer, case_id: int, error: str | None 
         related = [(store.pseudonym(secret, ref), how) for ref, how in related]
         related_cases = {store.pseudonym(secret, ref): number for ref, number in related_cases.items()}
         reasons = [masked(reason, secret) for reason in reasons]
+    # offered only when the workflow would let the viewer take it (not a case assigned to someone else)
+    can_take = case.assignee != viewer.name and refusal(
+        ASSIGN, case.id, case.status, case.assignee, viewer.name, viewer.role, viewer.name, viewer.role) is None
     return site.page(request, "case.html", viewer, status=status, case=case, run=run, history=history,
                      events=events, related=related, related_cases=related_cases, reasons=reasons,
                      chart=waterfall(explanation), explanation=explanation, records=records,
-                     income=monthly_bars(records.get("tax_income", [])), error=error, people=people)
+                     income=monthly_bars(records.get("tax_income", [])), error=error, people=people,
+                     can_take=can_take)
 
 
 @area.route("GET", "/cases/{case_id}", roles=(*CASEWORKERS, PANEL))
@@ -92,12 +102,14 @@ def _step_route(step: str) -> None:
         form = await checked_form(request, viewer)
         try:
             with Session(site_of(request).engine) as session, session.begin():
-                case = session.get(Case, case_id)
+                case = _case(session, case_id)
                 if case is None:
                     raise HTTPException(404, f"There is no case {case_id}.")
                 take(session, viewer, case_id, form)
                 audit.record(session, viewer.name, action, str(case_id), case.subject_ref)
         except CaseworkError as error:
+            with Session(site_of(request).engine) as session, session.begin():
+                audit.record(session, viewer.name, f"{action} refused", str(case_id), str(error))
             return case_page(request, viewer, case_id, error=str(error), status=409)
         return RedirectResponse(f"/cases/{case_id}", status_code=303)
 

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from casework import audit
+from casework.notices import notice_query, shown_notice
 from casework.web import Area, SignedIn, Viewer, checked_form, site_of
 from casework.workflow import PANEL
 
@@ -58,7 +59,7 @@ def _versions(desk: SignOffDesk) -> list[dict[str, str]]:
 
 
 @area.route("GET", "/panel/signoff", roles=(PANEL,))
-def signoff_page(request: Request, viewer: SignedIn, version: str = "", notice: str = "") -> Response:
+def signoff_page(request: Request, viewer: SignedIn, version: str = "") -> Response:
     """The versions and their decisions; with ``version``, its report's digest and the decision form."""
     from oversight.signoff import REPORT_SHA_TAG, SignOffError, logged_report_sha256
 
@@ -78,6 +79,8 @@ def signoff_page(request: Request, viewer: SignedIn, version: str = "", notice: 
             logged = None
         facts = {**chosen, "digest": tags.get(REPORT_SHA_TAG, ""), "logged": logged or "",
                  "note": tags.get("signoff.note", "")}
+    with Session(site.engine) as session:
+        notice = shown_notice(session, request.query_params)
     return site.page(request, "signoff.html", viewer, versions=versions, chosen=facts, notice=notice, error="",
                      model_name=desk.model_name)
 
@@ -144,6 +147,6 @@ async def decide_on_version(request: Request, viewer: SignedIn) -> Response:
         versions = _versions(desk)
         return site.page(request, "signoff.html", viewer, status=409, versions=versions, chosen=None,
                          notice="", error=error, model_name=desk.model_name)
-    notice = f"Version {version} {decision} by {viewer.name}" + ("; it is now champion." if entry["promoted"]
-                                                                  else ".")
-    return RedirectResponse("/panel/signoff?" + urlencode({"version": version, "notice": notice}), status_code=303)
+    notice = notice_query("decided_and_promoted" if entry["promoted"] else "decided", version=version,
+                          decision=decision, account=viewer.name)
+    return RedirectResponse("/panel/signoff?" + urlencode({"version": version}) + "&" + notice, status_code=303)

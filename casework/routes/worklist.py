@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -11,19 +9,23 @@ from sqlalchemy.orm import Session
 from casework import audit, store
 from casework.auth import accounts, locked_accounts
 from casework.disclosure import first_reason, masked
+from casework.notices import notice_query, shown_notice
 from casework.store import CaseFilter, CaseworkError, User
 from casework.web import Area, SignedIn, checked_form, site_of
 from casework.workflow import CASEWORKERS, PANEL, SUPERVISOR
 
 area = Area("work list")
 PAGE_SIZE = 50
+MAX_PAGE = 10**9
+"""Page numbers above this are read as it: the offset stays a 64-bit integer in every database."""
 
 
 @area.route("GET", "/cases", roles=(*CASEWORKERS, PANEL))
 def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type: str = "",
               assignee: str = "", la_code: str = "", top_feature: str = "", sort: str = "queue",
-              order: str = "asc", page_number: int = 1, notice: str = "") -> Response:
+              order: str = "asc", page_number: int = 1) -> Response:
     site = site_of(request)
+    page_number = min(max(page_number, 1), MAX_PAGE)
     filters = CaseFilter(status or None, subject_type or None, assignee or None, la_code or None,
                          top_feature or None)
     with Session(site.engine) as session:
@@ -31,9 +33,15 @@ def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type
         cases, total, choices, people, run_dates = [], 0, {}, [], {}
         locked = locked_accounts(session) if viewer.role == SUPERVISOR else []
         secret = store.store_secret(session)
+        notice = shown_notice(session, request.query_params)
         if run is not None:
             cases, total = store.list_cases(session, run.run_id, filters, sort, order == "desc",
                                             page_number, PAGE_SIZE)
+            if page_number > max(1, -(-total // PAGE_SIZE)):
+                # past the last page (an old link, a typed number): show the last page
+                page_number = max(1, -(-total // PAGE_SIZE))
+                cases, total = store.list_cases(session, run.run_id, filters, sort, order == "desc",
+                                                page_number, PAGE_SIZE)
             choices = store.filter_choices(session, run.run_id)
             people = [user.name for user in accounts(session) if user.role in CASEWORKERS]
             run_dates = store.run_dates(session)
@@ -58,7 +66,7 @@ async def claim_next(request: Request, viewer: SignedIn) -> Response:
             audit.record(session, viewer.name, "claim case", str(case.id), case.subject_ref)
             case_id = case.id
     if case is None:
-        return RedirectResponse("/cases?notice=No+new+cases+are+left+to+claim.", status_code=303)
+        return RedirectResponse("/cases?" + notice_query("none_left"), status_code=303)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
@@ -82,10 +90,9 @@ async def bulk_assign(request: Request, viewer: SignedIn) -> Response:
             audit.record(session, viewer.name, "assign cases", ",".join(map(str, done)), assignee)
     except CaseworkError as error:
         with Session(site_of(request).engine) as session, session.begin():
-            audit.record(session, viewer.name, "assign cases refused", "", assignee)
-        return RedirectResponse("/cases?" + urlencode({"notice": f"Nothing was assigned: {error}."}), status_code=303)
-    notice = f"{len(done)} case(s) assigned to {assignee}."
-    if skipped:
-        notice += (f" Skipped, because they changed since the list was shown: case(s) {', '.join(map(str, skipped))};"
-                   " reload the list and choose again.")
-    return RedirectResponse("/cases?" + urlencode({"notice": notice}), status_code=303)
+            audit.record(session, viewer.name, "assign cases refused", assignee, str(error))
+        return RedirectResponse("/cases?" + notice_query("not_assignable", account=assignee), status_code=303)
+    notice = (notice_query("assigned_some_skipped", count=len(done), account=assignee,
+                           cases=", ".join(map(str, skipped))) if skipped
+              else notice_query("assigned", count=len(done), account=assignee))
+    return RedirectResponse("/cases?" + notice, status_code=303)

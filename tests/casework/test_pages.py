@@ -1,0 +1,124 @@
+"""What the case pages offer, accept and record: steps, page numbers, notices, refusals, the start line."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework import audit
+from casework.store import Case
+from tests.casework.conftest import PASSWORD, case_site
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def site(scored, tmp_path_factory):
+    return case_site(scored, tmp_path_factory.mktemp("pages"))
+
+
+def _signed_in(app, name: str) -> tuple[TestClient, str]:
+    client = TestClient(app, follow_redirects=False)
+    token = CSRF.search(client.get("/login").text).group(1)
+    assert client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token}).status_code == 303
+    return client, CSRF.search(client.get("/cases" if name != "admin" else "/admin/users").text).group(1)
+
+
+def _new_case(engine) -> Case:
+    with Session(engine) as session:
+        return session.scalars(select(Case).where(Case.status == "new").order_by(Case.rank)).first()
+
+
+def _log(engine) -> list[tuple[str, str, str, str]]:
+    with Session(engine) as session:
+        return [(entry.actor, entry.action, entry.target, entry.detail) for entry in audit.recent_entries(session)]
+
+
+def test_take_this_case_is_not_offered_on_a_case_assigned_to_someone_else(site):
+    engine, app = site
+    case = _new_case(engine)
+    other, other_token = _signed_in(app, "investigator")
+    assert 'id="take"' in other.get(f"/cases/{case.id}").text
+    ivy, ivy_token = _signed_in(app, "ivy")
+    assert ivy.post(f"/cases/{case.id}/assign", data={"csrf_token": ivy_token, "version": str(case.version)}
+                    ).status_code == 303
+    page = other.get(f"/cases/{case.id}").text
+    assert "assigned to <strong id=\"assignee\">ivy</strong>" in page and 'id="take"' not in page
+    assert 'id="take"' not in ivy.get(f"/cases/{case.id}").text  # already hers
+    # a supervisor may take over another's case, and is offered it
+    supervisor, _ = _signed_in(app, "supervisor")
+    assert 'id="take"' in supervisor.get(f"/cases/{case.id}").text
+
+
+def test_a_number_out_of_range_gives_the_last_page_or_no_case_and_one_not_a_number_a_clear_400_page(site):
+    _, app = site
+    client, _ = _signed_in(app, "investigator")
+    last = client.get("/cases?page_number=99999999999999999999")
+    assert last.status_code == 200
+    shown = re.search(r"page ([0-9,]+) of ([0-9,]+)", last.text)
+    assert shown and shown.group(1) == shown.group(2)
+    assert re.search(r"page 1 of", client.get("/cases?page_number=-5").text)
+    bad = client.get("/cases?page_number=abc")
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
+    assert "The page_number in this address is not valid" in bad.text and "<h1>Bad request</h1>" in bad.text
+    assert client.get("/cases/99999999999999999999").status_code == 404
+    assert client.get("/cases/abc").status_code == 400
+
+
+def test_only_the_pages_own_notices_are_shown(site):
+    _, app = site
+    client, _ = _signed_in(app, "supervisor")
+    forged = client.get("/cases?notice=Your+account+is+suspended:+call+0800+000+000")
+    assert forged.status_code == 200 and "suspended" not in forged.text and 'class="notice"' not in forged.text
+    nobody = client.get("/cases?notice=assigned&count=2&account=someone+made+up")
+    assert "someone made up" not in nobody.text and 'class="notice"' not in nobody.text
+    assert 'class="notice" role="status">2 case(s) assigned to ivy.' in client.get(
+        "/cases?notice=assigned&count=2&account=ivy").text
+    admin, _ = _signed_in(app, "admin")
+    assert "suspended" not in admin.get("/admin/users?notice=Your+account+is+suspended").text
+
+
+def test_refused_actions_are_in_the_access_log(site):
+    engine, app = site
+    case = _new_case(engine)
+    ivy, ivy_token = _signed_in(app, "ivy")
+    assert ivy.post(f"/cases/{case.id}/assign", data={"csrf_token": ivy_token, "version": str(case.version)}
+                    ).status_code == 303
+    other, other_token = _signed_in(app, "investigator")
+    refused = other.post(f"/cases/{case.id}/start", data={"csrf_token": other_token, "version": str(case.version + 1)})
+    assert refused.status_code == 409
+    assert ("investigator", "start review refused", str(case.id)) in {entry[:3] for entry in _log(engine)}
+    panel, panel_token = _signed_in(app, "panel")
+    assert panel.post("/cases/claim-next", data={"csrf_token": panel_token}).status_code == 403
+    assert ("panel", "refused", "POST /cases/claim-next", "the panel role cannot open this page") in _log(engine)
+    assert other.post("/cases/claim-next", data={"csrf_token": "forged"}).status_code == 403
+    assert ("investigator", "refused", "POST /cases/claim-next",
+            "the form did not carry the session's token") in _log(engine)
+
+
+def test_the_app_logs_its_start_line_at_info(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).with_name("counterfraud")), "app", "--workspace", str(tmp_path / "ws"),
+               "--port", str(port)]
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, line = time.monotonic() + 120, ""
+        while time.monotonic() < deadline and "case review on" not in line:
+            line = server.stderr.readline()
+            if not line and server.poll() is not None:
+                break
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert f"INFO casework.commands: case review on http://127.0.0.1:{port} (0 cases in the store)" in line
