@@ -35,3 +35,14 @@ def test_an_open_case_assigned_from_an_earlier_run_is_told_so_after_a_later_run(
     assert "is open and assigned to an investigator." in text
     assert "ivy" not in text  # who works the case is not the subject's data
     assert "2 scoring runs are kept" in text
+
+
+def test_an_empty_case_store_is_a_one_line_error_naming_what_to_do(tmp_path, capsys):
+    from pipelines.cli import EXIT_USER_ERROR, main
+
+    config = tmp_path / "oversight.yaml"
+    config.write_text("oversight:\n  appeals_route: write to us\n  contact: us@example.org\n", encoding="utf-8")
+    assert main(["explain-subject", "--ref", "BC1", "--workspace", str(tmp_path / "ws"),
+                 "--config", str(config)]) == EXIT_USER_ERROR
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "holds no scoring run yet" in error[0] and "counterfraud cases import" in error[0]
