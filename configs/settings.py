@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -217,6 +217,22 @@ class OrchestrationSettings(_Strict):
     """Port of the Prefect server ``counterfraud server`` starts (on 127.0.0.1)."""
     server_database_url: str | None = None
     """Database of that server, e.g. postgresql+asyncpg://user@host/db; default: SQLite in the workspace."""
+    engine: Literal["local", "dask"] = "local"
+    """Where the per-subject work of a scoring run (scores, explanations, reasons) runs: ``local`` in
+    this process, or ``dask`` per partition of the subjects on a Dask cluster, through Prefect's
+    Dask task runner. Both give the same case list, byte for byte."""
+    dask_address: str | None = None
+    """An existing Dask scheduler, e.g. tcp://scheduler.internal:8786; null = a LocalCluster per run."""
+    dask_workers: int = Field(2, ge=1)
+    """Workers of that LocalCluster (one thread each)."""
+    dask_worker_memory: str = "4GiB"
+    """Memory limit of each LocalCluster worker, e.g. 4GiB (Dask's size syntax)."""
+    dask_processes: bool = True
+    """LocalCluster workers in processes of their own (false: threads of the run's process, which
+    share one interpreter lock)."""
+    dask_partition_rows: int = Field(65_536, ge=1)
+    """Subjects per partition on the ``dask`` engine. A multiple of the detector's scoring block
+    (65 536 rows) keeps every float identical to ``local`` whatever the arithmetic library."""
 
 
 class SourceSettings(_Strict):

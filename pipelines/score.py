@@ -70,6 +70,7 @@ from pipelines.drift import (
     training_profiles,
     write_drift,
 )
+from pipelines.engine import DASK, dask_task_runner, gathered, row_partitions
 from pipelines.prepare import prepare_features
 from pipelines.runs import COMPLETE, new_run_id, staged_run
 from pipelines.validate import REJECTS_FILE, SUMMARY_FILE, format_tables
@@ -139,7 +140,6 @@ class _Stopwatch:
         self.logger.info("%s done in %.1f s", name, self.seconds[name])
 
 
-@flow(name="score", validate_parameters=False)
 def score_flow(
     data_dir: str | Path,
     out_dir: str | Path | None,
@@ -149,6 +149,12 @@ def score_flow(
     model_version: str | int | None = None,
 ) -> dict[str, Any]:
     """Score every live subject of ``data_dir`` and write the explained case list to ``out_dir``.
+
+    The Prefect flow ``score`` runs in this process (``orchestration.engine: local``) or with
+    Prefect's Dask task runner (``dask``, :mod:`pipelines.engine`): then the scores, the
+    explanations and the reasons are worked out per partition of the subjects on the Dask
+    cluster, and ranking, capacity, the control sample and the related subjects stay whole.
+    Both engines write the same outputs of the data contract, byte for byte.
 
     Parameters
     ----------
@@ -177,6 +183,22 @@ def score_flow(
         ``run_id``, ``run_dir``, ``status``, ``data_fingerprint`` and ``drift`` (its worst figures
         and ``alert``; an alert also emits the Prefect event ``counterfraud.drift.alert``).
     """
+    flow_run = scoring_flow
+    if settings.orchestration.engine == DASK:
+        flow_run = scoring_flow.with_options(task_runner=dask_task_runner(settings.orchestration))
+    return flow_run(data_dir, out_dir, workspace, settings, capacity=capacity, model_version=model_version)
+
+
+@flow(name="score", validate_parameters=False)
+def scoring_flow(
+    data_dir: str | Path,
+    out_dir: str | Path | None,
+    workspace: Workspace,
+    settings: Settings,
+    capacity: int | float | None = None,
+    model_version: str | int | None = None,
+) -> dict[str, Any]:
+    """The Prefect flow of :func:`score_flow`, on the task runner it was given."""
     log = get_run_logger()
     run_id = new_run_id()
     log.info("run %s", run_id)
@@ -193,9 +215,16 @@ def score_flow(
         check_may_score(model.model_name, model.version, model.tags, workspace.root / SIGNOFF_LOG)
     extract, links, features_table, as_of = prepare(data_dir, settings, stage=clock.stage,
                                                     report_dir=out_dir or workspace.scoring_dir)
+    # on Dask the per-row work runs one task per partition; the rest of the flow sees whole frames
+    per_partition = settings.orchestration.engine == DASK
+    partition_rows = settings.orchestration.dask_partition_rows
     with clock.stage("score"):
         log.info("scoring %d live subjects", len(features_table))
-        scores = score(model, features_table)
+        if per_partition:
+            scores = gathered([score.submit(model, part)
+                               for part in row_partitions(features_table, partition_rows)])
+        else:
+            scores = score(model, features_table)
     with clock.stage("rank"):
         ranked = rank(features_table["subject_ref"], features_table["subject_type"], scores[SCORE_COLUMN],
                       capacity)
@@ -204,9 +233,20 @@ def score_flow(
         log.info("%d of %d subjects flagged, %d drawn for the control sample", len(flagged), len(ranked),
                  int(ranked["control"].sum()))
     with clock.stage("explain"):
-        explanations = explain(model.detector, flagged, model.feature_names, flagged["score"])
+        if per_partition:
+            flagged_parts = row_partitions(flagged, partition_rows)
+            explained = [explain.submit(model.detector, part, model.feature_names, part["score"])
+                         for part in flagged_parts]
+            explanations = gathered(explained, ignore_index=True)
+        else:
+            explanations = explain(model.detector, flagged, model.feature_names, flagged["score"])
     with clock.stage("reasons and related"):
-        reasons = reason(explanations, flagged, settings.explanations.top_reasons)
+        if per_partition:
+            reasons = gathered([reason.submit(part_explained, part, settings.explanations.top_reasons)
+                                for part_explained, part in zip(explained, flagged_parts, strict=True)],
+                               ignore_index=True)
+        else:
+            reasons = reason(explanations, flagged, settings.explanations.top_reasons)
         # every case on the work list, control cases included, lists who shares its person or home
         related = relate(features_table, ranked.loc[ranked["work_list"], "subject_ref"])
         cases = assemble(ranked, join(reasons, flagged["subject_ref"]), related, model.version)

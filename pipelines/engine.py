@@ -1,0 +1,80 @@
+"""Where a flow's per-subject work runs: in the flow's process (``local``) or on Dask (``dask``).
+
+On ``dask`` the flow runs with Prefect's ``DaskTaskRunner``: on an existing scheduler
+(``orchestration.dask_address``) or on a LocalCluster started for the run. The work that is
+independent per row is cut into row partitions (:func:`row_partitions`), one Prefect task is
+submitted per partition, and the results are put back together in partition order
+(:func:`gathered`), so the concatenation is the frame the ``local`` engine computes in one piece.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from prefect.futures import PrefectFuture
+
+from configs.settings import OrchestrationSettings
+
+LOCAL = "local"
+DASK = "dask"
+WORKER_PRELOAD = ("models.registry", "models.explain")
+"""Modules a LocalCluster worker imports at start: those the partition tasks run."""
+
+
+def dask_task_runner(orchestration: OrchestrationSettings) -> Any:
+    """Prefect's ``DaskTaskRunner`` on the configured cluster.
+
+    Parameters
+    ----------
+    orchestration : OrchestrationSettings
+        ``dask_address`` names an existing scheduler; without it a LocalCluster of
+        ``dask_workers`` single-threaded workers of ``dask_worker_memory`` each is started
+        when the flow starts and closed when it ends.
+    """
+    from prefect_dask import DaskTaskRunner
+
+    if orchestration.dask_address:
+        return DaskTaskRunner(address=orchestration.dask_address)
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={
+            "n_workers": orchestration.dask_workers,
+            "threads_per_worker": 1,
+            "memory_limit": orchestration.dask_worker_memory,
+            "processes": orchestration.dask_processes,
+            "dashboard_address": None,  # no web page nobody asked for
+            # a worker process imports the model's libraries before it joins: importing them while
+            # unpickling the first task blocks the worker long enough for the scheduler to drop it
+            "preload": list(WORKER_PRELOAD),
+        },
+    )
+
+
+def row_partitions(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
+    """``frame`` cut into consecutive pieces of ``rows`` rows (the last may be shorter).
+
+    An empty frame is one empty partition, so the work still returns its (empty) result.
+
+    Examples
+    --------
+    >>> [len(part) for part in row_partitions(pd.DataFrame({"a": range(5)}), 2)]
+    [2, 2, 1]
+    >>> [len(part) for part in row_partitions(pd.DataFrame({"a": []}), 2)]
+    [0]
+    """
+    return [frame.iloc[start:start + rows] for start in range(0, max(len(frame), 1), rows)]
+
+
+def gathered(futures: Sequence[PrefectFuture], *, ignore_index: bool = False) -> pd.DataFrame:
+    """The frames the submitted partition tasks return, concatenated in submission order.
+
+    Parameters
+    ----------
+    futures : sequence of PrefectFuture
+        One per partition, in the partitions' order; each failed task raises here.
+    ignore_index : bool
+        Number the rows afresh (for results that are numbered from 0, not indexed by subject).
+    """
+    return pd.concat([future.result() for future in futures], ignore_index=ignore_index)
