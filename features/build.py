@@ -46,7 +46,12 @@ KEY_COLUMNS: tuple[str, ...] = (
     "phone_token",
     "email_token",
 )
-EARNING_INCOME_TYPES: tuple[str, ...] = ("paye_employment", "self_employment")
+MONTHLY_INCOME_TYPES: tuple[str, ...] = ("paye_employment",)
+"""Income reported for the month it is paid in (pay through PAYE)."""
+PERIODIC_INCOME_TYPES: tuple[str, ...] = ("self_employment",)
+"""Earnings reported for a quarter or a year: spread evenly over the months compared, as no one month shows it."""
+PROPERTY_INCOME_TYPE = "property"
+"""Rental income: means of its own, not earnings a claimant declares as such, so it is a column of its own."""
 SAVINGS_INCOME_TYPE = "savings_interest"
 INTEREST_LOOKBACK_MONTHS = 12
 CAPITAL_TESTED_BENEFITS: tuple[str, ...] = ("universal_credit", "pension_credit")
@@ -380,6 +385,7 @@ def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
             "living_alone_discount": 0.0,
             "declared_adults": benefit["adults_in_household"].astype("float64"),
             "declared_occupants": np.nan,
+            "declared_household": (benefit["adults_in_household"] + benefit["children_in_household"]).astype("float64"),
             "housing_cost": benefit["monthly_housing_costs"].astype("float64"),
         }
     )
@@ -403,6 +409,7 @@ def _claims(extract: Extract, keys: _Keys) -> pd.DataFrame:
             "living_alone_discount": _is_in(housing["scheme"], (LIVING_ALONE_SCHEME,)).astype("float64"),
             "declared_adults": housing["occupants_declared"].astype("float64"),
             "declared_occupants": housing["occupants_declared"].astype("float64"),
+            "declared_household": housing["occupants_declared"].astype("float64"),
             "housing_cost": housing["monthly_rent"].astype("float64"),
         }
     )
@@ -446,9 +453,11 @@ def _registered_electors(extract: Extract, as_of: pd.Timestamp) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class _Income:
-    """Per person code: earnings per month of the window, savings interest over a year, any NINO."""
+    """Per person code and month of the window: monthly and periodic income; savings interest over a year; any NINO."""
 
-    earnings: np.ndarray
+    monthly: np.ndarray
+    periodic: np.ndarray
+    property: np.ndarray
     annual_interest: np.ndarray
     has_nino: np.ndarray
 
@@ -459,7 +468,9 @@ def _person_income(tax_records: pd.DataFrame, keys: _Keys, as_of_month: int,
     lookback = max(window, INTEREST_LOOKBACK_MONTHS)
     month = _period_months(tax_records["period"]) - (as_of_month - lookback + 1)
     in_scope = (month >= 0) & (month < lookback)
-    earning = in_scope & _is_in(tax_records["income_type"], EARNING_INCOME_TYPES)
+    monthly = in_scope & _is_in(tax_records["income_type"], MONTHLY_INCOME_TYPES)
+    periodic = in_scope & _is_in(tax_records["income_type"], PERIODIC_INCOME_TYPES)
+    rental = in_scope & _is_in(tax_records["income_type"], (PROPERTY_INCOME_TYPE,))
     interest = in_scope & _is_in(tax_records["income_type"], (SAVINGS_INCOME_TYPE,))
 
     claim_nino, ninos = _factorize(keys.claim_nino)
@@ -471,22 +482,28 @@ def _person_income(tax_records: pd.DataFrame, keys: _Keys, as_of_month: int,
     tax_nino = _at(nino_of_tax, tax_codes)
 
     amount = tax_records["amount"].to_numpy(np.float64)
-    earn_rows = (tax_nino >= 0) & earning & (month >= lookback - window)
-    earnings_by_nino = np.bincount(
-        tax_nino[earn_rows] * window + (month[earn_rows] - (lookback - window)),
-        weights=amount[earn_rows], minlength=len(ninos) * window,
-    ).reshape(len(ninos), window)
+
+    def by_nino_and_month(kind: np.ndarray) -> np.ndarray:
+        rows = (tax_nino >= 0) & kind & (month >= lookback - window)
+        return np.bincount(tax_nino[rows] * window + (month[rows] - (lookback - window)),
+                           weights=amount[rows], minlength=len(ninos) * window).reshape(len(ninos), window)
+
     interest_rows = (tax_nino >= 0) & interest & (month >= lookback - INTEREST_LOOKBACK_MONTHS)
     interest_by_nino = np.bincount(tax_nino[interest_rows], weights=amount[interest_rows], minlength=len(ninos))
 
     pairs = _distinct(_pair(keys.claim_person, claim_nino, len(ninos)))
     pair_person, pair_nino = np.divmod(pairs, max(len(ninos), 1))
-    earnings = np.zeros((keys.people, window))
-    for column in range(window):
-        earnings[:, column] = np.bincount(pair_person, weights=earnings_by_nino[pair_nino, column],
-                                          minlength=keys.people)
+
+    def by_person(by_nino: np.ndarray) -> np.ndarray:
+        per_person = np.zeros((keys.people, window))
+        for column in range(window):
+            per_person[:, column] = np.bincount(pair_person, weights=by_nino[pair_nino, column], minlength=keys.people)
+        return per_person
+
     return _Income(
-        earnings=earnings,
+        monthly=by_person(by_nino_and_month(monthly)),
+        periodic=by_person(by_nino_and_month(periodic)),
+        property=by_person(by_nino_and_month(rental)),
         annual_interest=np.bincount(pair_person, weights=interest_by_nino[pair_nino], minlength=keys.people),
         has_nino=np.bincount(pair_person, minlength=keys.people) > 0,
     )
@@ -494,16 +511,22 @@ def _person_income(tax_records: pd.DataFrame, keys: _Keys, as_of_month: int,
 
 def _tax_context(subjects: pd.DataFrame, person: np.ndarray, income: _Income, first_month: int,
                  settings: Settings) -> pd.DataFrame:
-    """Earnings over the claim's months of the window and its latest months; capital implied by interest."""
-    window = income.earnings.shape[1]
+    """Earnings over the claim's months of the window and its latest months; capital implied by interest.
+
+    Periodic earnings (self-employment) count in every compared month at their mean over them;
+    property income is kept apart, over the same months.
+    """
+    window = income.monthly.shape[1]
     recent = min(settings.features.recent_months, window)
     start_offset = np.clip(_date_months(subjects["start"]) - first_month, 0, window - 1)
     recent_offset = np.maximum(start_offset, window - recent)
     columns = np.arange(window)
-    rows = income.earnings[person]
     in_window = columns[None, :] >= start_offset[:, None]
     in_recent = columns[None, :] >= recent_offset[:, None]
     window_months = (window - start_offset).astype(np.float64)
+    periodic_mean = (income.periodic[person] * in_window).sum(axis=1) / window_months
+    property_mean = (income.property[person] * in_window).sum(axis=1) / window_months
+    rows = income.monthly[person] + periodic_mean[:, None]
     recent_months = (window - recent_offset).astype(np.float64)
     known = income.has_nino[person]
     annual_interest = np.clip(income.annual_interest[person], 0.0, None)
@@ -515,6 +538,7 @@ def _tax_context(subjects: pd.DataFrame, person: np.ndarray, income: _Income, fi
             "window_months": window_months,
             "recent_months": recent_months,
             "months_with_earnings": np.where(known, ((rows > 0) & in_window).sum(axis=1), np.nan),
+            "tax_monthly_property_income": np.where(known, np.clip(property_mean, 0.0, None), np.nan),
             "annual_savings_interest": np.where(known, annual_interest, np.nan),
             "implied_capital": np.where(known, np.round(annual_interest / rate), np.nan),  # "about": to the pound
             "interest_rate": rate,
@@ -695,12 +719,35 @@ def _sharing_context(subject: _Subjects, keys: _Keys, recent: np.ndarray, claim_
     )
 
 
+def _claims_at_other_addresses(keyed: pd.DataFrame, asking: np.ndarray, same_kind: bool) -> pd.DataFrame:
+    """Pairs of an ``asking`` row of ``keyed`` (``row``, ``person``, ``kind``, ``address``, ``ref``) and a claim
+    of the same person, of the same kind or of another kind, at another address; by row, then other ref."""
+    on = ["person", "kind"] if same_kind else ["person"]
+    pairs = keyed.loc[asking].merge(keyed, on=on, suffixes=("", "_other"))
+    elsewhere = pairs["address"] != pairs["address_other"]
+    if not same_kind:
+        elsewhere &= pairs["kind"] != pairs["kind_other"]
+    return pairs.loc[elsewhere].sort_values(["row", "ref_other"])
+
+
+def _first_refs(pairs: pd.DataFrame, index: pd.Index) -> pd.Series:
+    """Per subject row, the first three other references of ``pairs`` joined by commas (missing if none)."""
+    refs = pd.Series(np.nan, index=index, dtype="str")
+    if len(pairs):
+        first = pairs.loc[pairs.groupby("row").cumcount().to_numpy() < 3]
+        joined = first.groupby("row")["ref_other"].agg(", ".join)
+        refs.iloc[joined.index.to_numpy()] = joined.to_numpy()
+    return refs
+
+
 def _elsewhere_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.DataFrame,
                        keys: _Keys, registered_homes: np.ndarray) -> pd.DataFrame:
-    """The same person's live claims of the same kind at other addresses, and a latest registration elsewhere.
+    """The same person's live claims at other addresses, of the same kind and of other kinds, and a latest
+    registration elsewhere.
 
-    A person may hold different benefits, or a benefit and a council tax reduction, with
-    addresses recorded at different times; the same benefit or scheme for two homes at once is the anomaly.
+    The same benefit or scheme for two homes at once is the plainest anomaly; a claim of another kind
+    giving another address (a tenant's benefit claim made from where they really live) is two sources
+    disagreeing about where the person lives, which the detector weighs by how rare it is in the extract.
     Of those other claims it also counts the ones at an address where the person has never
     registered to vote (``registered_homes``: distinct person-address pair keys of every
     registration up to the as-of date): two people who share a name and date of birth each
@@ -717,23 +764,12 @@ def _elsewhere_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.
     person_place, _ = pd.factorize(_alone_where_missing(_pair(person, address, keys.addresses)))
     any_elsewhere = (per_person - np.bincount(person_place)[person_place]).astype(np.float64)
 
-    refs = pd.Series(np.nan, index=subjects.index, dtype="str")
-    if (elsewhere > 0).any():
-        keyed = pd.DataFrame({"row": np.arange(len(subjects)), "claimant": claimant, "address": address,
-                              "ref": subjects["subject_ref"].to_numpy()})
-        pairs = keyed.loc[elsewhere > 0].merge(keyed, on="claimant", suffixes=("", "_other"))
-        pairs = pairs.loc[pairs["address"] != pairs["address_other"]].sort_values(["row", "ref_other"])
-        pairs = pairs.assign(nth=pairs.groupby("row").cumcount())
-        listed = pairs.loc[pairs["nth"] < 3].pivot(index="row", columns="nth", values="ref_other")
-        text = listed[0].astype("str")
-        for nth in listed.columns[1:]:
-            text = text + (", " + listed[nth].astype("str")).fillna("")
-        refs.iloc[listed.index.to_numpy()] = text.to_numpy()
-        other_home = _pair(person[pairs["row_other"].to_numpy()], pairs["address_other"].to_numpy(), keys.addresses)
-        unregistered = pairs.loc[~np.isin(other_home, registered_homes), "row"].to_numpy()
-        elsewhere_unregistered = np.bincount(unregistered, minlength=len(subjects)).astype(np.float64)
-    else:
-        elsewhere_unregistered = np.zeros(len(subjects))
+    keyed = pd.DataFrame({"row": np.arange(len(subjects)), "person": person, "kind": kind, "address": address,
+                          "ref": subjects["subject_ref"].to_numpy()})
+    same_kind = _claims_at_other_addresses(keyed, elsewhere > 0, same_kind=True)
+    other_kind = _claims_at_other_addresses(keyed, any_elsewhere > elsewhere, same_kind=False)
+    other_home = _pair(person[same_kind["row_other"].to_numpy()], same_kind["address_other"].to_numpy(), keys.addresses)
+    unregistered = same_kind.loc[~np.isin(other_home, registered_homes), "row"].to_numpy()
 
     latest = np.full(keys.people, -1, dtype=np.int64)
     latest[keys.elector_person] = np.arange(len(electors))  # one (latest) registration per person
@@ -745,8 +781,10 @@ def _elsewhere_context(subjects: pd.DataFrame, subject: _Subjects, electors: pd.
         {
             "claims_elsewhere": elsewhere,
             "any_claims_elsewhere": any_elsewhere,
-            "claims_elsewhere_refs": refs,
-            "claims_elsewhere_unregistered": elsewhere_unregistered,
+            "claims_elsewhere_refs": _first_refs(same_kind, subjects.index),
+            "claims_elsewhere_unregistered": np.bincount(unregistered, minlength=len(subjects)).astype(np.float64),
+            "other_kind_claims_elsewhere": any_elsewhere - elsewhere,
+            "other_kind_claims_elsewhere_refs": _first_refs(other_kind, subjects.index),
             "registered_elsewhere": moved.astype(np.float64),
             "registered_elsewhere_address": ("UPRN " + _take(electors["uprn"], shown)).to_numpy(),
             "registered_elsewhere_from": _at(registered_from, shown, np.datetime64("NaT", "ns")),
@@ -815,20 +853,32 @@ def _property_words(frame: pd.DataFrame) -> pd.Series:
     return " (" + _readable(frame["property_type"]) + ")"
 
 
-def _recorded_rent_context(subjects: pd.DataFrame, subject: _Subjects, keys: _Keys) -> pd.DataFrame:
-    """For each benefit claim, the rent its claimant's live housing claim records for the same home.
+def _other_source_context(subjects: pd.DataFrame, subject: _Subjects, keys: _Keys) -> pd.DataFrame:
+    """For each claim, what the other source's live claims of the same person for the same home record.
 
-    The local authority's record of a rent is a second source for the housing costs a benefit
-    claim declares; the highest rent recorded for the person at the address is kept (a rent
-    can be recorded under more than one scheme).
+    A benefit claim and a housing claim about one home are two sources for its housing cost and its
+    household: a benefit claim is compared with the rent and occupants of the person's housing claims
+    there, a housing claim with the housing costs and the adults and children of the person's benefit
+    claims there. The highest of several is kept (a rent can be recorded under more than one scheme).
     """
     housing = (subjects["subject_type"] == "housing_claim").to_numpy()
-    rents = subjects["housing_cost"].to_numpy(np.float64)
     home = _pair(subject.person, subject.address, keys.addresses)
-    recorded = housing & (rents > 0) & (home >= 0)
-    highest = pd.Series(rents[recorded]).groupby(home[recorded]).max()
-    looked_up = pd.Series(home).map(highest).to_numpy(np.float64)
-    return pd.DataFrame({"recorded_rent": np.where(housing | (home < 0), np.nan, looked_up)}, index=subjects.index)
+
+    def other_source(column: str) -> np.ndarray:
+        values = subjects[column].to_numpy(np.float64)
+        found = np.full(len(subjects), np.nan)
+        for source in (housing, ~housing):
+            recorded = source & (values > 0) & (home >= 0)
+            highest = pd.Series(values[recorded]).groupby(home[recorded]).max()
+            looked_up = pd.Series(home).map(highest).to_numpy(np.float64)
+            found = np.where(~source & (home >= 0), looked_up, found)
+        return found
+
+    return pd.DataFrame(
+        {"other_source_housing_cost": other_source("housing_cost"),
+         "other_source_household": other_source("declared_household")},
+        index=subjects.index,
+    )
 
 
 def _peer_context(subjects: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -932,7 +982,8 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
 
     income = _person_income(extract.tax_records, keys, as_of_month, window)
     recent_months = min(settings.features.recent_months, window)
-    earning = income.earnings[:, window - recent_months:].sum(axis=1) > 0
+    # earning now: pay in the latest months, or periodic income reported for the window
+    earning = (income.monthly[:, window - recent_months:].sum(axis=1) > 0) | (income.periodic.sum(axis=1) > 0)
 
     arrival = _arrival(subjects, subject, electors, keys)
     context = pd.concat(
@@ -944,7 +995,7 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
             _sharing_context(subject, keys, recent, claims["start"].to_numpy("datetime64[ns]"),
                              subjects["start"].to_numpy("datetime64[ns]"), subjects.index),
             _elsewhere_context(subjects, subject, electors, keys, registered_homes),
-            _recorded_rent_context(subjects, subject, keys),
+            _other_source_context(subjects, subject, keys),
             _peer_context(subjects, settings),
         ],
         axis=1,

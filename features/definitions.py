@@ -139,11 +139,12 @@ CONTEXT: dict[str, ContextSpec] = {
     spec.name: spec
     for spec in (
         _context("declared_monthly_earnings", "Earnings the claimant declared, per month.", "gbp"),
-        _context("tax_monthly_earnings", "Mean monthly PAYE and self-employment income in tax records over the compared months of the claim.", "gbp"),
-        _context("tax_lowest_recent_monthly_earnings", "Lowest monthly PAYE and self-employment income over the latest months of the claim.", "gbp"),
+        _context("tax_monthly_earnings", "Mean monthly income from employment and self-employment in tax records over the compared months of the claim.", "gbp"),
+        _context("tax_lowest_recent_monthly_earnings", "Lowest monthly employment income over the latest months of the claim, plus the self-employment income of the compared months spread evenly over them (it is reported for a quarter or a year, not a month).", "gbp"),
+        _context("tax_monthly_property_income", "Mean monthly property (rental) income in tax records over the compared months of the claim.", "gbp"),
         _context("window_months", "Months of the claim compared with tax records (up to the earnings window).", "months"),
         _context("recent_months", "Latest months of the claim compared with tax records.", "months"),
-        _context("months_with_earnings", "Compared months in which tax records show earnings.", "months"),
+        _context("months_with_earnings", "Compared months in which tax records show earnings (self-employment income, reported for a quarter or a year, counts in every month it covers).", "months"),
         _context("declared_savings", "Capital the claimant declared.", "gbp"),
         _context("capital_rules_apply", "The benefit's award depends on the claimant's capital (universal credit, pension credit).", "flag"),
         _context("annual_savings_interest", "Savings interest in tax records over the last twelve months.", "gbp"),
@@ -153,6 +154,8 @@ CONTEXT: dict[str, ContextSpec] = {
         _context("living_alone_discount", "The claim is a single person discount: the claimant declares that no other adult lives at the address.", "flag"),
         _context("declared_adults", "Adults declared in the household, the claimant included (housing: occupants declared).", "count", ("adult", "adults")),
         _context("declared_occupants", "Occupants a housing claim declares, the claimant included.", "count", ("person", "people")),
+        _context("declared_household", "People the claim declares in the household, the claimant included: adults and children (housing: occupants declared).", "count", ("person", "people")),
+        _context("other_source_household", "People the other source's live claim of the same person for the same home declares (a benefit claim's adults and children, a housing claim's occupants; the largest if several).", "count", ("person", "people")),
         _context("claimant_arrival", "When the claimant arrived at the address: the claim start, or the claimant's own electoral registration there when earlier.", "date"),
         _context("claimant_registered_at_arrival", "The claimant's own electoral registration at the address predates the claim, and marks the arrival.", "flag"),
         _context("other_registered_adults", "Other people whose latest electoral registration (on or before the as-of date) is at the address and dates from the claimant's arrival (less a few months) or later.", "count", _OTHER_ADULTS),
@@ -169,6 +172,8 @@ CONTEXT: dict[str, ContextSpec] = {
         _context("others_sharing_started_together", "Other people, claiming from other addresses, whose benefit claims in the window share the claim's bank account, phone or e-mail and started within a month of it.", "count", _OTHER_PEOPLE),
         _context("claims_elsewhere", "Other live claims of the same kind (benefit or housing scheme) by the same person at other addresses.", "count", ("other live claim", "other live claims")),
         _context("any_claims_elsewhere", "Other live claims of any kind by the same person at other addresses.", "count", ("other live claim", "other live claims")),
+        _context("other_kind_claims_elsewhere", "Other live claims of another kind (a benefit against a housing scheme, or another benefit or scheme) by the same person at other addresses.", "count", ("live claim", "live claims")),
+        _context("other_kind_claims_elsewhere_refs", "References of up to three of those claims.", "text"),
         _context("claims_elsewhere_refs", "References of up to three of those claims.", "text"),
         _context("claims_elsewhere_unregistered", "Of the other live claims of the same kind, those at an address where the person has never registered to vote.", "count", ("other live claim", "other live claims")),
         _context("registered_elsewhere", "The person's latest electoral registration is at another address.", "flag"),
@@ -177,7 +182,7 @@ CONTEXT: dict[str, ContextSpec] = {
         _context("housing_cost", "Monthly housing costs (benefit claims) or rent (housing claims).", "gbp"),
         _context("peer_housing_cost", "Median monthly housing cost of live claims in the same peer group.", "gbp"),
         _context("housing_peer_group", "The peer group: local authority, bedrooms and property type (housing claims: within their scheme), or the narrowest wider group with enough claims.", "text"),
-        _context("recorded_rent", "Rent recorded on a live housing claim of the same person for the same home (highest if several).", "gbp"),
+        _context("other_source_housing_cost", "Monthly housing cost the other source records for the same person and home: the rent of a live housing claim (for a benefit claim) or the housing costs of a live benefit claim (for a housing claim); the highest if several.", "gbp"),
     )
 }
 
@@ -249,6 +254,10 @@ def _earnings_log_ratio(frame: pd.DataFrame) -> pd.Series:
                                                        EARNINGS_TOLERANCE_GBP, EARNINGS_TOLERANCE_SHARE)
 
 
+def _property_income(frame: pd.DataFrame) -> pd.Series:
+    return _evidence_weight(frame) * frame["tax_monthly_property_income"]
+
+
 def _capital_gap(frame: pd.DataFrame) -> pd.Series:
     gap = _excess_beyond(frame, "implied_capital", "declared_savings", CAPITAL_TOLERANCE_GBP, TOLERANCE_SHARE)
     return gap.where(frame["capital_rules_apply"] > 0, 0.0)
@@ -272,12 +281,12 @@ def _outside_shared_house(values: pd.Series, frame: pd.DataFrame) -> pd.Series:
 
 def _undeclared_adults(frame: pd.DataFrame) -> pd.Series:
     weight = np.where(frame["claimant_registered_at_arrival"] > 0, 1.0, UNATTESTED_ARRIVAL_WEIGHT)
-    undeclared = weight * _excess(frame, "adults_moved_in_with_claimant", "declared_occupants", offset=1.0)
+    undeclared = weight * _excess(frame, "adults_moved_in_with_claimant", "declared_adults", offset=1.0)
     return _outside_shared_house(undeclared, frame)
 
 
 def _undeclared_earning_adults(frame: pd.DataFrame) -> pd.Series:
-    return _outside_shared_house(_excess(frame, "other_earning_adults", "declared_occupants", offset=1.0), frame)
+    return _outside_shared_house(_excess(frame, "other_earning_adults", "declared_adults", offset=1.0), frame)
 
 
 def _undeclared_adults_moved_in_later(frame: pd.DataFrame) -> pd.Series:
@@ -287,29 +296,30 @@ def _undeclared_adults_moved_in_later(frame: pd.DataFrame) -> pd.Series:
     A child of the household coming of age also registers after the claimant arrived, but from no
     earlier address: only arrivals registered at another address before count.
     """
-    undeclared = _excess(frame, "other_registered_adults", "declared_occupants", offset=1.0)
+    undeclared = _excess(frame, "other_registered_adults", "declared_adults", offset=1.0)
     return _outside_shared_house(np.minimum(frame["adults_moved_in_later_from_elsewhere"], undeclared), frame)
 
 
 def _undeclared_other_claimants(frame: pd.DataFrame) -> pd.Series:
-    return _outside_shared_house(_excess(frame, "other_claimants_at_address", "declared_occupants", offset=1.0), frame)
+    return _outside_shared_house(_excess(frame, "other_claimants_at_address", "declared_adults", offset=1.0), frame)
+
+
+def _adults_beyond_declared_household(frame: pd.DataFrame) -> pd.Series:
+    """The largest of the counts of other adults at the address beyond those the claim declares.
+
+    They describe one household (who arrived with the claimant, who came later, who earns, who claims),
+    so a benefit claim takes the largest rather than adding four views of the same people.
+    """
+    return pd.concat([_undeclared_adults(frame), _undeclared_earning_adults(frame),
+                      _undeclared_adults_moved_in_later(frame), _undeclared_other_claimants(frame)], axis=1).max(axis=1)
+
+
+def _household_larger_in_other_source(frame: pd.DataFrame) -> pd.Series:
+    return _excess(frame, "other_source_household", "declared_household")
 
 
 def _claimants_during_discount(frame: pd.DataFrame) -> pd.Series:
     return frame["other_claimants_at_address"].where(frame["living_alone_discount"] > 0, 0.0)
-
-
-MIN_AGREEING_SIGNS = 2
-"""One sign alone (a stale registration, a claim not yet closed) is common; two agreeing are not."""
-
-
-def _signs_of_living_elsewhere(frame: pd.DataFrame) -> pd.Series:
-    signs = (
-        (frame["registered_elsewhere"] > 0).astype("float64")
-        + (frame["any_claims_elsewhere"] > 0)
-        + (frame["adults_moved_in_later"] > frame["declared_occupants"] - 1.0)
-    )
-    return signs.where(signs >= MIN_AGREEING_SIGNS, 0.0)
 
 
 def _possible_undeclared_partner(frame: pd.DataFrame) -> pd.Series:
@@ -348,11 +358,12 @@ def _housing_cost_far_above_peers(frame: pd.DataFrame) -> pd.Series:
     return _log_ratio_above(frame, "housing_cost", "peer_housing_cost", FAR_ABOVE_PEERS_SHARE)
 
 
-def _housing_cost_above_recorded_rent(frame: pd.DataFrame) -> pd.Series:
-    return _log_ratio_above(frame, "housing_cost", "recorded_rent", TOLERANCE_SHARE)
+def _housing_cost_above_other_source(frame: pd.DataFrame) -> pd.Series:
+    return _log_ratio_above(frame, "housing_cost", "other_source_housing_cost", TOLERANCE_SHARE)
 
 
 _HOUSING_HOUSEHOLD = "the claim declares {declared_occupants} living there, the claimant included."
+_BENEFIT_HOUSEHOLD = "the claim declares {declared_adults} in the household, the claimant included."
 
 #: The model features, in model column order.
 FEATURES: tuple[FeatureSpec, ...] = (
@@ -377,6 +388,17 @@ FEATURES: tuple[FeatureSpec, ...] = (
         reason="Over the last {window_months} of the claim, tax records show earnings in {months_with_earnings}, averaging {tax_monthly_earnings} a month (at least {tax_lowest_recent_monthly_earnings} in each of the latest {recent_months}), against {declared_monthly_earnings} a month declared.",
         context=("months_with_earnings", "window_months", "tax_monthly_earnings", "declared_monthly_earnings", "tax_lowest_recent_monthly_earnings", "recent_months"),
         compute=_earnings_log_ratio,
+    ),
+    FeatureSpec(
+        name="property_income",
+        label="Property income in tax records (£ a month)",
+        meaning="Mean monthly property (rental) income in tax records over the compared months of the claim, weighted by months compared / (months compared + 3): means the claim's declared earnings do not cover, weighed by how rare it is among the extract's claimants.",
+        unit="gbp_per_month",
+        suspicious="high",
+        applies_to="benefit_claim",
+        reason="Tax records show property income of {tax_monthly_property_income} a month over the last {window_months} of the claim; the claim declares earnings of {declared_monthly_earnings} a month.",
+        context=("tax_monthly_property_income", "window_months", "declared_monthly_earnings"),
+        compute=_property_income,
     ),
     FeatureSpec(
         name="capital_gap",
@@ -408,8 +430,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
         suspicious="high",
         applies_to="housing_claim",
         reason="{adults_moved_in_with_claimant} registered to vote at the address when the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
-        context=("adults_moved_in_with_claimant", "claimant_arrival", "claimant_registered_at_arrival", "declared_occupants",
-                 "shared_house"),
+        context=("adults_moved_in_with_claimant", "claimant_arrival", "claimant_registered_at_arrival", "declared_adults",
+                 "declared_occupants", "shared_house"),
         compute=_undeclared_adults,
     ),
     FeatureSpec(
@@ -420,7 +442,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
         suspicious="high",
         applies_to="housing_claim",
         reason="Tax records show earnings over the latest {recent_months} for {other_earning_adults} registered at the address since the claimant arrived ({claimant_arrival}); " + _HOUSING_HOUSEHOLD,
-        context=("other_earning_adults", "recent_months", "claimant_arrival", "declared_occupants", "shared_house"),
+        context=("other_earning_adults", "recent_months", "claimant_arrival", "declared_adults", "declared_occupants",
+                 "shared_house"),
         compute=_undeclared_earning_adults,
     ),
     FeatureSpec(
@@ -432,19 +455,46 @@ FEATURES: tuple[FeatureSpec, ...] = (
         applies_to="housing_claim",
         reason="{adults_moved_in_later_from_elsewhere} registered to vote at the address after the claimant arrived ({claimant_arrival}), having been registered at another address before; {other_registered_adults} registered there in all since then; " + _HOUSING_HOUSEHOLD,
         context=("adults_moved_in_later_from_elsewhere", "other_registered_adults", "claimant_arrival",
-                 "declared_occupants", "shared_house"),
+                 "declared_adults", "declared_occupants", "shared_house"),
         compute=_undeclared_adults_moved_in_later,
     ),
     FeatureSpec(
         name="undeclared_other_claimants",
         label="Undeclared other claimants at the address",
-        meaning="Other people with a live benefit or housing claim at the same address, beyond the other occupants the housing claim declares (0 if none, and 0 in a house in multiple occupation, whose other residents let their own rooms). Housing claims only: a benefit claim covers one person or couple, and other adults at home claim in their own right.",
+        meaning="Other people with a live benefit or housing claim at the same address, beyond the other adults the claim declares (0 if none, and 0 in a house in multiple occupation, whose other residents let their own rooms).",
         unit="count",
         suspicious="high",
         applies_to="housing_claim",
         reason="{other_claimants_at_address} with live claims of their own give this address; " + _HOUSING_HOUSEHOLD,
-        context=("other_claimants_at_address", "declared_occupants", "shared_house"),
+        context=("other_claimants_at_address", "declared_adults", "declared_occupants", "shared_house"),
         compute=_undeclared_other_claimants,
+    ),
+    FeatureSpec(
+        name="adults_beyond_declared_household",
+        label="Adults at address beyond the benefit household",
+        meaning="For a benefit claim: the largest of the counts of other adults at the address since the claimant arrived beyond the other adults the claim declares: those who registered with the claimant (halved when only the claim start marks the arrival), those who came later from another home, those with earnings, those with live claims of their own (0 if none, and 0 in a house in multiple occupation). Adult children and lodgers live with honest claimants too: how rare this is in the extract weighs it.",
+        unit="count",
+        suspicious="high",
+        applies_to="benefit_claim",
+        reason="Since the claimant arrived ({claimant_arrival}), {other_registered_adults} registered to vote at the address "
+               "({adults_moved_in_with_claimant} with the claimant, {adults_moved_in_later_from_elsewhere} later from another home), "
+               "{other_earning_adults} with earnings, and {other_claimants_at_address} with live claims of their own give it; " + _BENEFIT_HOUSEHOLD,
+        context=("adults_moved_in_with_claimant", "adults_moved_in_later_from_elsewhere", "other_registered_adults",
+                 "other_earning_adults", "other_claimants_at_address", "claimant_arrival", "claimant_registered_at_arrival",
+                 "declared_adults", "shared_house"),
+        compute=_adults_beyond_declared_household,
+    ),
+    FeatureSpec(
+        name="household_larger_in_other_source",
+        label="Larger household in the other source",
+        meaning="People the other source's live claim of the same person for the same home declares, beyond the people this claim declares (0 if not more, or no such claim): a benefit claim and a housing claim of one person about one home that disagree on who lives there.",
+        unit="count",
+        suspicious="high",
+        applies_to="both",
+        reason="The claim declares {declared_household} in the household; the same person's housing claim for the same home declares {other_source_household}.",
+        housing_reason="The claim declares {declared_household} living there; the same person's benefit claim for the same home declares {other_source_household} in the household.",
+        context=("declared_household", "other_source_household"),
+        compute=_household_larger_in_other_source,
     ),
     FeatureSpec(
         name="claimants_during_discount",
@@ -535,18 +585,26 @@ FEATURES: tuple[FeatureSpec, ...] = (
         compute=_column("claims_elsewhere_unregistered"),
     ),
     FeatureSpec(
-        name="signs_of_living_elsewhere",
-        label="Signs of living elsewhere",
-        meaning="Signs that a housing claimant lives elsewhere while others live at the claimed home — latest electoral registration elsewhere, a live claim elsewhere, adults who moved in later beyond those declared — counted when at least two agree (else 0).",
+        name="other_kind_claims_elsewhere",
+        label="Live claims of another kind elsewhere",
+        meaning="Other live claims of another kind (a benefit where this is a housing claim, a housing scheme where this is a benefit claim, or another benefit or scheme) by the same person at other addresses: two sources that disagree on where the person lives.",
         unit="count",
         suspicious="high",
-        applies_to="housing_claim",
-        reason="The claimant's latest electoral registration is at {registered_elsewhere_address} (from {registered_elsewhere_from}); "
-               "the same person has {any_claims_elsewhere} at other addresses; {adults_moved_in_later} registered at the claimed "
-               "address after the claimant arrived ({claimant_arrival}); the claim declares {declared_occupants} living there.",
-        context=("registered_elsewhere", "registered_elsewhere_address", "registered_elsewhere_from", "any_claims_elsewhere",
-                 "adults_moved_in_later", "claimant_arrival", "declared_occupants"),
-        compute=_signs_of_living_elsewhere,
+        applies_to="both",
+        reason="The same person has {other_kind_claims_elsewhere} of another kind giving other addresses ({other_kind_claims_elsewhere_refs}).",
+        context=("other_kind_claims_elsewhere", "other_kind_claims_elsewhere_refs"),
+        compute=_column("other_kind_claims_elsewhere"),
+    ),
+    FeatureSpec(
+        name="registered_elsewhere",
+        label="Registered to vote at another address",
+        meaning="The person's latest electoral registration (on or before the as-of date) is at another address than the claim's: the register and the claim disagree on where the person lives.",
+        unit="flag",
+        suspicious="high",
+        applies_to="both",
+        reason="The claimant's latest electoral registration is at {registered_elsewhere_address} (from {registered_elsewhere_from}), not at the claimed address.",
+        context=("registered_elsewhere", "registered_elsewhere_address", "registered_elsewhere_from"),
+        compute=_column("registered_elsewhere"),
     ),
     FeatureSpec(
         name="housing_cost_ratio",
@@ -573,15 +631,16 @@ FEATURES: tuple[FeatureSpec, ...] = (
         compute=_housing_cost_far_above_peers,
     ),
     FeatureSpec(
-        name="housing_cost_above_recorded_rent",
-        label="Housing cost above recorded rent (log ratio)",
-        meaning="ln(monthly housing costs on the benefit claim / (1.2 × the rent recorded on the same person's live housing claim for the same home)), 0 if not above or no rent is recorded.",
+        name="housing_cost_above_other_source",
+        label="Housing cost above other source (log ratio)",
+        meaning="ln(monthly housing cost or rent / (1.2 × the housing cost the other source records for the same person and home: a live housing claim's rent for a benefit claim, a live benefit claim's housing costs for a housing claim)), 0 if not above or not recorded.",
         unit="log_ratio",
         suspicious="high",
-        applies_to="benefit_claim",
-        reason="Housing costs of {housing_cost} a month on the benefit claim; the local authority's housing claim for the same home records a rent of {recorded_rent} a month.",
-        context=("housing_cost", "recorded_rent"),
-        compute=_housing_cost_above_recorded_rent,
+        applies_to="both",
+        reason="Housing costs of {housing_cost} a month on the benefit claim; the local authority's housing claim for the same home records a rent of {other_source_housing_cost} a month.",
+        housing_reason="Rent of {housing_cost} a month on the housing claim; the same person's benefit claim for the same home gives housing costs of {other_source_housing_cost} a month.",
+        context=("housing_cost", "other_source_housing_cost"),
+        compute=_housing_cost_above_other_source,
     ),
 )
 

@@ -244,9 +244,34 @@ def test_earnings_gap_is_tax_earnings_above_declared_and_a_tolerance(table):
 def test_earnings_within_tolerance_show_no_gap(table):
     # B09 declares the £1,000 PAYE (tolerance 50 %: £500); £500 self-employment started in the last 3 months
     assert table.loc["B09", "tax_monthly_earnings"] == pytest.approx(1125.0)  # Dec 2024 is outside the window
-    assert table.loc["B09", "tax_lowest_recent_monthly_earnings"] == pytest.approx(1500.0)
+    # self-employment income is spread over the months compared: £1,500 over 12 months is £125 in each
+    assert table.loc["B09", "tax_lowest_recent_monthly_earnings"] == pytest.approx(1125.0)
     assert table.loc["B09", "earnings_gap"] == 0  # the 12-month mean, £1,125, is within the tolerance
     assert table.loc["B09", "earnings_log_ratio"] == 0
+
+
+def _with_quarterly_income(income_type: str) -> pd.Series:
+    """B01 (declaring no earnings) with £9,000 of ``income_type`` reported once a quarter."""
+    extract, links = hand_world()
+    quarterly = pd.DataFrame(monthly(nino_of("honest01"), income_type, 9000.0, ["2025-06", "2025-09", "2025-12", "2026-03"]))
+    extract = dataclasses.replace(extract, tax_records=pd.concat([extract.tax_records, quarterly], ignore_index=True))
+    return build_features(extract, links, AS_OF, load_settings()).set_index("subject_ref").loc["B01"]
+
+
+def test_self_employment_reported_once_a_quarter_is_earnings_of_every_month():
+    """No month but the reported one shows it, yet it is income of every month it covers."""
+    row = _with_quarterly_income("self_employment")
+    assert row["tax_monthly_earnings"] == pytest.approx(3000.0)
+    assert row["tax_lowest_recent_monthly_earnings"] == pytest.approx(3000.0)
+    assert row["earnings_gap"] > 0  # B01 declares no earnings
+    assert row["property_income"] == 0
+
+
+def test_property_income_is_evidence_of_means_in_a_column_of_its_own():
+    row = _with_quarterly_income("property")
+    assert row["tax_monthly_property_income"] == pytest.approx(3000.0)
+    assert row["property_income"] == pytest.approx(12 / 15 * 3000.0)  # 12 months seen
+    assert row["earnings_gap"] == 0
 
 
 def test_claim_window_starts_with_the_claim():
@@ -279,7 +304,9 @@ def test_undeclared_partner_living_at_the_address(table):
     assert row["other_registered_adults"] == 1
     assert row["other_earning_adults"] == 1  # the partner's NINO came from an old claim
     assert row["possible_undeclared_partner"] == 1
-    assert row["undeclared_adults_at_address"] == 0  # housing claims only
+    assert row["undeclared_adults_at_address"] == 0  # housing claims: a benefit claim has one column for its household
+    # the partner registered with the claimant, earns, and is not declared: one adult beyond the household
+    assert row["adults_beyond_declared_household"] == row[["undeclared_adults_at_address", "other_earning_adults"]].max()
 
 
 def test_declared_other_adults_are_not_undeclared():
@@ -372,14 +399,26 @@ def test_tenant_registered_elsewhere_with_others_at_the_tenancy(table):
     assert row["registered_elsewhere_from"] == pd.Timestamp("2023-06-01")
     assert row["adults_moved_in_later"] == 1  # the lodger
     assert row["undeclared_adults_at_address"] == 0  # nobody moved in with the tenant
-    assert row["signs_of_living_elsewhere"] == 2  # registered elsewhere, and a lodger moved in
     assert table.loc["B01", "registered_elsewhere"] == 0
 
 
-def test_one_sign_of_living_elsewhere_alone_is_not_counted(table):
-    # H01 has live claims elsewhere but no registration elsewhere and nobody moved in
+def test_each_sign_of_living_elsewhere_reaches_the_detector_on_its_own(table):
+    # H01 has live claims of its own kind elsewhere, no registration elsewhere and nobody moved in: the
+    # claims elsewhere still count, with no second sign needed beside them
     assert table.loc["H01", "claims_elsewhere"] == 4
-    assert table.loc["H01", "signs_of_living_elsewhere"] == 0
+    assert table.loc["H01", "registered_elsewhere"] == 0
+    assert table.loc["H04", "registered_elsewhere"] == 1  # a model column for every subject type
+
+
+def test_a_claim_of_another_kind_at_another_address_is_evidence():
+    """A tenant whose benefit claim gives another address: two sources disagree on where they live."""
+    table = _with_records_of("B08", "housing_claims",
+                             [housing_claim("H09", "costly08", "U09", scheme="social_tenancy", monthly_rent=500.0)])
+    assert table.loc["H09", "other_kind_claims_elsewhere"] == 1
+    assert table.loc["H09", "other_kind_claims_elsewhere_refs"] == "B08"
+    assert table.loc["H09", "claims_elsewhere"] == 0  # no other tenancy
+    assert table.loc["B08", "other_kind_claims_elsewhere"] == 1
+    assert table.loc["B01", "other_kind_claims_elsewhere"] == 0
 
 
 def test_only_the_latest_registration_on_as_of_counts(table):
@@ -393,17 +432,32 @@ def test_housing_cost_against_local_peers(table):
     assert row["housing_cost_ratio"] == pytest.approx(np.log(1800.0 / (1.5 * 600.0)))  # beyond half as much again
     assert row["housing_peer_group"] == "2-bedroom homes (flat) in E06000001"  # same property type too
     assert table.loc["B01", "housing_cost_ratio"] == 0  # below the median is not suspicious
-    assert row["housing_cost_above_recorded_rent"] == 0  # no housing claim records a rent for the home
+    assert row["housing_cost_above_other_source"] == 0  # no housing claim records a rent for the home
 
 
 def test_housing_costs_against_the_rent_the_local_authority_records():
     table = _with_records_of("B08", "housing_claims",
                              [housing_claim("H09", "costly08", "U08", scheme="social_tenancy", monthly_rent=700.0),
                               housing_claim("H10", "costly08", "U09", monthly_rent=300.0)])  # another home
-    assert table.loc["B08", "recorded_rent"] == 700.0  # the same person's rent at the same home only
-    assert table.loc["B08", "housing_cost_above_recorded_rent"] == pytest.approx(np.log(1800.0 / (1.2 * 700.0)))
-    assert np.isnan(table.loc["B01", "recorded_rent"])
-    assert table.loc["H09", "housing_cost_above_recorded_rent"] == 0  # benefit claims only
+    assert table.loc["B08", "other_source_housing_cost"] == 700.0  # the same person's rent at the same home only
+    assert table.loc["B08", "housing_cost_above_other_source"] == pytest.approx(np.log(1800.0 / (1.2 * 700.0)))
+    assert np.isnan(table.loc["B01", "other_source_housing_cost"])
+    # the other way round: the tenancy's rent against the benefit claim's housing costs for the same home
+    assert table.loc["H09", "other_source_housing_cost"] == 1800.0
+    assert table.loc["H09", "housing_cost_above_other_source"] == 0  # 700 is not above 1,800
+
+
+def test_a_household_the_other_source_declares_larger_is_evidence():
+    """A benefit claim of one adult and the same person's housing claim for that home declaring three people."""
+    table = _with_records_of("B08", "housing_claims",
+                             [housing_claim("H09", "costly08", "U08", monthly_rent=700.0, occupants_declared=3)])
+    declared = table.loc["B08", "declared_household"]
+    assert table.loc["B08", "other_source_household"] == 3
+    assert table.loc["B08", "household_larger_in_other_source"] == max(3 - declared, 0)
+    assert table.loc["H09", "other_source_household"] == declared
+    assert table.loc["H09", "household_larger_in_other_source"] == max(declared - 3, 0)
+    assert np.isnan(table.loc["B01", "other_source_household"])
+    assert table.loc["B01", "household_larger_in_other_source"] == 0
 
 
 def test_claim_without_uprn_keys_on_postcode(table):
@@ -525,7 +579,7 @@ def test_adults_moving_in_after_the_claim_began_count_in_full_when_they_came_fro
     assert moved.loc["H04", "adults_moved_in_later_from_elsewhere"] == 1
     assert moved.loc["H04", "undeclared_adults_moved_in_later"] == 1
     assert table.loc["H03", "undeclared_adults_moved_in_later"] == 0  # they moved in with the claimant
-    assert table.loc["B03", "undeclared_adults_moved_in_later"] == 0  # housing claims only
+    assert table.loc["B03", "undeclared_adults_moved_in_later"] == 0  # the partner arrived with the claimant
 
 
 def test_no_later_arrivals_are_counted_in_a_house_in_multiple_occupation():

@@ -84,10 +84,9 @@ def test_every_reason_renders_from_a_built_table():
     partner = render_reason(FEATURES_BY_NAME["possible_undeclared_partner"], table.loc["B03"])
     assert partner == ("The claim is made without a partner, yet the address has 1 other adult sharing "
                        "the claimant's surname, bank account, phone or e-mail.")
-    moved = render_reason(FEATURES_BY_NAME["signs_of_living_elsewhere"], table.loc["H04"])
-    assert moved == ("The claimant's latest electoral registration is at UPRN U30 (from 1 June 2023); the same person "
-                     "has 0 other live claims at other addresses; 1 other adult registered at the claimed address after "
-                     "the claimant arrived (1 January 2024); the claim declares 1 person living there.")
+    moved = render_reason(FEATURES_BY_NAME["registered_elsewhere"], table.loc["H04"])
+    assert moved == ("The claimant's latest electoral registration is at UPRN U30 (from 1 June 2023), "
+                     "not at the claimed address.")
     spd = render_reason(FEATURES_BY_NAME["undeclared_adults_at_address"], table.loc["H03"])
     assert spd == ("2 other adults registered to vote at the address when the claimant arrived (1 January 2020); "
                    "the claim declares 1 person living there, the claimant included.")

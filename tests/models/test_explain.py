@@ -54,7 +54,7 @@ def _subjects(values: dict[str, dict[str, float]], types: dict[str, str]) -> pd.
 def subjects() -> pd.DataFrame:
     return _subjects(
         {
-            "B1": {"earnings_gap": 900.0, "people_sharing_bank_account": 3.0, "housing_cost_above_recorded_rent": 0.4},
+            "B1": {"earnings_gap": 900.0, "people_sharing_bank_account": 3.0, "housing_cost_above_other_source": 0.4},
             "H1": {"housing_cost_ratio": 0.7, "earnings_gap": 0.0},
             "B2": {},  # departs on nothing: still gets one reason
         },
@@ -66,7 +66,7 @@ def subjects() -> pd.DataFrame:
 def detector() -> LinearDetector:
     weights = np.linspace(0.001, 0.02, len(FEATURES))
     weights[FEATURES.index("earnings_gap")] = 0.01
-    weights[FEATURES.index("housing_cost_above_recorded_rent")] = -1.0  # pushes the score down: not a reason
+    weights[FEATURES.index("housing_cost_above_other_source")] = -1.0  # pushes the score down: not a reason
     return LinearDetector(weights)
 
 

@@ -30,7 +30,7 @@ PEOPLE = 600
 SEED = 11
 CASE_OUTPUTS = ("cases.csv", "cases.parquet", "explanations.parquet", "links.parquet", "rejects.csv")
 RUN_OUTPUTS = (*CASE_OUTPUTS, "drift.json", "drift.html", SUMMARY_FILE)
-SHIFTED_FEATURE = "housing_cost_above_recorded_rent"
+SHIFTED_FEATURE = "housing_cost_above_other_source"
 WAIT_SECONDS = 600
 
 
