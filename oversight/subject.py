@@ -68,7 +68,9 @@ SOURCES_OF_CONTEXT: dict[str, tuple[str, ...]] = {
     "claims_elsewhere_refs": (CLAIMS,), "claims_elsewhere_unregistered": (CLAIMS, ELECTORS),
     "registered_elsewhere": (ELECTORS,), "registered_elsewhere_address": (ELECTORS,),
     "registered_elsewhere_from": (ELECTORS,), "housing_cost": (CLAIMS,), "peer_housing_cost": (OTHERS,),
-    "housing_peer_group": (CLAIMS, ADDRESS), "recorded_rent": (CLAIMS,),
+    "housing_peer_group": (CLAIMS, ADDRESS), "other_source_housing_cost": (CLAIMS,),
+    "declared_household": (CLAIMS,), "other_source_household": (CLAIMS,), "other_kind_claims_elsewhere": (CLAIMS,),
+    "other_kind_claims_elsewhere_refs": (CLAIMS,), "tax_monthly_property_income": (TAX,),
 }
 """Which sources each context column is read from (the declarations in :mod:`features.definitions`)."""
 
@@ -204,12 +206,16 @@ def explain_subject(engine: Engine, ref: str, settings: Settings) -> str:
             lines.append("This case was drawn at random to check the quality of the reviews: a person looks at it "
                          "as at any other, but the model gave no reason for it.")
             continue
-        reasons, features = _reason_lines(case, details.get(case.id), references)
+        records = json.loads(details[case.id].records) if case.id in details else {}
+        # the person's other claims are named in some reasons (claims elsewhere) and may be on no work list
+        linked = {row.get("claim_id") or row.get("housing_claim_id")
+                  for table in ("benefit_claims", "housing_claims") for row in records.get(table, [])}
+        reasons, features = _reason_lines(case, details.get(case.id), references | linked - {None})
         if reasons:
             lines += ["Why it was selected (as the latest run that selected it read the records):"]
             lines += [f"  - {reason}" for reason in reasons]
         sources = sources_of(features)
-        own = _own_records(json.loads(details[case.id].records), ref, sources) if case.id in details else []
+        own = _own_records(records, ref, sources) if records else []
         if own:
             lines += ["Your records these reasons rest on:"] + [f"  - {line}" for line in own]
         if sources:

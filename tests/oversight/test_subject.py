@@ -98,3 +98,10 @@ def test_the_command_refuses_while_the_appeals_route_or_contact_is_unset(panel_w
     assert main(["explain-subject", "--ref", ref, "--workspace", workspace, "--config", str(config),
                  "--out", str(out)]) == 0
     assert f"How to challenge a decision: {APPEALS}." in out.read_text(encoding="utf-8")
+
+
+def test_every_context_column_names_its_sources():
+    from features.definitions import CONTEXT
+    from oversight.subject import SOURCES_OF_CONTEXT
+
+    assert set(CONTEXT) <= set(SOURCES_OF_CONTEXT)
