@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from casework import audit
 from casework.store import (
     CLOSED,
+    IMPORT_LOCK,
     NEW,
     SYSTEM_ACTOR,
     Case,
@@ -46,6 +47,7 @@ from casework.store import (
     Event,
     Run,
     now,
+    one_at_a_time,
     open_store,
     pseudonym,
     store_secret,
@@ -291,6 +293,9 @@ def import_run(engine: Engine, run_dir: str | Path) -> ImportResult:
     at = now()
 
     with Session(engine) as session, session.begin():
+        one_at_a_time(session.connection(), IMPORT_LOCK)
+        if session.get(Run, run_id) is not None:  # imported meanwhile, by a command started at the same time
+            return ImportResult(run_id, 0, 0, 0, already_imported=True)
         secret = store_secret(session)
         session.add(Run(
             run_id=run_id, as_of=pd.Timestamp(summary["as_of"]).date(),

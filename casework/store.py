@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Connection,
     Date,
     DateTime,
     Engine,
@@ -39,6 +40,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -243,6 +245,22 @@ def open_store(url: str) -> Engine:
     return engine
 
 
+MIGRATION_LOCK = 0x63665F6D6967  # "cf_mig"
+IMPORT_LOCK = 0x63665F696D70  # "cf_imp"
+"""Keys of the PostgreSQL advisory locks that migrations, and imports, take (:func:`one_at_a_time`)."""
+
+
+def one_at_a_time(connection: Connection, lock: int) -> None:
+    """Wait until no other transaction holds ``lock``, then hold it until this transaction ends.
+
+    For steps that check, then write (create the schema, import a run), started by two commands
+    at once. On PostgreSQL, a transaction-scoped advisory lock; SQLite's transactions already
+    begin IMMEDIATE, one writer at a time.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
+
+
 def migrate(engine: Engine) -> None:
     """Bring the store's schema to Alembic's latest revision (``alembic upgrade head``)."""
     from alembic import command
@@ -251,6 +269,7 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        one_at_a_time(connection, MIGRATION_LOCK)  # two commands on a fresh store would both create it
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
