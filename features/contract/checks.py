@@ -65,7 +65,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.contract.parsing import PARSERS, Arrow, as_flags, as_large_text, is_blank
+from features.contract.parsing import (
+    PARSERS,
+    Arrow,
+    after_datetime_range,
+    as_flags,
+    as_large_text,
+    is_blank,
+)
 from features.contract.reading import contract_columns
 from features.contract.rejects import rejects_frame, rule_rejects
 from features.contract.repeats import later_repeats
@@ -282,6 +289,8 @@ def _check_column(column: ColumnSpec, raw: Arrow,
                   latest_period: np.datetime64) -> tuple[_Column, list[tuple[str, np.ndarray]]]:
     empty = is_blank(raw)
     values, wrong_type = PARSERS[column.kind](raw)
+    if column.ends_claims:  # an end after 2262-04-10 (9999-12-31 above all) is read as not ended (NaT)
+        wrong_type &= ~after_datetime_range(raw)
     wrong_type &= ~empty
     usable = ~empty & ~wrong_type
     failures: list[tuple[str, np.ndarray]] = []

@@ -7,6 +7,9 @@ values and a mask of the present values that are not of the type; emptiness is j
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -28,6 +31,7 @@ _TIMESTAMP_TEXT = (
 # datetime64[ns] covers 1677-09-21 .. 2262-04-11; anything outside is refused rather than overflowing.
 _EARLIEST = np.datetime64("1677-09-22", "us")
 _LATEST = np.datetime64("2262-04-10", "us")
+_LATEST_DAY = dt.date(2262, 4, 10)
 
 
 def to_numpy(values: Arrow) -> np.ndarray:
@@ -167,6 +171,28 @@ def _parse_temporal(kind: Kind, raw: Arrow) -> tuple[np.ndarray, np.ndarray]:
         values, ok = _in_datetime_range(pd.Series(to_numpy(raw)))
         return values, ~ok
     return np.full(len(raw), np.datetime64("NaT", "ns")), np.ones(len(raw), dtype=bool)
+
+
+def _is_date_after_range(text: str | None) -> bool:
+    try:
+        return text is not None and re.match(_DATE_TEXT, text) is not None and dt.date.fromisoformat(text) > _LATEST_DAY
+    except ValueError:
+        return False
+
+
+def after_datetime_range(raw: Arrow) -> np.ndarray:
+    """Real dates after the last day ``datetime64[ns]`` holds (2262-04-10), e.g. the open-ended 9999-12-31.
+
+    Their parsers mark them as not of the type; an end date among them means "not ended".
+    """
+    if is_text(raw.type):
+        later = [text for text in pc.unique(raw).to_pylist() if _is_date_after_range(text)]
+        return as_flags(pc.is_in(raw, value_set=pa.array(later, raw.type)))
+    if pa.types.is_date(raw.type) or pa.types.is_timestamp(raw.type):
+        days = raw.cast(pa.date32())
+    else:
+        return np.zeros(len(raw), dtype=bool)
+    return as_flags(pc.greater(days, pa.scalar(_LATEST_DAY, pa.date32())))
 
 
 PARSERS = {

@@ -567,3 +567,17 @@ def test_a_handful_of_later_tax_rows_does_not_move_the_as_of_date(caplog):
     with caplog.at_level("WARNING", logger="features.build"):
         assert resolve_as_of(pd.DataFrame({"period": periods})) == dt.date(2026, 9, 30)
     assert "later months ignored for it: 2026-11 (3 records)" in caplog.text
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_an_end_date_after_2262_is_read_as_not_ended(tmp_path, file_format):
+    """9999-12-31, the usual open end, was refused as type:date (beyond datetime64[ns])."""
+    claims, housing = clean_rows("benefit_claims"), clean_rows("housing_claims")
+    claims[0]["claim_end"], housing[0]["end_date"] = "9999-12-31", "2262-04-11"
+    claims[1]["date_of_birth"] = "2300-01-01"  # any other date still has to fit
+    extract = check_extract(write_contract_dir(tmp_path, file_format=file_format, benefit_claims=claims,
+                                               housing_claims=housing))
+    assert extract.rejects[["table", "row", "column", "rule"]].values.tolist() == [
+        ["benefit_claims", 2, "date_of_birth", "type:date"]]
+    assert pd.isna(extract.benefit_claims["claim_end"].iloc[0])
+    assert pd.isna(extract.housing_claims["end_date"].iloc[0])
