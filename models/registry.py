@@ -29,6 +29,8 @@ file list, and loads only the checked copy; any difference is a
 
 Registering is idempotent: :func:`register_logged_model` looks up the version of
 the run before registering, so a retry after a failure never makes a second one.
+A version becomes ``challenger`` (:func:`name_challenger`) only once everything it is
+registered with is recorded: a registration stopped half-way leaves a version no alias names.
 
 The tracking URI comes from the environment (``MLFLOW_TRACKING_URI``, set by
 ``pipelines.workspace.Workspace.activate``).
@@ -45,7 +47,7 @@ import subprocess
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +210,7 @@ class RegisteredVersion:
     model_name: str
     version: str
     alias: str
+    """Its alias: ``""`` until :func:`name_challenger` gives it one."""
     run_id: str
     model_uri: str
     tags: dict[str, str]
@@ -527,32 +530,40 @@ def register_logged_model(logged: LoggedRun, *, model_name: str) -> RegisteredVe
     """Register the model of a logged run as a version of ``model_name``, once.
 
     The version already registered from ``logged.run_id`` is returned as it is (with
-    its alias), so the step can be retried after any failure: a second call never makes a
-    second version. A new version becomes ``challenger``, never ``champion`` by itself (the
-    oversight panel approves and promotes); so does a found version without an alias (a
-    failure came between registering and aliasing).
+    its alias, if any), so the step can be retried after any failure: a second call never
+    makes a second version. A new version has no alias: :func:`name_challenger` gives it
+    one once the rest of its record is written.
     """
     client = MlflowClient()
     found = client.search_model_versions(f"name = '{model_name}' and run_id = '{logged.run_id}'")
     version = found[0] if found else mlflow.register_model(logged.model_uri, model_name, tags=logged.tags)
     aliases = list(client.get_model_version(model_name, version.version).aliases)
-    if aliases:
-        alias = aliases[0]
-    else:
-        alias = CHALLENGER
-        client.set_registered_model_alias(model_name, alias, version.version)
-    logger.info("registered %s version %s as %s", model_name, version.version, alias)
-    return RegisteredVersion(model_name=model_name, version=str(version.version), alias=alias,
+    logger.info("registered %s version %s", model_name, version.version)
+    return RegisteredVersion(model_name=model_name, version=str(version.version), alias=aliases[0] if aliases else "",
                              run_id=logged.run_id, model_uri=logged.model_uri, tags=logged.tags)
 
 
+def name_challenger(version: RegisteredVersion) -> RegisteredVersion:
+    """``version`` as ``challenger``, unless it already has an alias; never ``champion`` by itself.
+
+    Call once everything the version is registered with is recorded (for training: its
+    trainer and report), so that no alias names a version whose registration stopped half-way.
+    """
+    if version.alias:
+        return version
+    MlflowClient().set_registered_model_alias(version.model_name, CHALLENGER, version.version)
+    logger.info("%s version %s is %s", version.model_name, version.version, CHALLENGER)
+    return replace(version, alias=CHALLENGER)
+
+
 def log_training_run(*, settings: Settings, **logged: Any) -> RegisteredVersion:
-    """:func:`log_model_run` then :func:`register_logged_model`: a new version of ``registry.model_name``.
+    """:func:`log_model_run`, :func:`register_logged_model`, :func:`name_challenger`: a new version of
+    ``registry.model_name``.
 
     Takes the keyword arguments of :func:`log_model_run`.
     """
-    return register_logged_model(log_model_run(settings=settings, **logged),
-                                 model_name=settings.registry.model_name)
+    return name_challenger(register_logged_model(log_model_run(settings=settings, **logged),
+                                                 model_name=settings.registry.model_name))
 
 
 def artifact_manifest(model_dir: Path) -> dict[str, str]:

@@ -29,6 +29,7 @@ from models.registry import (
     fingerprint_inputs,
     fit_detector,
     log_model_run,
+    name_challenger,
     register_logged_model,
 )
 from oversight.report import build_report, write_report
@@ -53,6 +54,7 @@ store_task = functools.partial(task, cache_policy=NO_CACHE, retries=STORE_RETRIE
                                retry_delay_seconds=STORE_RETRY_DELAY_SECONDS)
 log_run = store_task(log_model_run, name="log training run")
 register = store_task(register_logged_model, name="register model version")
+make_challenger = store_task(name_challenger, name="name the version challenger")
 score_champion = task(champion_scores, name="score with the champion", cache_policy=NO_CACHE)
 report = task(build_report, name="build oversight report", cache_policy=NO_CACHE)
 log_report = store_task(record_training, name="log report and trainer")
@@ -117,6 +119,8 @@ def train_flow(
     with tempfile.TemporaryDirectory() as staging:
         write_report(made, staging, settings)
         report_sha = log_report(version.model_name, version.version, version.run_id, trained_by, staging)
+    # last: a version whose report or trainer is missing (a stopped run) is named by no alias
+    version = make_challenger(version)
     return {
         "model_name": version.model_name,
         "version": version.version,

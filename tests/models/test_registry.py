@@ -229,7 +229,9 @@ def test_registering_a_run_again_returns_its_version(trained, settings):
     first = trained["first"]
     again = register_logged_model(LoggedRun(run_id=first.run_id, model_uri=first.model_uri, tags=first.tags),
                                   model_name=settings.registry.model_name)
-    assert (again.version, again.alias) == ("1", CHALLENGER)
+    # version 2 is challenger now: registering version 1's run again names it with no alias
+    assert (again.version, again.alias) == ("1", "")
+    assert resolve_version(CHALLENGER, model_name=settings.registry.model_name) == "2"
     versions = MlflowClient().search_model_versions(f"name = '{settings.registry.model_name}'")
     assert sorted(str(version.version) for version in versions) == ["1", "2"]
 

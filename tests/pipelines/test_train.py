@@ -1,6 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +29,10 @@ from models.registry import (
 from pipelines.prepare import prepare_features
 from pipelines.train import train_flow
 from synthetic import generate_world
-from tests.conftest import activated_workspace
+from tests.conftest import FAST_DETECTOR, activated_workspace
+
+PROJECT = Path(__file__).resolve().parents[2]
+KILL_WAIT_SECONDS = 600
 
 PEOPLE = 1500
 SMALL_DETECTOR = {
@@ -144,3 +154,45 @@ def test_training_records_its_rejects(trained_twice):
     logged = MlflowClient().download_artifacts(first["run_id"], "data_quality.json")
     quality = json.loads(Path(logged).read_text())
     assert quality["tables"]["benefit_claims"]["rows_in"] > 0 and "rejects" in quality
+
+
+def _registry_rows(mlflow_db: Path) -> dict[str, set]:
+    """Version tags (version, key) and aliases (version) of a workspace's MLflow store, read without writing."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{mlflow_db}?mode=ro", uri=True)) as store:
+            return {"versions": {str(row[0]) for row in store.execute("SELECT version FROM model_versions")},
+                    "tags": {(str(version), key) for version, key in
+                             store.execute("SELECT version, key FROM model_version_tags")},
+                    "aliases": {str(row[0]) for row in store.execute("SELECT version FROM registered_model_aliases")}}
+    except sqlite3.OperationalError:  # the store or its tables are not made yet
+        return {"versions": set(), "tags": set(), "aliases": set()}
+
+
+def test_a_training_killed_while_registering_leaves_no_alias_on_a_half_recorded_version(
+        prefect_harness, world, tmp_path):
+    """The version was named challenger as it was made, before its trainer and report were recorded."""
+    from prefect.settings import PREFECT_API_URL
+
+    from oversight.signoff import REPORT_SHA_TAG, TRAINED_BY_TAG
+
+    workspace = tmp_path / "workspace"
+    config = tmp_path / "fast.yaml"
+    config.write_text(FAST_DETECTOR, encoding="utf-8")
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT), "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    command = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "train", "--data", str(world / "data"),
+                                "--workspace", str(workspace), "--config", str(config)],
+                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    # killed at the first sign of the version past its creation: an alias, or its trainer recorded
+    while not ((rows := _registry_rows(workspace / "mlflow.db"))["aliases"]
+               or ("1", TRAINED_BY_TAG) in rows["tags"]):
+        assert command.poll() is None, "training ended before it could be killed"
+        assert time.monotonic() < deadline, "training never registered its version"
+        time.sleep(0.002)
+    command.send_signal(signal.SIGKILL)
+    command.wait()
+
+    rows = _registry_rows(workspace / "mlflow.db")
+    complete = {("1", TRAINED_BY_TAG), ("1", REPORT_SHA_TAG)} <= rows["tags"]
+    assert rows["versions"] == {"1"}
+    assert complete or not rows["aliases"], "a version without its trainer and report took an alias"
