@@ -45,18 +45,27 @@ def trained(world: dict[str, Path], settings: Settings, prefect_harness: None) -
 
 @pytest.fixture(scope="module")
 def runs(world: dict[str, Path], trained: Any) -> dict[str, dict[str, Any]]:
-    """One run on each engine; on Dask a LocalCluster of two workers (threads: two spawned
-    processes importing the model stack take longer than the run on two busy cores)."""
+    """A run on ``local``; one on ``dask`` with the LocalCluster the run starts, one on an existing
+    scheduler named by ``dask_address``. Both clusters have two workers of one thread (threads of
+    this process: two spawned processes importing the model's libraries take longer than the runs
+    on two busy cores)."""
+    from distributed import LocalCluster
+
     from pipelines.score import score_flow
 
-    local = load_settings(world["config"])
-    on_dask = load_settings(world["config"], orchestration={
-        "engine": "dask", "dask_workers": 2, "dask_worker_memory": "2GiB", "dask_processes": False,
-        "dask_partition_rows": PARTITION_ROWS})
-    return {
-        "local": score_flow(world["data"], world["root"] / "local", trained, local, capacity=CAPACITY),
-        "dask": score_flow(world["data"], world["root"] / "dask", trained, on_dask, capacity=CAPACITY),
-    }
+    def on_dask(**orchestration: Any) -> Settings:
+        return load_settings(world["config"], orchestration={
+            "engine": "dask", "dask_partition_rows": PARTITION_ROWS, **orchestration})
+
+    runs = {"local": score_flow(world["data"], world["root"] / "local", trained,
+                                load_settings(world["config"]), capacity=CAPACITY)}
+    runs["dask"] = score_flow(world["data"], world["root"] / "dask", trained,
+                              on_dask(dask_workers=2, dask_worker_memory="2GiB", dask_processes=False),
+                              capacity=CAPACITY)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        runs["address"] = score_flow(world["data"], world["root"] / "address", trained,
+                                     on_dask(dask_address=cluster.scheduler_address), capacity=CAPACITY)
+    return runs
 
 
 def _out(run: dict[str, Any]) -> Path:
@@ -68,11 +77,12 @@ def test_dask_writes_the_contract_outputs_of_local_byte_for_byte(runs):
     cases = pd.read_parquet(_out(runs["local"]) / "cases.parquet")
     # the run really was cut: subjects and flagged subjects both span several partitions
     assert len(cases) > 2 * PARTITION_ROWS and cases["flagged"].sum() > PARTITION_ROWS
-    for name in CONTRACT_OUTPUTS:
-        local, dask = _out(runs["local"]) / name, _out(runs["dask"]) / name
-        assert local.read_bytes() == dask.read_bytes(), name
-    assert runs["dask"]["flagged"] == runs["local"]["flagged"]
-    assert runs["dask"]["data_fingerprint"] == runs["local"]["data_fingerprint"]
+    for on_dask in ("dask", "address"):
+        for name in CONTRACT_OUTPUTS:
+            local, dask = _out(runs["local"]) / name, _out(runs[on_dask]) / name
+            assert local.read_bytes() == dask.read_bytes(), (on_dask, name)
+        assert runs[on_dask]["flagged"] == runs["local"]["flagged"]
+        assert runs[on_dask]["data_fingerprint"] == runs["local"]["data_fingerprint"]
 
 
 def _task_names_of_latest_score_runs(count: int) -> list[list[str]]:
@@ -92,12 +102,34 @@ def _task_names_of_latest_score_runs(count: int) -> list[list[str]]:
 @pytest.mark.slow
 def test_dask_runs_one_task_per_partition(runs):
     cases = pd.read_parquet(_out(runs["dask"]) / "cases.parquet")
-    on_dask, local = _task_names_of_latest_score_runs(2)
+    on_address, on_dask, local = _task_names_of_latest_score_runs(3)
 
     def count(names: list[str], task: str) -> int:
         return sum(name.startswith(f"{task}-") for name in names)
 
     partitions, flagged_partitions = -(-len(cases) // PARTITION_ROWS), -(-cases["flagged"].sum() // PARTITION_ROWS)
     assert [count(local, task) for task in ("score subjects", "explain flagged subjects", "write reasons")] == [1, 1, 1]
-    assert [count(on_dask, task) for task in ("score subjects", "explain flagged subjects", "write reasons")] == [
-        partitions, flagged_partitions, flagged_partitions]
+    for names in (on_dask, on_address):
+        assert [count(names, task) for task in ("score subjects", "explain flagged subjects", "write reasons")] == [
+            partitions, flagged_partitions, flagged_partitions]
+
+
+def test_the_engine_is_local_unless_configured_and_an_unknown_one_is_refused():
+    from configs.settings import SettingsError
+
+    assert load_settings().orchestration.engine == "local"
+    with pytest.raises(SettingsError, match="orchestration.engine"):
+        load_settings(orchestration={"engine": "spark"})
+
+
+def test_dask_runs_on_the_named_scheduler_or_else_on_a_local_cluster_of_the_configured_size():
+    from pipelines.engine import dask_task_runner
+
+    named = dask_task_runner(load_settings(orchestration={"dask_address": "tcp://scheduler:8786"}).orchestration)
+    assert named.address == "tcp://scheduler:8786" and named.cluster_class is None
+    local = dask_task_runner(load_settings(orchestration={
+        "dask_workers": 3, "dask_worker_memory": "1GiB", "dask_processes": False}).orchestration)
+    assert local.address is None
+    assert {key: local.cluster_kwargs[key] for key in ("n_workers", "threads_per_worker", "memory_limit",
+                                                       "processes")} == {
+        "n_workers": 3, "threads_per_worker": 1, "memory_limit": "1GiB", "processes": False}
