@@ -26,7 +26,12 @@ Two records are the same person when
    household a middle name is often a relative's first name; or
 4. (``linking.use_postcode_rule``) they share the first given name, a surname token and
    an address, and their dates of birth differ by one slip: exactly one of day, month and
-   year differs, or day and month are swapped.
+   year differs, or day and month are swapped; or
+5. they have the same date of birth and either share a given name (after nickname folding)
+   while their surnames are one letter apart, or share a surname token while their first
+   given names are one letter apart: one letter changed, dropped or doubled, as local records
+   are typed (names of four letters or more; rapidfuzz's Levenshtein distance, computed once
+   per distinct pair of names).
 
 Two records with different NINOs are never the same person, whatever else they share:
 rules 2–4 never link such a pair directly, and a group that rules 2–4 would join through a
@@ -74,6 +79,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import cpdist
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
@@ -228,6 +235,9 @@ _SURNAME_SLOTS = 4
 """Surname tokens kept per name for comparison (the joined form counts as one)."""
 
 NINO_EDGE_SCORE = 1_000
+MIN_TYPO_LETTERS = 4
+"""Names this long or longer may differ by one letter and still match (rule 5): in shorter ones
+("Ann" / "Ian") one letter is too much of the name."""
 """Rank of a NINO edge when a group holding two NINOs is rebuilt: above every name rule."""
 
 
@@ -366,6 +376,10 @@ class _Nodes:
     given_code: np.ndarray
     first_node: np.ndarray  # (first_node, first_code): those of the first given name only
     first_code: np.ndarray
+    surname_text: np.ndarray  # code of each record's normalised surname, -1 = none
+    surname_values: pd.Series  # the normalised surname of each code
+    first_text: np.ndarray  # code of each record's first given name as written (normalised), -1 = none
+    first_values: pd.Series
     rank: np.ndarray  # uint64 hash of table/record_ref: a row-order-free identity
     uprn_values: pd.Series  # normalised UPRN of each uprn code
     postcode_values: pd.Series  # normalised postcode of each postcode code
@@ -382,6 +396,11 @@ def _days(frame: pd.DataFrame) -> np.ndarray:
     if "date_of_birth" not in frame.columns:
         return np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[D]")
     return pd.to_datetime(frame["date_of_birth"]).to_numpy().astype("datetime64[D]")
+
+
+def _at_code(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``values[codes]`` where a code is set, else -1."""
+    return np.where(codes >= 0, values[np.maximum(codes, 0)] if len(values) else -1, -1)
 
 
 def _nodes(frames: dict[str, pd.DataFrame], address_register: pd.DataFrame | None) -> _Nodes:
@@ -410,6 +429,9 @@ def _nodes(frames: dict[str, pd.DataFrame], address_register: pd.DataFrame | Non
     first_node, first_code = _explode_owned(given_codes, leading["name"].to_numpy(np.int64),
                                             leading["canonical"].to_numpy(np.int64))
     surname_codes, surnames = _encode([_as_text(f, "surname") for f in tables], _name_text)
+    first_words = given_names.str.split(" ").str[0]
+    first_text, first_values = pd.factorize(first_words.to_numpy(dtype=object))
+    first_text = np.where(given_codes >= 0, _at_code(first_text, given_codes), -1)
 
     dob = np.concatenate([_days(frame) for frame in tables])
     has_dob = ~np.isnat(dob)
@@ -426,6 +448,10 @@ def _nodes(frames: dict[str, pd.DataFrame], address_register: pd.DataFrame | Non
         given_code=given_code,
         first_node=first_node,
         first_code=first_code,
+        surname_text=surname_codes,
+        surname_values=surnames,
+        first_text=first_text,
+        first_values=pd.Series(first_values, dtype=object),
         rank=_stable_hash(list(frames), refs),
         uprn_values=uprn_values,
         postcode_values=postcode_values,
@@ -634,6 +660,54 @@ def _dob_name_edges(nodes: _Nodes, max_block_size: int) -> _Edges:
     return ev.edges(ev.surname | ev.same_address)
 
 
+def _one_letter_apart(codes_a: np.ndarray, codes_b: np.ndarray, values: pd.Series) -> np.ndarray:
+    """Whether the texts of two aligned code arrays differ by one letter changed, dropped or added
+    (a doubled letter is one added), and are both long enough for one letter not to be most of the name."""
+    result = np.zeros(len(codes_a), dtype=bool)
+    known = np.flatnonzero((codes_a >= 0) & (codes_b >= 0) & (codes_a != codes_b))
+    if len(known) == 0:
+        return result
+    # each distinct pair of texts is compared once
+    pair, inverse = np.unique(np.stack([codes_a[known], codes_b[known]], axis=1), axis=0, return_inverse=True)
+    text = values.to_numpy(dtype=object)
+    left, right = text[pair[:, 0]], text[pair[:, 1]]
+    distance = cpdist(list(left), list(right), scorer=Levenshtein.distance, dtype=np.int32)
+    long_enough = np.minimum([len(t) for t in left], [len(t) for t in right]) >= MIN_TYPO_LETTERS
+    result[known] = ((distance == 1) & long_enough)[inverse.ravel()]
+    return result
+
+
+def _typo_edges(nodes: _Nodes, max_block_size: int) -> list[_Edges]:
+    """Rule 5: the same date of birth and one name agreeing, the other one letter apart."""
+    dated_days = nodes.dob[nodes.has_dob]
+    first_day = dated_days.min(initial=0)
+    span = int(dated_days.max(initial=0) - first_day) + 1
+    edges = []
+    # a given name agreeing (as in rule 2), the surname one letter apart
+    dated = nodes.has_dob[nodes.given_node]
+    node = nodes.given_node[dated]
+    key = nodes.given_code[dated] * span + (nodes.dob[node] - first_day)
+    a, b = _unique_pairs(*_pairs_within_blocks(key, node, len(nodes), max_block_size,
+                                              "date of birth + given name"), len(nodes))
+    ev = _evidence(nodes, a, b)
+    open_pairs = ~ev.surname & ~ev.same_address  # the others are rule 2's
+    typo = np.zeros(len(ev.a), dtype=bool)
+    typo[open_pairs] = _one_letter_apart(nodes.surname_text[ev.a[open_pairs]], nodes.surname_text[ev.b[open_pairs]],
+                                         nodes.surname_values)
+    edges.append(ev.edges(typo))
+    # a surname token agreeing, the first given name one letter apart
+    token_node, slot = np.nonzero(nodes.surnames >= 0)
+    dated = nodes.has_dob[token_node]
+    token_node = token_node[dated]
+    key = nodes.surnames[token_node, slot[dated]] * span + (nodes.dob[token_node] - first_day)
+    a, b = _unique_pairs(*_pairs_within_blocks(key, token_node, len(nodes), max_block_size,
+                                              "date of birth + surname"), len(nodes))
+    ev = _evidence(nodes, a, b)
+    typo = _one_letter_apart(nodes.first_text[ev.a], nodes.first_text[ev.b], nodes.first_values)
+    edges.append(ev.edges(typo & ev.same_dob))
+    return edges
+
+
 def _address_name_edges(nodes: _Nodes, settings: LinkingSettings) -> list[_Edges]:
     """Rules 3 and 4: first given name and surname token at one address, dates of birth not equal."""
     # Only the first given name: at one address a middle name is often a relative's first name.
@@ -837,7 +911,7 @@ def link_people(
         return pd.DataFrame({column: pd.Series(dtype="str") for column in LINK_COLUMNS})
     nodes = _nodes(frames, address_register)
     edges = _Edges.concat([_nino_edges(nodes), _dob_name_edges(nodes, settings.max_block_size),
-                           *_address_name_edges(nodes, settings)])
+                           *_address_name_edges(nodes, settings), *_typo_edges(nodes, settings.max_block_size)])
     labels = _split_nino_conflicts(nodes, edges, _components(len(nodes), edges))
     LOG.info("linking: %d records, %d links", len(nodes), len(edges.a))
     table_codes = np.repeat(np.arange(len(frames)), [len(frame) for frame in frames.values()])

@@ -152,6 +152,33 @@ def _swap_second_and_third(name: pa.Array) -> pa.Array:
     return concat(part(0, 1), part(2, 3), part(1, 2), part(3, None))
 
 
+def with_typos(names: pa.Array, share: float, rng: np.random.Generator) -> pa.Array:
+    """``names`` with one letter changed, dropped or doubled in a ``share`` of them (of four letters or more).
+
+    The slips of a person typing a name into a local system; the first letter is kept, as a reader
+    checking a typed name sees it first.
+    """
+    values = np.asarray(names.to_pylist(), dtype=object)
+    lengths = np.array([len(value) if value is not None else 0 for value in values])
+    slipped = np.flatnonzero((rng.random(len(values)) < share) & (lengths >= 4))
+    kinds = rng.integers(0, 3, len(slipped))
+    positions = rng.random(len(slipped))
+    letters = rng.integers(0, 26, len(slipped))
+    for row, kind, position, letter in zip(slipped, kinds, positions, letters, strict=True):
+        name = values[row]
+        at = 1 + int(position * (len(name) - 1))
+        if kind == 0:  # changed
+            replacement = chr(ord("a") + letter)
+            if replacement == name[at].lower():
+                replacement = chr(ord("a") + (letter + 1) % 26)
+            values[row] = name[:at] + replacement + name[at + 1:]
+        elif kind == 1:  # dropped
+            values[row] = name[:at] + name[at + 1:]
+        else:  # doubled
+            values[row] = name[:at] + name[at] + name[at:]
+    return pa.array(values, pa.large_string() if pa.types.is_large_string(names.type) else names.type)
+
+
 def render_names(
     first: np.ndarray,
     nickname: np.ndarray,

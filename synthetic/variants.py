@@ -65,6 +65,9 @@ class Variant:
         Share of the typology's cases drawn each way (see the module docstring).
     lookalikes : float
         Honest look-alikes of each kind, per fraud case of the typology they resemble.
+    name_typos : float
+        Share of the names in local records (housing claims, electoral register) typed with one letter
+        changed, dropped or doubled.
     """
 
     name: str
@@ -75,6 +78,7 @@ class Variant:
     single_person_discount: dict[str, float] = field(default_factory=lambda: {"household": 1.0})
     subletting: dict[str, float] = field(default_factory=lambda: {"moved_out": 1.0})
     lookalikes: float = 0.0
+    name_typos: float = 0.0
 
 
 VARIANTS: dict[str, Variant] = {
@@ -110,6 +114,17 @@ VARIANTS: dict[str, Variant] = {
             single_person_discount={"household": 1 / 3, "newcomer": 1 / 3, "claimant_at_address": 1 / 3},
             subletting={"moved_out": 1 / 3, "claims_elsewhere": 1 / 3, "unconnected": 1 / 3},
             lookalikes=2.0,
+        ),
+        Variant(
+            "typos",
+            "As mixed, with one letter changed, dropped or doubled in 8 % of the first names and 8 % of the "
+            "surnames of local records (housing claims, electoral register).",
+            fraud_rate=0.012,
+            living_together={"household": 1 / 3, "newcomer": 1 / 3, "shared_details": 1 / 3},
+            single_person_discount={"household": 1 / 3, "newcomer": 1 / 3, "claimant_at_address": 1 / 3},
+            subletting={"moved_out": 1 / 3, "claims_elsewhere": 1 / 3, "unconnected": 1 / 3},
+            lookalikes=2.0,
+            name_typos=0.08,
         ),
         Variant(
             "subtle",

@@ -18,7 +18,7 @@ import pyarrow as pa
 from synthetic.claims import benefit_award, make_benefit_claims, make_housing_claims
 from synthetic.constants import CHUNK_PEOPLE
 from synthetic.fraud import plant_fraud
-from synthetic.names import NamePool, build_name_pool
+from synthetic.names import NamePool, build_name_pool, with_typos
 from synthetic.output import FORMATS, TABLE_COLUMNS, TRUTH_COLUMNS, TableSink
 from synthetic.population import make_population
 from synthetic.registers import (
@@ -129,12 +129,15 @@ def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.
     rendered_housing = render_housing_claims(housing, people, addresses, offsets.housing, rng)
     electors, elector_truth = render_electoral_register(register, people, addresses, offsets.elector, rng)
     subject_ref = pa.concat_arrays([rendered_benefit.ids, rendered_housing.ids])
+    local_tables = {"housing_claims": rendered_housing.table, "electoral_register": electors}
+    if variant.name_typos > 0:
+        local_tables = {name: _typed_in(table, variant.name_typos, rng) for name, table in local_tables.items()}
     tables = {
         "benefit_claims": rendered_benefit.table,
         "tax_records": render_tax_records(tax, people, offsets.tax, rng),
-        "housing_claims": rendered_housing.table,
+        "housing_claims": local_tables["housing_claims"],
         "address_register": render_addresses(addresses, rng),
-        "electoral_register": electors,
+        "electoral_register": local_tables["electoral_register"],
         "equality_monitoring": render_equality(subject_ref, equality, rng),
         "investigation_outcomes": render_investigations(subject_ref, investigations),
     }
@@ -144,6 +147,15 @@ def build_chunk(n_people: int, offsets: Offsets, pool: NamePool, rng: np.random.
         elector=offsets.elector + len(register), tax=offsets.tax + len(tax))
     return ChunkTables(tables, [rendered_benefit.truth, rendered_housing.truth, elector_truth],
                        next_offsets)
+
+
+def _typed_in(table: pa.Table, share: float, rng: np.random.Generator) -> pa.Table:
+    """``table`` with one-letter slips in a ``share`` of its first names and of its surnames."""
+    for column in ("first_name", "surname"):
+        position = table.schema.get_field_index(column)
+        typed = with_typos(table.column(column).combine_chunks(), share, rng)
+        table = table.set_column(position, column, typed)
+    return table
 
 
 def chunk_rng(seed: int, chunk: int) -> np.random.Generator:

@@ -381,3 +381,27 @@ def test_links_carry_each_record_s_normalised_nino() -> None:
 
 def test_normalised_columns_keep_the_index_of_their_input() -> None:
     assert normalise_name(pd.Series(["ann"], index=["x"])).to_dict() == {"x": "ANN"}
+
+
+@pytest.mark.parametrize(("claimed", "recorded"), [
+    (("Margaret", "Robinson"), ("Margaret", "Robinsen")),  # a letter changed in the surname
+    (("Margaret", "Robinson"), ("Margret", "Robinson")),  # a letter dropped from the first name
+    (("Margaret", "Robinson"), ("Margaret", "Robinnson")),  # a letter doubled
+    (("Bill", "Robinson"), ("William", "Robisnon")),  # a nickname, and a slip in the surname
+])
+def test_one_letter_typos_link_when_the_date_of_birth_agrees(claimed, recorded) -> None:
+    links = link([{"claim_id": "B1", "first_name": claimed[0], "surname": claimed[1], "uprn": "10"}],
+                 [{"housing_claim_id": "H1", "first_name": recorded[0], "surname": recorded[1], "uprn": "20"}])
+    assert same_person(links, "B1", "H1")
+
+
+@pytest.mark.parametrize(("claimed", "recorded", "recorded_dob"), [
+    (("Margaret", "Robinson"), ("Margaret", "Robinsen"), "1980-02-02"),  # another date of birth
+    (("Margaret", "Robinson"), ("Margret", "Robinsen"), DOB),  # both names slipped: nothing agrees but the date
+    (("Ann", "Robinson"), ("Ian", "Robinson"), DOB),  # a short name: one letter is too much of it
+])
+def test_typos_alone_never_link(claimed, recorded, recorded_dob) -> None:
+    links = link([{"claim_id": "B1", "first_name": claimed[0], "surname": claimed[1], "uprn": "10"}],
+                 [{"housing_claim_id": "H1", "first_name": recorded[0], "surname": recorded[1], "uprn": "20",
+                   "date_of_birth": recorded_dob}])
+    assert not same_person(links, "B1", "H1")

@@ -89,3 +89,19 @@ def test_ways_split_a_count_and_the_first_takes_the_remainder():
     assert split_count(7, {"household": 1 / 3, "newcomer": 1 / 3, "shared_details": 1 / 3}, "household") == {
         "household": 3, "newcomer": 2, "shared_details": 2}
     assert split_count(5, {"household": 1.0}, "household") == {"household": 5}
+
+
+def test_typed_names_differ_by_one_letter_changed_dropped_or_doubled():
+    import numpy as np
+    import pyarrow as pa
+    from rapidfuzz.distance import Levenshtein
+
+    from synthetic.names import with_typos
+
+    names = pa.array(["Robinson", "Margaret", "Ann", None, "Williams"] * 2000)
+    typed = with_typos(names, 0.1, np.random.default_rng(3))
+    pairs = [(before, after) for before, after in zip(names.to_pylist(), typed.to_pylist(), strict=True)
+             if before != after]
+    assert all(Levenshtein.distance(before, after) == 1 and before[0] == after[0] for before, after in pairs)
+    assert all(len(before) >= 4 for before, _ in pairs)  # "Ann" and the missing name are left alone
+    assert 0.07 * 6000 < len(pairs) < 0.13 * 6000
