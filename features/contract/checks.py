@@ -168,7 +168,8 @@ def validate_table(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
         One of :data:`TABLES`.
     raw : DataFrame
         The table as read (text or stored types), rows in file order; not modified. Extra columns
-        are ignored.
+        are ignored. An integer index numbers the rows (0-based data row numbers, as
+        :func:`features.contract.reading.read_source` gives them); any other, their positions.
 
     Returns
     -------
@@ -202,6 +203,13 @@ def run_month(today: dt.date | None = None) -> dt.date:
     """The first day of the month a run is made in (UTC): no tax period may come after it."""
     today = today or dt.datetime.now(dt.UTC).date()
     return today.replace(day=1)
+
+
+def _row_numbers(raw: pd.DataFrame) -> np.ndarray:
+    """1-based data row numbers: ``raw``'s integer index (read with blank lines counted) plus one, else positions."""
+    if pd.api.types.is_integer_dtype(raw.index.dtype):
+        return raw.index.to_numpy(dtype=np.int64) + 1
+    return np.arange(1, len(raw) + 1, dtype=np.int64)
 
 
 def check_table(spec: TableSpec, raw: pd.DataFrame, source: str,
@@ -242,13 +250,14 @@ def check_table(spec: TableSpec, raw: pd.DataFrame, source: str,
     for _, _, mask in broken:
         refused |= mask
     keep = np.flatnonzero(~refused) if refused.any() else np.arange(rows)
+    row_numbers = _row_numbers(raw)
     valid = pd.DataFrame(
-        {"row": keep.astype(np.int64) + 1}
+        {"row": row_numbers[keep]}
         | {column.name: _typed(column, columns[column.name], keep) for column in spec.columns},
         copy=False,  # the arrays are fresh; consolidating them would copy every column
     )
     rejects = rejects_frame(
-        rule_rejects(spec.name, name, rule, mask, columns[name].raw)
+        rule_rejects(spec.name, name, rule, mask, columns[name].raw, row_numbers)
         for name, rule, mask in broken
         if mask.any()
     )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import difflib
 import logging
+import re
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -96,7 +98,7 @@ def read_table(data_dir: str | Path, table: str) -> pd.DataFrame:
         When the file cannot be parsed.
     """
     raw, _, _ = read_source(table_spec(table), Path(data_dir))
-    return raw
+    return raw.reset_index(drop=True)
 
 
 def read_source(spec: TableSpec, data_dir: Path,
@@ -104,7 +106,9 @@ def read_source(spec: TableSpec, data_dir: Path,
     """The table's contract columns as delivered, its file, and the optional columns its file lacks.
 
     ``absent`` names columns the configuration says the source does not deliver: a column that says
-    which claims have ended may be missing only when named there.
+    which claims have ended may be missing only when named there. The frame's index is each row's
+    0-based data row number in the file: blank lines, which hold no row, still count, so the rows
+    after one keep their numbers.
     """
     path = table_path(data_dir, spec.name)
     if path is None:
@@ -136,7 +140,38 @@ def read_source(spec: TableSpec, data_dir: Path,
         raise UnreadableTableError(
             UNREADABLE_TABLE.format(table=spec.name, path=path, problem=problem)
         ) from error
-    return arrow.to_pandas(), path, missing
+    frame = arrow.to_pandas()
+    if path.suffix == ".csv":
+        numbers = _csv_row_numbers(path, len(frame))
+        if numbers is not None:
+            frame.index = numbers
+    return frame, path, missing
+
+
+def _csv_row_numbers(path: Path, rows: int) -> np.ndarray | None:
+    """0-based data row numbers of the file's ``rows`` rows, blank lines counted; ``None`` when no
+    blank line comes between rows (the numbers are then the rows' positions)."""
+    if not _holds_blank_line(path):
+        return None
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)  # the header
+        numbers = np.fromiter((number for number, row in enumerate(reader) if row), dtype=np.int64)
+    if len(numbers) != rows or numbers[-1] == rows - 1:  # read otherwise than Arrow did, or blanks only at the end
+        return None
+    return numbers
+
+
+def _holds_blank_line(path: Path) -> bool:
+    """Whether the file holds an empty line (a fast byte scan: most files hold none)."""
+    blank = re.compile(rb"\n\r?\n")
+    tail = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CSV_BLOCK_BYTES):
+            if blank.search(tail + chunk):
+                return True
+            tail = chunk[-2:]
+    return False
 
 
 def _refuse_nested_columns(spec: TableSpec, schema: pa.Schema, path: Path) -> None:

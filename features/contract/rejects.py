@@ -16,12 +16,14 @@ from features.csv_output import write_csv
 REJECT_COLUMNS = ("table", "row", "column", "rule", "value")
 
 
-def rule_rejects(table: str, column: str, rule: str, mask: np.ndarray, raw: Arrow) -> pd.DataFrame:
+def rule_rejects(table: str, column: str, rule: str, mask: np.ndarray, raw: Arrow,
+                 row_numbers: np.ndarray) -> pd.DataFrame:
+    """The reject lines of the rows ``mask`` marks, numbered by ``row_numbers`` (1-based, one per row)."""
     rows = np.flatnonzero(mask)
     return pd.DataFrame(
         {
             "table": table,
-            "row": rows.astype(np.int64) + 1,
+            "row": row_numbers[rows],
             "column": column,
             "rule": rule,
             "value": _texts(raw.take(pa.array(rows))),

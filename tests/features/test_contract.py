@@ -581,3 +581,22 @@ def test_an_end_date_after_2262_is_read_as_not_ended(tmp_path, file_format):
         ["benefit_claims", 2, "date_of_birth", "type:date"]]
     assert pd.isna(extract.benefit_claims["claim_end"].iloc[0])
     assert pd.isna(extract.housing_claims["end_date"].iloc[0])
+
+
+@pytest.mark.parametrize("line_ending", ["\n", "\r\n"])
+def test_blank_lines_do_not_shift_the_row_numbers_of_later_rows(tmp_path, line_ending):
+    """A blank line holds no row, but the rows after it once took the numbers one lower."""
+    rows = clean_rows("benefit_claims")
+    rows[2]["declared_savings"] = "-5"
+    data_dir = write_contract_dir(tmp_path, benefit_claims=rows)
+    path = data_dir / "benefit_claims.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    # header, row 1, two blank lines, rows 2 and 3 (the bad one): rows are the file's lines less the header
+    lines[2:2] = ["", ""]
+    path.write_bytes((line_ending.join(lines) + line_ending).encode("utf-8"))
+    bad_line = lines.index(next(line for line in lines if ",-5," in line)) + 1
+
+    extract = check_extract(data_dir)
+    assert extract.rejects[["table", "row", "column", "rule"]].values.tolist() == [
+        ["benefit_claims", bad_line - 1, "declared_savings", "min:0"]]
+    assert extract.benefit_claims["row"].tolist() == [1, 4, *range(6, len(rows) + 3)]
