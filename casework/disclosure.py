@@ -27,9 +27,18 @@ def first_reason(case: Case) -> str:
     return CONTROL_TEXT if case.control else case.reasons.split(REASON_SEPARATOR)[0]
 
 
+def without_addresses(text: str) -> str:
+    """``text`` with every UPRN replaced by "an address".
+
+    >>> without_addresses("registered at UPRN 100023336956 from 2023")
+    'registered at an address from 2023'
+    """
+    return _UPRN.sub("an address", text)
+
+
 def masked(text: str, secret: bytes) -> str:
     """A reason as the panel reads it: addresses hidden, references and NINOs as pseudonyms."""
-    return _IDENTIFIER.sub(lambda match: pseudonym(secret, match.group(0)), _UPRN.sub("an address", text))
+    return _IDENTIFIER.sub(lambda match: pseudonym(secret, match.group(0)), without_addresses(text))
 
 
 def related_subjects(text: str) -> list[tuple[str, str]]:

@@ -52,6 +52,7 @@ from casework.store import (
     pseudonym,
     store_secret,
 )
+from features.build import EARNING_INCOME_TYPES
 from features.contract import read_table, table_path, table_spec
 
 logger = logging.getLogger(__name__)
@@ -209,7 +210,9 @@ def subject_records(data_dir: str | Path, links: pd.DataFrame, subjects: pd.Data
     -------
     dict
         By subject: ``benefit_claims`` and ``housing_claims`` (rows of the same person),
-        ``tax_income`` (``[period, total]`` of the latest months of their NINOs' tax records),
+        ``tax_income`` (``[period, earnings]`` of the latest months of their NINOs' tax records: employment
+        and self-employment, the income a claim declares as earnings), ``tax_income_by_type``
+        (``[period, income_type, total]`` of every income type in those months),
         ``electors`` (at the claim's address), ``address`` (its register row) and ``la_code``.
     """
     claim_links = links.loc[links["table"].isin(CLAIM_LINK_TABLES),
@@ -229,14 +232,14 @@ def subject_records(data_dir: str | Path, links: pd.DataFrame, subjects: pd.Data
     persons_of_nino = defaultdict(list)
     for person, nino in ninos:
         persons_of_nino[nino].append(person)
-    tax = _rows_where(data_dir, "tax_records", "nino", set(persons_of_nino), ["nino", "period", "amount"])
+    tax = _rows_where(data_dir, "tax_records", "nino", set(persons_of_nino), ["nino", "period", "income_type", "amount"])
     tax = tax.assign(nino=tax["nino"].astype(str), period=_display(tax[["period"]])["period"].str[:7],
-                     amount=pd.to_numeric(tax["amount"], errors="coerce"))
-    monthly = tax.groupby(["nino", "period"])["amount"].sum()
+                     income_type=tax["income_type"].astype(str), amount=pd.to_numeric(tax["amount"], errors="coerce"))
+    monthly = tax.groupby(["nino", "period", "income_type"])["amount"].sum()
     income = defaultdict(lambda: defaultdict(float))
-    for (nino, period), amount in monthly.items():
+    for (nino, period, income_type), amount in monthly.items():
         for person in persons_of_nino[nino]:
-            income[person][period] += amount
+            income[person][period, income_type] += amount
 
     uprn_of = {ref: own[ref]["uprn"] for ref in subjects["subject_ref"] if ref in own}
     addresses = set(uprn_of.values())
@@ -256,13 +259,31 @@ def subject_records(data_dir: str | Path, links: pd.DataFrame, subjects: pd.Data
         records[ref] = {
             "benefit_claims": by_person["benefit_claims"].get(person, own_rows if table == "benefit_claims" else []),
             "housing_claims": by_person["housing_claims"].get(person, own_rows if table == "housing_claims" else []),
-            "tax_income": [[period, round(amount, 2)] for period, amount
-                           in sorted(income.get(person, {}).items())][-TAX_MONTHS_SHOWN:],
+            **_income_records(income.get(person, {})),
             "electors": electors_at.get(uprn, []) if uprn else [],
             "address": address,
             "la_code": la_code or None,
         }
     return records
+
+
+def _income_records(income: dict[tuple[str, str], float]) -> dict[str, list[list[Any]]]:
+    """A person's ``tax_income`` (earnings by month) and ``tax_income_by_type`` over the latest months shown.
+
+    Earnings are what a claim declares as such; savings interest and property income are means of
+    another kind, shown beside them rather than added to them.
+    """
+    months = sorted({period for period, _ in income})[-TAX_MONTHS_SHOWN:]
+    earnings = {period: 0.0 for period in months}
+    by_type = []
+    for (period, income_type), amount in sorted(income.items()):
+        if period not in earnings:
+            continue
+        by_type.append([period, income_type, round(amount, 2)])
+        if income_type in EARNING_INCOME_TYPES:
+            earnings[period] += amount
+    return {"tax_income": [[period, round(amount, 2)] for period, amount in earnings.items()],
+            "tax_income_by_type": by_type}
 
 
 def import_run(engine: Engine, run_dir: str | Path) -> ImportResult:

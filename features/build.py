@@ -50,6 +50,8 @@ MONTHLY_INCOME_TYPES: tuple[str, ...] = ("paye_employment",)
 """Income reported for the month it is paid in (pay through PAYE)."""
 PERIODIC_INCOME_TYPES: tuple[str, ...] = ("self_employment",)
 """Earnings reported for a quarter or a year: spread evenly over the months compared, as no one month shows it."""
+EARNING_INCOME_TYPES: tuple[str, ...] = MONTHLY_INCOME_TYPES + PERIODIC_INCOME_TYPES
+"""The income a claim declares as earnings."""
 PROPERTY_INCOME_TYPE = "property"
 """Rental income: means of its own, not earnings a claimant declares as such, so it is a column of its own."""
 SAVINGS_INCOME_TYPE = "savings_interest"

@@ -83,7 +83,7 @@ class FeatureSpec:
         Column name in the feature table.
     label : str
         Short plain-English name (about 45 characters at most) shown wherever a person reads the
-        feature (charts, tables), e.g. "Undeclared capital (£)"; unique among the features.
+        feature (charts, tables), e.g. "Undeclared capital past tolerance (£)"; unique among the features.
     meaning : str
         What the value measures, in one sentence.
     unit : str
@@ -402,7 +402,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="capital_gap",
-        label="Undeclared capital (£)",
+        label="Undeclared capital past tolerance (£)",
         meaning="For a benefit with a capital test (universal credit, pension credit): capital implied by savings interest minus declared savings and a tolerance of max(£6,000, 20 % of declared), in pounds (0 if not above): the amount undeclared, as the ratio below gives its size relative to what was declared.",
         unit="gbp",
         suspicious="high",
@@ -520,7 +520,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="people_sharing_bank_account",
-        label="Others paid into the same bank account",
+        label="Others paid into the same account, beyond one",
         meaning="Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account, beyond the first (one relative or former partner elsewhere is common).",
         unit="count",
         suspicious="high",
@@ -531,7 +531,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="people_sharing_contact",
-        label="Others giving the same phone or e-mail",
+        label="Others with the same phone or e-mail, beyond one",
         meaning="Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail, beyond the first (one relative or former partner elsewhere is common).",
         unit="count",
         suspicious="high",
@@ -542,7 +542,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="people_sharing_several_details",
-        label="Others sharing 2+ of bank, phone, e-mail",
+        label="Others sharing 2+ details, beyond one",
         meaning="Other people, claiming from other addresses, whose benefit claims in the window share two or more of the claim's bank account, phone and e-mail, beyond the first: one shared detail has common honest causes (an appointee, a support worker), and one other person sharing several is often a relative or former partner; a group sharing several rarely has an honest cause.",
         unit="count",
         suspicious="high",
@@ -553,7 +553,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         name="people_sharing_details_started_together",
-        label="Others sharing details, claims started together",
+        label="Started together, sharing details, beyond one",
         meaning="Other people, claiming from other addresses, whose benefit claims in the window share the claim's bank account, phone or e-mail and started within a month of it, beyond the first: an appointee or a support worker takes on claimants one at a time, a group making claims together does not.",
         unit="count",
         suspicious="high",
@@ -658,7 +658,7 @@ def feature_label(name: str) -> str:
     A name no longer declared (a feature of an older run) reads as itself, spaced.
 
     >>> feature_label("capital_gap"), feature_label("retired_feature")
-    ('Undeclared capital (£)', 'retired feature')
+    ('Undeclared capital past tolerance (£)', 'retired feature')
     """
     spec = FEATURES_BY_NAME.get(name)
     return spec.label if spec is not None else name.replace("_", " ")

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm, spearmanr
 
+from casework.disclosure import without_addresses
 from configs.settings import Settings
 from features.contract import Extract
 from features.definitions import CONTEXT, FEATURES_BY_NAME, feature_label
@@ -423,7 +424,8 @@ def _worked_examples(feature_table: pd.DataFrame, scores: np.ndarray, flagged_po
             "rank": int(rank) + 1,
             "subject_type": row.subject_type.replace("_", " "),
             "score": float(scores[flagged_positions[rank]]),
-            "reasons": [redact_references(text, references) for text in own["reason"]],
+            # a pseudonym is no use beside the subject's address: the panel reads neither
+            "reasons": [without_addresses(redact_references(text, references)) for text in own["reason"]],
         })
     return examples
 

@@ -15,7 +15,7 @@ def test_the_waterfall_reads_labels_and_values_a_person_understands():
     ]}, shown=4)
     assert [(bar.label, bar.detail, bar.name) for bar in chart["bars"]] == [
         ("Earnings above declared (log ratio)", "2.10", "earnings_log_ratio"),
-        ("Undeclared capital (£)", "£33,000", "capital_gap"),
+        ("Undeclared capital past tolerance (£)", "£33,000", "capital_gap"),
         ("Undeclared adults who arrived with the claimant", "0.50", "undeclared_adults_at_address"),
         ("Live claims of the same kind elsewhere", "2", "claims_elsewhere"),
         ("1 other feature", "", ""),

@@ -303,3 +303,24 @@ def test_open_cases_stay_on_the_work_list_after_a_later_run_leaves_them_out(engi
         while (case := store.claim_next(session, second.run_id, "ivy")) is not None:
             claimed.append(case.subject_ref)
     assert new_ref in claimed and len(claimed) == new_total
+
+
+def test_the_earnings_by_month_leave_savings_interest_and_property_income_to_their_own_rows(engine, scored):
+    import_run(engine, scored["first"])
+    tax = read_table(scored["data"], "tax_records")
+    benefit = read_table(scored["data"], "benefit_claims").set_index("claim_id")
+    cases = _cases(engine)
+    checked = 0
+    for ref in [ref for ref in cases if ref in benefit.index]:
+        records = _details(engine, cases[ref])[1]
+        by_type = records["tax_income_by_type"]
+        if not any(income_type in ("savings_interest", "property") for _, income_type, _ in by_type):
+            continue
+        earnings = dict(map(tuple, records["tax_income"]))
+        for period, total in earnings.items():
+            assert total == pytest.approx(sum(amount for month, income_type, amount in by_type
+                                              if month == period and income_type in ("paye_employment",
+                                                                                     "self_employment")), abs=0.02)
+        checked += 1
+    assert checked, "no case with savings interest or property income in this world"
+    assert set(tax["income_type"].astype(str)) >= {"savings_interest", "paye_employment"}

@@ -59,7 +59,7 @@ def test_context_columns_leave_out_those_named_like_features():
         ({"reason": "Earned {tax_monthly_earnings}."}, "placeholder 'tax_monthly_earnings'"),
         ({"neutral": float("nan")}, "not a finite number"),
         ({"label": " "}, "has no label"),
-        ({"label": "Undeclared capital (£)"}, "already the label of 'capital_gap'"),
+        ({"label": "Undeclared capital past tolerance (£)"}, "already the label of 'capital_gap'"),
     ],
 )
 def test_inconsistent_declarations_are_refused(change, message):

@@ -157,7 +157,7 @@ def test_the_run_logs_config_parameters_data_features_and_metrics(trained, setti
     features = pd.read_csv(run_dir / "features.csv", keep_default_na=False)
     assert tuple(features["name"]) == feature_names()
     assert {"label", "meaning", "unit", "suspicious", "reason"} <= set(features.columns)
-    assert features.loc[features["name"] == "capital_gap", "label"].item() == "Undeclared capital (£)"
+    assert features.loc[features["name"] == "capital_gap", "label"].item() == "Undeclared capital past tolerance (£)"
     fingerprints = pd.read_csv(run_dir / "data_fingerprint.csv")
     assert fingerprints["table"].tolist() == ["benefit_claims", "tax_records"]
     assert (run_dir / "evaluation" / "truth_recall_by_typology.csv").is_file()

@@ -148,7 +148,7 @@ def test_the_shap_plots_name_features_by_their_labels(monkeypatch):
     figures = _shap_plots(values, values, 0.1, values, values, ["capital_gap", "earnings_log_ratio"],
                           [(0, "Subject A")])
     assert set(figures) == {"drivers_flagged", "drivers_sample", "example_Subject A"}
-    assert named == [["Undeclared capital (£)", "Earnings above declared (log ratio)"]] * 3
+    assert named == [["Undeclared capital past tolerance (£)", "Earnings above declared (log ratio)"]] * 3
 
 
 def test_group_flag_rates_agree_with_a_direct_count_from_the_case_list(panel_world):
@@ -197,6 +197,8 @@ def test_worked_examples_use_pseudonyms_and_name_no_subject(panel_world):
     assert [example["pseudonym"] for example in report["worked_examples"]][:3] == [
         "Subject A", "Subject B", "Subject C"]
     assert not any(ref in html for ref in refs)
+    # nor their addresses: a pseudonym beside a UPRN names the person
+    assert not any("UPRN" in reason for example in report["worked_examples"] for reason in example["reasons"])
 
 
 def test_the_transparency_record_comes_from_the_report_and_the_config(panel_world):
