@@ -94,10 +94,16 @@ def _value_text(name: str, value: Any) -> str:
 
 def monthly_bars(income: Sequence[Sequence[Any]], plot_height: float = 90.0,
                  bar_pitch: float = 18.0) -> dict[str, Any] | None:
-    """Vertical bars of monthly income (``[period, amount]`` rows); None without any."""
-    if not income:
-        return None
+    """Vertical bars of monthly income (``[period, amount]`` rows); None when no month holds any.
+
+    >>> monthly_bars([["2026-01", 0.0], ["2026-02", 0.0]]) is None
+    True
+    >>> [bar["height"] for bar in monthly_bars([["2026-01", 500.0], ["2026-02", 1000.0]])["bars"]]
+    [45.0, 90.0]
+    """
     amounts = [float(amount) for _, amount in income]
+    if not any(amounts):
+        return None
     top = max(max(amounts), 0.0) or 1.0
     bars = [{"period": period, "amount": amount, "x": index * bar_pitch,
              "height": round(max(amount, 0.0) / top * plot_height, 1)}
