@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 
 from casework.store import Case, pseudonym
+from features.contract import PATTERNS
 from models.explain import REASON_SEPARATOR
 
 CONTROL_TEXT = "Selected at random for a quality check"
 _UPRN = re.compile(r"UPRN \w+")
-_IDENTIFIER = re.compile(r"\b(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*[0-9])[A-Z0-9]{6,}\b")
-"""A reference or NINO in a reason's words (capitals and digits, at least six)."""
+_LOCAL_AUTHORITY = PATTERNS["la_code"].strip("^$")
+_IDENTIFIER = re.compile(rf"\b(?!{_LOCAL_AUTHORITY}\b)(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*[0-9])[A-Z0-9]{{6,}}\b")
+"""A reference or NINO in a reason's words (capitals and digits, at least six); not a local authority's
+code, which names no one and places a peer group."""
 _RELATED_REF = re.compile(r"(?:^|; )([^;()]+?) \(")
 
 
@@ -37,7 +40,13 @@ def without_addresses(text: str) -> str:
 
 
 def masked(text: str, secret: bytes) -> str:
-    """A reason as the panel reads it: addresses hidden, references and NINOs as pseudonyms."""
+    """A reason as the panel reads it: addresses hidden, references and NINOs as pseudonyms.
+
+    >>> masked("Rent against 2-bedroom homes in E09000030 (see HC000000519)", b"k").split(" (")[0]
+    'Rent against 2-bedroom homes in E09000030'
+    >>> "HC000000519" in masked("see HC000000519", b"k")
+    False
+    """
     return _IDENTIFIER.sub(lambda match: pseudonym(secret, match.group(0)), without_addresses(text))
 
 
