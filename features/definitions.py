@@ -34,6 +34,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from features.contract import EQUALITY_COLUMNS
+
 Unit = Literal["gbp_per_month", "gbp", "count", "log_ratio", "flag", "months"]
 SubjectScope = Literal["benefit_claim", "housing_claim", "both"]
 ContextUnit = Literal["gbp", "count", "months", "percent", "flag", "date", "text"]
@@ -42,9 +44,7 @@ SUBJECT_TYPES: tuple[str, ...] = ("benefit_claim", "housing_claim")
 
 #: Columns that hold protected characteristics or age. They are read only to audit
 #: who gets flagged, never by a feature; ``date_of_birth`` is used for linking only.
-PROTECTED_ATTRIBUTES: frozenset[str] = frozenset(
-    {"sex", "ethnicity_group", "disability", "nationality_group", "date_of_birth", "age"}
-)
+PROTECTED_ATTRIBUTES: frozenset[str] = frozenset({*EQUALITY_COLUMNS, "date_of_birth", "age"})
 
 DUPLICATE_FEATURE_ERROR = "feature {name!r} is declared more than once"
 UNDECLARED_CONTEXT_ERROR = "feature {name!r} reads context column {column!r}, which is not declared in CONTEXT"

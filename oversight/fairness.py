@@ -33,19 +33,12 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame
 from scipy.stats import beta, binomtest, false_discovery_control
 
-from features.contract import Extract
+from features.contract import EQUALITY_COLUMNS, Extract
 
-PROTECTED = ("sex", "ethnicity_group", "disability", "nationality_group")
-"""The equality-monitoring columns audited."""
-CHARACTERISTICS = (*PROTECTED, "age_band")
-"""Every audited characteristic, in report order."""
-CHARACTERISTIC_WORDS = {
-    "sex": "sex",
-    "ethnicity_group": "ethnicity group",
-    "disability": "disability",
-    "nationality_group": "nationality group",
-    "age_band": "age band",
-}
+CHARACTERISTICS = (*EQUALITY_COLUMNS, "age_band")
+"""Every audited characteristic, in report order: the equality-monitoring columns, then the age band."""
+CHARACTERISTIC_WORDS = {name: name.replace("_", " ") for name in CHARACTERISTICS}
+"""Each characteristic as the report writes it: ``ethnicity_group`` → ``ethnicity group``."""
 NOT_RECORDED = "not recorded"
 """The group of a subject with no equality-monitoring row (own or its person's) or no date of birth."""
 INTERSECTION = " × "
@@ -131,7 +124,7 @@ def audit_characteristics(
                           index=claims["record_ref"].to_numpy(dtype=object).astype(str).astype(object))
     person_of = person_of[~person_of.index.duplicated()]
     rows = equality.drop_duplicates("subject_ref")
-    rows = pd.DataFrame({name: rows[name].to_numpy(dtype=object).astype(str).astype(object) for name in PROTECTED},
+    rows = pd.DataFrame({name: rows[name].to_numpy(dtype=object).astype(str).astype(object) for name in EQUALITY_COLUMNS},
                         index=rows["subject_ref"].to_numpy(dtype=object).astype(str).astype(object))
     by_person = rows.assign(person_key=person_of.reindex(rows.index).to_numpy()).dropna(subset=["person_key"])
     by_person = by_person.sort_index().drop_duplicates("person_key").set_index("person_key")

@@ -34,7 +34,7 @@ from scipy.stats import norm, spearmanr
 
 from casework.disclosure import without_addresses
 from configs.settings import Settings
-from features.contract import Extract
+from features.contract import EQUALITY_COLUMNS, Extract
 from features.definitions import CONTEXT, FEATURES_BY_NAME, feature_label
 from models.evaluate import (
     TRUTH,
@@ -54,6 +54,8 @@ REPORT_HTML, REPORT_JSON = "report.html", "report.json"
 TEMPLATES = Path(__file__).with_name("templates")
 PROTECTED_TEST = "tests/oversight/test_protected.py"
 """The test that proves no protected characteristic or age reaches the model."""
+NEVER_USED = (*(fairness.CHARACTERISTIC_WORDS[name] for name in EQUALITY_COLUMNS), "age", "date of birth")
+"""What no feature reads, as the report states it: the protected characteristics, age and date of birth."""
 INTENDED_USE = ("Leads for a person to check, never a decision: an investigator reads each flagged case and its "
                 "reasons against the records, and a person decides what, if anything, happens next.")
 OUT_OF_SCOPE = (
@@ -336,8 +338,7 @@ def build_report(
         "model_card": _model_card(facts, settings, feature_table, extract, capacity, int(flagged.sum()),
                                   truth is not None),
         "features": _feature_declarations(names),
-        "never_used": {"characteristics": ["sex", "ethnicity group", "disability", "nationality group", "age",
-                                           "date of birth"], "test": PROTECTED_TEST},
+        "never_used": {"characteristics": list(NEVER_USED), "test": PROTECTED_TEST},
         "drivers": _records(drivers),
         "drivers_sample_size": len(sample_positions),
         "worked_examples": examples,

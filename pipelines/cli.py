@@ -29,6 +29,13 @@ PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 """Loggers Prefect reports a failed flow or task run on."""
 FLOW_VERBS = ("prepare", "train", "score", "report")
 """Verbs that run a Prefect flow (``report`` only with ``--data``)."""
+DEFAULT_WORKSPACE = Path(".counterfraud")
+"""The workspace (registry, run history, case store) of every verb given no ``--workspace``."""
+
+
+def _add_workspace_option(verb: argparse.ArgumentParser, help_text: str | None = None) -> None:
+    """Give ``verb`` the ``--workspace`` option, defaulting to :data:`DEFAULT_WORKSPACE`."""
+    verb.add_argument("--workspace", type=Path, default=DEFAULT_WORKSPACE, help=help_text)
 
 
 def _date(text: str) -> dt.date:
@@ -96,11 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = verbs.add_parser("prepare", help="validate, link and write the feature table (features.parquet)")
     add_run_options(prepare)
     prepare.add_argument("--out", type=Path, required=True)
-    prepare.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+    _add_workspace_option(prepare)
 
     train = verbs.add_parser("train", help="fit, evaluate, log and register a model version")
     add_run_options(train)
-    train.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+    _add_workspace_option(train)
     train.add_argument("--truth", type=Path, help="ground-truth file to evaluate against")
     train.add_argument("--by", help="name recorded as the trainer, who may not approve the version "
                                     "(default: oversight.trained_by, else the OS user)")
@@ -108,14 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     score = verbs.add_parser("score", help="score live subjects and write the explained case list")
     add_run_options(score)
     score.add_argument("--out", type=Path, required=True)
-    score.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+    _add_workspace_option(score)
     score.add_argument("--capacity", type=_capacity, help="subjects to flag: a count (250) or a share (2%%)")
     score.add_argument("--model-version", help="registry version or alias (default: champion)")
 
     report = verbs.add_parser("report", help="write a model version's report to the oversight panel")
     report.add_argument("--model-version", required=True, help="registry version or alias")
     report.add_argument("--out", type=Path, required=True, help="directory for report.html, report.json, atrs.json")
-    report.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+    _add_workspace_option(report)
     report.add_argument("--data", type=Path, help="report afresh on this data directory "
                                                   "(default: the report logged with the version at training)")
     report.add_argument("--truth", type=Path, help="with --data: ground-truth file to evaluate against")
@@ -129,32 +136,31 @@ def build_parser() -> argparse.ArgumentParser:
         verb.add_argument("--by", required=True, help="the deciding panel member's account in the case store "
                                                       "(not the version's trainer); its password is read from stdin")
         verb.add_argument("--note", required=True, help="the reason for the decision")
-        verb.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+        _add_workspace_option(verb)
         if decision == "approve":
             verb.add_argument("--promote", action="store_true", help="also make the version champion")
 
     explain = verbs.add_parser("explain-subject", help="plain-language explanation for one data subject")
     explain.add_argument("--ref", required=True, help="the subject's claim_id or housing_claim_id")
-    explain.add_argument("--workspace", type=Path, default=Path(".counterfraud"),
-                         help="the workspace whose case store is read")
+    _add_workspace_option(explain, help_text="the workspace whose case store is read")
     explain.add_argument("--out", type=Path, help="text file to write (default: print it)")
     explain.add_argument("--config", type=Path, help="YAML file of settings to change (oversight.appeals_route "
                                                      "and oversight.contact must be set)")
 
     ui = verbs.add_parser("ui", help="start the MLflow UI on the workspace")
-    ui.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+    _add_workspace_option(ui)
     ui.add_argument("--port", type=int, default=5000)
 
     for name, text in (("server", "start a Prefect server, its database in the workspace (or configured)"),
                        ("serve", "serve the scheduled deployments: scoring, training, purge"),
                        ("purge", "delete run outputs past retention.days and record what was deleted")):
         operation = verbs.add_parser(name, help=text)
-        operation.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+        _add_workspace_option(operation)
         operation.add_argument("--config", type=Path, help="YAML file of settings to change")
     runs = verbs.add_parser("runs", help="the run history of the workspace")
     runs_verbs = runs.add_subparsers(dest="runs_verb", required=True)
     runs_list = runs_verbs.add_parser("list", help="every kept scoring run, newest first")
-    runs_list.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+    _add_workspace_option(runs_list)
     _add_casework_verbs(verbs)
     return parser
 
@@ -163,7 +169,7 @@ def _add_casework_verbs(verbs: argparse._SubParsersAction) -> None:
     """``app``, ``users add``, ``cases import``, ``outcomes export``, ``audit verify``."""
 
     def store_options(verb: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        verb.add_argument("--workspace", type=Path, default=Path(".counterfraud"))
+        _add_workspace_option(verb)
         verb.add_argument("--config", type=Path, help="YAML file of settings to change")
         return verb
 

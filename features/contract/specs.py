@@ -3,8 +3,8 @@
 A :class:`TableSpec` lists its :class:`ColumnSpec` (type, required, unique, enum values, minimum,
 pattern) plus cross-column order rules. The rules a row can break (``ColumnSpec.rules``), the
 checks (:mod:`features.contract.checks`) and the typed valid frames derive from these declarations
-alone. Value lists other modules need (benefit types, outcomes, the NINO pattern) are declared here
-and imported there.
+alone. Value lists other modules need (benefit types, outcomes, the equality columns, the NINO
+pattern) are declared here and imported there.
 """
 
 from __future__ import annotations
@@ -290,6 +290,11 @@ EQUALITY_MONITORING = TableSpec(
         _enum("nationality_group", "uk", "eu", "non_eu", "unknown"),
     ),
 )
+EQUALITY_COLUMNS: tuple[str, ...] = tuple(
+    column.name for column in EQUALITY_MONITORING.columns if column.name != EQUALITY_MONITORING.key
+)
+"""The protected characteristics recorded in ``equality_monitoring``, in contract order: audited for
+who gets flagged, never read by a feature."""
 
 INVESTIGATION_OUTCOMES = TableSpec(
     name="investigation_outcomes",
