@@ -47,19 +47,14 @@ HOUSING_TYPOLOGY_SHARES = {
 
 UC, PC, ESA, JSA, CA = range(5)  # positions in features.contract.BENEFIT_TYPES
 
-SCHEMES = ("housing_benefit", "council_tax_reduction", "single_person_discount", "social_tenancy")
-HB, CTR, SPD, SOCIAL = range(4)
+HB, CTR, SPD, SOCIAL = range(4)  # positions in features.contract.SCHEMES
 
-PROPERTY_TYPES = ("flat", "terraced", "semi_detached", "detached", "hmo")
-FLAT, TERRACED, SEMI, DETACHED, HMO = range(5)
+FLAT, TERRACED, SEMI, DETACHED, HMO = range(5)  # positions in features.contract.PROPERTY_TYPES
 
 OWNER, PRIVATE, SOCIAL_RENT = range(3)
 """Tenure codes of a household (owner-occupier, private renter, social renter)."""
 
-SEXES = ("female", "male", "other", "unknown")
-FEMALE, MALE, OTHER_SEX, UNKNOWN_SEX = range(4)
-
-CHANNELS = ("online", "phone", "in_person")
+FEMALE, MALE, OTHER_SEX, UNKNOWN_SEX = range(4)  # positions in features.contract.SEXES
 
 BEDROOM_RENT_FACTOR = np.array([0.62, 0.78, 1.0, 1.22, 1.5, 1.8])
 """Monthly rent of a home with 0..5 bedrooms relative to a two-bedroom home."""

@@ -18,9 +18,6 @@ from synthetic.constants import (
 )
 from synthetic.population import AS_OF_DAY, CHILD, DAYS_PER_YEAR, day_array
 
-ETHNICITIES = ("asian", "black", "mixed", "white", "other", "unknown")
-DISABILITY = ("yes", "no", "unknown")
-NATIONALITIES = ("uk", "eu", "non_eu", "unknown")
 BENEFIT_TYPOLOGIES = tuple(BENEFIT_TYPOLOGY_SHARES)
 HOUSING_TYPOLOGIES = tuple(HOUSING_TYPOLOGY_SHARES)
 

@@ -14,8 +14,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.contract import BENEFIT_TYPES, OUTCOMES
-from synthetic.constants import CHANNELS, LA_CODES, PROPERTY_TYPES, SCHEMES, SEXES
+from features.contract import (
+    APPLICATION_CHANNELS,
+    BENEFIT_TYPES,
+    DISABILITY_ANSWERS,
+    ETHNICITY_GROUPS,
+    INCOME_TYPES,
+    NATIONALITY_GROUPS,
+    OUTCOMES,
+    PROPERTY_TYPES,
+    SCHEMES,
+    SEXES,
+)
+from synthetic.constants import LA_CODES
 from synthetic.names import (
     BENEFIT_HABITS,
     DISGUISE_HABITS,
@@ -26,9 +37,8 @@ from synthetic.names import (
 )
 from synthetic.output import TABLE_COLUMNS, TRUTH_COLUMNS, arrow_table
 from synthetic.population import scrambled_codes
-from synthetic.registers import DISABILITY, ETHNICITIES, NATIONALITIES
 from synthetic.strings import numbered, take, text, where
-from synthetic.tax import INCOME_TYPES, payer_refs, tax_periods
+from synthetic.tax import payer_refs, tax_periods
 
 BENEFIT_NINO_MISSING = 0.10
 HOUSING_NINO_MISSING = 0.55
@@ -145,7 +155,7 @@ def render_benefit_claims(claims: pd.DataFrame, people: pd.DataFrame, addresses:
         "bank_account_token": tokens("BK", c["bank_token"].to_numpy()),
         "phone_token": tokens("PH", c["phone_token"].to_numpy()),
         "email_token": tokens("EM", c["email_token"].to_numpy()),
-        "application_channel": _enum(CHANNELS, c["channel"].to_numpy()),
+        "application_channel": _enum(APPLICATION_CHANNELS, c["channel"].to_numpy()),
         "submitted_at": c["submitted_at"].to_numpy(),
     }
     return RenderedClaims(
@@ -250,9 +260,9 @@ def render_equality(subject_ref: pa.Array, equality: pd.DataFrame, rng: np.rando
     values = {
         "subject_ref": pc.take(subject_ref, pa.array(order)),
         "sex": _enum(SEXES, e["sex"].to_numpy()),
-        "ethnicity_group": _enum(ETHNICITIES, e["ethnicity_group"].to_numpy()),
-        "disability": _enum(DISABILITY, e["disability"].to_numpy()),
-        "nationality_group": _enum(NATIONALITIES, e["nationality_group"].to_numpy()),
+        "ethnicity_group": _enum(ETHNICITY_GROUPS, e["ethnicity_group"].to_numpy()),
+        "disability": _enum(DISABILITY_ANSWERS, e["disability"].to_numpy()),
+        "nationality_group": _enum(NATIONALITY_GROUPS, e["nationality_group"].to_numpy()),
     }
     return arrow_table(TABLE_COLUMNS["equality_monitoring"], values)
 

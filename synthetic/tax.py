@@ -9,8 +9,7 @@ import pandas as pd
 
 from synthetic.constants import LAST_TAX_MONTH, SELF_EMPLOYMENT_VOLATILITY, TAX_MONTHS
 
-INCOME_TYPES = ("paye_employment", "self_employment", "savings_interest", "property")
-PAYE, SELF_EMPLOYMENT, SAVINGS_INTEREST, PROPERTY = range(4)
+PAYE, SELF_EMPLOYMENT, SAVINGS_INTEREST, PROPERTY = range(4)  # positions in features.contract.INCOME_TYPES
 BANKS = np.array([f"BANK{number:03d}" for number in range(40)], dtype=object)
 PAYE_LETTERS = np.array(list("ABCDEFGHJKLMNPRSTWXZ"), dtype=object)
 

@@ -29,14 +29,22 @@ from features.contract.reading import (
 )
 from features.contract.rejects import REJECT_COLUMNS, reject_counts, write_rejects
 from features.contract.specs import (
+    APPLICATION_CHANNELS,
     BENEFIT_TYPES,
     CONTRACT,
+    DISABILITY_ANSWERS,
     ENUM,
     EQUALITY_COLUMNS,
+    ETHNICITY_GROUPS,
     FUTURE_PERIOD,
+    INCOME_TYPES,
+    NATIONALITY_GROUPS,
     OUTCOMES,
     PATTERNS,
+    PROPERTY_TYPES,
     REQUIRED,
+    SCHEMES,
+    SEXES,
     TABLES,
     TEXT_CONTROL,
     UNIQUE,
@@ -50,6 +58,14 @@ from features.contract.specs import (
 )
 
 __all__ = [
+    "APPLICATION_CHANNELS",
+    "DISABILITY_ANSWERS",
+    "ETHNICITY_GROUPS",
+    "INCOME_TYPES",
+    "NATIONALITY_GROUPS",
+    "PROPERTY_TYPES",
+    "SCHEMES",
+    "SEXES",
     "BENEFIT_TYPES",
     "CONTRACT",
     "ENUM",

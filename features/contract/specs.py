@@ -3,8 +3,8 @@
 A :class:`TableSpec` lists its :class:`ColumnSpec` (type, required, unique, enum values, minimum,
 pattern) plus cross-column order rules. The rules a row can break (``ColumnSpec.rules``), the
 checks (:mod:`features.contract.checks`) and the typed valid frames derive from these declarations
-alone. Value lists other modules need (benefit types, outcomes, the equality columns, the NINO
-pattern) are declared here and imported there.
+alone. Value lists other modules need (every enum, the equality columns, the NINO pattern) are
+declared here and imported there.
 """
 
 from __future__ import annotations
@@ -23,6 +23,22 @@ BENEFIT_TYPES = (
 """``benefit_claims.benefit_type``."""
 OUTCOMES = ("fraud", "error", "no_issue")
 """``investigation_outcomes.outcome``: what a closed investigation found about its subject."""
+APPLICATION_CHANNELS = ("online", "phone", "in_person")
+"""``benefit_claims.application_channel``."""
+INCOME_TYPES = ("paye_employment", "self_employment", "savings_interest", "property")
+"""``tax_records.income_type``."""
+SCHEMES = ("housing_benefit", "council_tax_reduction", "single_person_discount", "social_tenancy")
+"""``housing_claims.scheme``."""
+PROPERTY_TYPES = ("flat", "terraced", "semi_detached", "detached", "hmo")
+"""``address_register.property_type``."""
+SEXES = ("female", "male", "other", "unknown")
+"""``equality_monitoring.sex``."""
+ETHNICITY_GROUPS = ("asian", "black", "mixed", "white", "other", "unknown")
+"""``equality_monitoring.ethnicity_group``."""
+DISABILITY_ANSWERS = ("yes", "no", "unknown")
+"""``equality_monitoring.disability``."""
+NATIONALITY_GROUPS = ("uk", "eu", "non_eu", "unknown")
+"""``equality_monitoring.nationality_group``."""
 
 UNKNOWN_TABLE = "unknown table {table}: the contract has {known}"
 
@@ -205,7 +221,7 @@ BENEFIT_CLAIMS = TableSpec(
         ColumnSpec("bank_account_token"),
         _optional("phone_token"),
         _optional("email_token"),
-        _enum("application_channel", "online", "phone", "in_person"),
+        _enum("application_channel", *APPLICATION_CHANNELS),
         ColumnSpec("submitted_at", Kind.TIMESTAMP),
     ),
     orders=(OrderRule("claim_end", "claim_start"),),
@@ -218,7 +234,7 @@ TAX_RECORDS = TableSpec(
         ColumnSpec("record_id", unique=True),
         ColumnSpec("nino"),
         ColumnSpec("period", Kind.PERIOD),
-        _enum("income_type", "paye_employment", "self_employment", "savings_interest", "property"),
+        _enum("income_type", *INCOME_TYPES),
         _optional("payer_ref"),
         _money("amount", minimum=None),  # negative amounts are corrections
     ),
@@ -230,13 +246,7 @@ HOUSING_CLAIMS = TableSpec(
     columns=(
         ColumnSpec("housing_claim_id", unique=True),
         ColumnSpec("la_code", pattern="la_code"),
-        _enum(
-            "scheme",
-            "housing_benefit",
-            "council_tax_reduction",
-            "single_person_discount",
-            "social_tenancy",
-        ),
+        _enum("scheme", *SCHEMES),
         _optional("nino"),
         ColumnSpec("first_name"),
         ColumnSpec("surname"),
@@ -261,7 +271,7 @@ ADDRESS_REGISTER = TableSpec(
         ColumnSpec("uprn", unique=True),
         ColumnSpec("postcode"),
         ColumnSpec("la_code"),
-        _enum("property_type", "flat", "terraced", "semi_detached", "detached", "hmo"),
+        _enum("property_type", *PROPERTY_TYPES),
         _count("bedrooms", minimum=0),
     ),
 )
@@ -284,10 +294,10 @@ EQUALITY_MONITORING = TableSpec(
     key="subject_ref",
     columns=(
         ColumnSpec("subject_ref"),
-        _enum("sex", "female", "male", "other", "unknown"),
-        _enum("ethnicity_group", "asian", "black", "mixed", "white", "other", "unknown"),
-        _enum("disability", "yes", "no", "unknown"),
-        _enum("nationality_group", "uk", "eu", "non_eu", "unknown"),
+        _enum("sex", *SEXES),
+        _enum("ethnicity_group", *ETHNICITY_GROUPS),
+        _enum("disability", *DISABILITY_ANSWERS),
+        _enum("nationality_group", *NATIONALITY_GROUPS),
     ),
 )
 EQUALITY_COLUMNS: tuple[str, ...] = tuple(
