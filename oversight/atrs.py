@@ -42,8 +42,10 @@ def atrs_record(report: dict[str, Any], settings: Settings) -> dict[str, Any]:
         for item in report["metrics"]["evaluations"]
     ]
     control = report["metrics"]["control_sample"]
-    performance.append(f"lift over the random control sample: {_figure(control['lift'], 2)}"
-                       + (f" ({control['note']})" if control["note"] else ""))
+    # a figure that cannot be computed yet is its note alone, which says so and why
+    performance.append("lift over the random control sample: "
+                       + (control["note"] if control["lift"] is None and control["note"]
+                          else _figure(control["lift"], 2) + (f" ({control['note']})" if control["note"] else "")))
     proxies = sorted({row["feature"] for row in report["proxies"] if row["possible_proxy"]})
     return {
         "tier_1": {

@@ -214,6 +214,9 @@ def test_the_transparency_record_comes_from_the_report_and_the_config(panel_worl
                                      "risks_mitigations_and_impact_assessments"}
     markdown = (directory / "atrs.md").read_text(encoding="utf-8")
     assert "## Tier 1" in markdown and "## Tier 2" in markdown and "counter-fraud@example.org" in markdown
+    performance = record["tier_2"]["technical_specification_and_data"]["performance"]
+    lift = next(line for line in performance if line.startswith("lift over the random control sample"))
+    assert lift.lower().count("cannot be computed yet") <= 1  # said once, not the figure and its note both
 
 
 def test_small_flagged_counts_show_with_an_exact_interval_and_the_correction_is_named(panel_world):
