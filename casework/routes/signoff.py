@@ -18,16 +18,11 @@ from sqlalchemy.orm import Session
 
 from casework import audit
 from casework.notices import notice_query, shown_notice
-from casework.web import Area, SignedIn, Viewer, checked_form, site_of
+from casework.web import SELF_CONTAINED_PAGE_HEADERS, Area, SignedIn, Viewer, checked_form, site_of
 from casework.workflow import PANEL
 
 area = Area("signoff")
 
-REPORT_HEADERS = {
-    # the report is one self-contained file: its own styles and data: images, nothing else, no scripts
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                               "frame-ancestors 'none'; form-action 'none'",
-}
 
 
 @dataclass(frozen=True)
@@ -106,7 +101,7 @@ def report(request: Request, viewer: SignedIn, version: str = "") -> Response:
                                          message=str(error))
     with Session(site_of(request).engine) as session, session.begin():
         audit.record(session, viewer.name, "read report", f"{desk.model_name} version {version}")
-    return HTMLResponse(html, headers=REPORT_HEADERS)
+    return HTMLResponse(html, headers=SELF_CONTAINED_PAGE_HEADERS)
 
 
 @area.route("POST", "/panel/signoff", roles=(PANEL,))

@@ -197,3 +197,17 @@ def test_a_stale_form_is_refused_naming_who_changed_the_case(site):
     assert re.search(r"was changed by ivy at [0-9: -]+ UTC since you opened it", stale.text)
     with Session(engine) as session:
         assert session.get(Case, case.id).assignee == "ivy"
+
+
+@pytest.mark.slow
+def test_the_panel_reaches_each_run_s_drift_page_from_its_figures(site):
+    _, app = site
+    client, _ = _signed_in(app, "panel")
+    figures = client.get("/panel").text
+    link = re.search(r'href="(/panel/drift\?run_id=[^"]+)"', figures).group(1)
+    page = client.get(link.replace("&amp;", "&"))
+    assert page.status_code == 200 and "population stability" in page.text.lower()
+    assert "script-src" not in page.headers["content-security-policy"]  # nothing runs on it
+    assert client.get("/panel/drift?run_id=no-such-run").status_code == 404
+    investigator, _ = _signed_in(app, "ivy")
+    assert investigator.get(link).status_code == 403
