@@ -77,14 +77,17 @@ def check_extract(data_dir: str | Path, absent_columns: Mapping[str, Collection[
     keys: dict[str, Arrow] = {}
     for spec in CONTRACT.values():
         started = time.perf_counter()
-        raw, path, missing = read_source(spec, data_dir, (absent_columns or {}).get(spec.name, ()))
+        raw, path, missing, faults = read_source(spec, data_dir, (absent_columns or {}).get(spec.name, ()))
         if spec.name in compared:
             keys[spec.name] = arrow_column(raw, spec.key, len(raw))
         taken = keys[spec.key_differs_from] if spec.key_differs_from else None
         check = check_table(spec, raw, source="" if path is None else str(path), taken_keys=taken)
         frames[spec.name] = check.valid
-        rejects.append(check.rejects)
-        quality[spec.name] = dataclasses.replace(check.quality, missing_columns=tuple(missing))
+        rejects += [check.rejects, faults]
+        # rows the file itself spoiled were read in, and refused
+        quality[spec.name] = dataclasses.replace(
+            check.quality, missing_columns=tuple(missing), rows_in=check.quality.rows_in + len(faults),
+            rows_refused=check.quality.rows_refused + len(faults))
         logger.info(
             "%s: %d rows, %d valid, %d refused (%.1f s)",
             spec.name,

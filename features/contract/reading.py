@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from features.contract.specs import ContractError, TableSpec, table_spec
+from features.contract.rejects import REJECT_COLUMNS
+from features.contract.specs import FILE_ENCODING, FILE_FIELDS, ContractError, TableSpec, table_spec
 
 logger = logging.getLogger(__name__)
 
@@ -97,13 +98,17 @@ def read_table(data_dir: str | Path, table: str) -> pd.DataFrame:
     UnreadableTableError
         When the file cannot be parsed.
     """
-    raw, _, _ = read_source(table_spec(table), Path(data_dir))
+    raw, _, _, _ = read_source(table_spec(table), Path(data_dir))
     return raw.reset_index(drop=True)
 
 
 def read_source(spec: TableSpec, data_dir: Path,
-                absent: Collection[str] = ()) -> tuple[pd.DataFrame, Path | None, list[str]]:
-    """The table's contract columns as delivered, its file, and the optional columns its file lacks.
+                absent: Collection[str] = ()) -> tuple[pd.DataFrame, Path | None, list[str], pd.DataFrame]:
+    """The table's contract columns as delivered, its file, the optional columns its file lacks, and the
+    rows the file itself spoils (reject lines: bytes that are not UTF-8, a row of the wrong number of fields).
+
+    A CSV file Arrow cannot read whole is read again row by row: each spoiled row is refused with
+    its row number and the rest is kept, so one bad byte or a ragged row never refuses a table.
 
     ``absent`` names columns the configuration says the source does not deliver: a column that says
     which claims have ended may be missing only when named there. The frame's index is each row's
@@ -114,24 +119,28 @@ def read_source(spec: TableSpec, data_dir: Path,
     if path is None:
         if spec.optional:
             empty = {name: pd.Series([], dtype="str") for name in spec.column_names}
-            return pd.DataFrame(empty), None, []
+            return pd.DataFrame(empty), None, [], _no_faults()
         raise MissingTableError(MISSING_TABLE.format(table=spec.name, data_dir=data_dir))
     try:
         header = _csv_header(path) if path.suffix == ".csv" else pq.read_schema(path).names
         present = contract_columns(spec, header, path)
         missing = missing_optional_columns(spec, header, path, absent)
         if path.suffix == ".csv":
-            arrow = pa_csv.read_csv(
-                path,
-                read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
-                convert_options=pa_csv.ConvertOptions(
-                    include_columns=present,
-                    # large_string converts to pandas' arrow-backed "str" without a copy
-                    column_types={name: pa.large_string() for name in present},
-                    null_values=[""],
-                    strings_can_be_null=True,
-                ),
-            )
+            try:
+                arrow = pa_csv.read_csv(
+                    path,
+                    read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
+                    convert_options=pa_csv.ConvertOptions(
+                        include_columns=present,
+                        # large_string converts to pandas' arrow-backed "str" without a copy
+                        column_types={name: pa.large_string() for name in present},
+                        null_values=[""],
+                        strings_can_be_null=True,
+                    ),
+                )
+            except (pa.ArrowInvalid, UnicodeDecodeError):
+                frame, faults = _read_csv_row_by_row(spec, path, header, present)
+                return frame, path, missing, faults
         else:
             arrow = pq.read_table(path, columns=present)
             _refuse_nested_columns(spec, arrow.schema, path)
@@ -145,7 +154,46 @@ def read_source(spec: TableSpec, data_dir: Path,
         numbers = _csv_row_numbers(path, len(frame))
         if numbers is not None:
             frame.index = numbers
-    return frame, path, missing
+    return frame, path, missing, _no_faults()
+
+
+def _no_faults() -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series([], dtype="int64" if name == "row" else "str") for name in REJECT_COLUMNS})
+
+
+def _read_csv_row_by_row(spec: TableSpec, path: Path, header: list[str],
+                         present: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of a CSV file Arrow refused as a whole, and reject lines for the rows that spoil it.
+
+    Undecodable bytes are kept as escapes while reading, so the row holding them can be found and
+    refused (``file:encoding``); a row of more or fewer fields than the header is refused too
+    (``file:fields``). Row numbers count data rows from 1, blank lines included, as elsewhere.
+    """
+    positions = [header.index(name) for name in present]
+    kept: list[list[str | None]] = []
+    numbers: list[int] = []
+    faults: list[tuple[int, str, str]] = []
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)  # the header
+        for number, row in enumerate(reader):
+            if not row:
+                continue
+            text = ",".join(row)
+            if any("\udc80" <= character <= "\udcff" for character in text):
+                faults.append((number + 1, FILE_ENCODING, text.encode("utf-8", "surrogateescape")
+                               .decode("utf-8", "replace")[:200]))
+            elif len(row) != len(header):
+                faults.append((number + 1, FILE_FIELDS, f"{len(row)} fields, the header has {len(header)}: {text[:160]}"))
+            else:
+                kept.append([row[position] or None for position in positions])
+                numbers.append(number)
+    logger.warning("table %s: %d rows of %s could not be read as they stand: refused, the rest read", spec.name,
+                   len(faults), path)
+    frame = pd.DataFrame(kept, columns=present, index=np.array(numbers, dtype=np.int64), dtype="str")
+    return frame, pd.DataFrame(
+        {"table": spec.name, "row": np.array([fault[0] for fault in faults], dtype=np.int64), "column": "",
+         "rule": [fault[1] for fault in faults], "value": [fault[2] for fault in faults]})
 
 
 def _csv_row_numbers(path: Path, rows: int) -> np.ndarray | None:
@@ -183,7 +231,8 @@ def _refuse_nested_columns(spec: TableSpec, schema: pa.Schema, path: Path) -> No
 
 
 def _csv_header(path: Path) -> list[str]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    # a bad byte further down is a fault of its row (read_source), not of the header
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
         return next(csv.reader(handle), [])
 
 

@@ -19,7 +19,6 @@ from features.contract import (
     MissingColumnError,
     MissingTableError,
     TooManyRejectsError,
-    UnreadableTableError,
     check_extract,
     enforce_reject_limit,
     read_table,
@@ -297,12 +296,33 @@ def test_csv_and_parquet_for_one_table_is_an_error(contract_dir):
         read_table(contract_dir, "tax_records")
 
 
-def test_unreadable_csv_is_a_one_line_error(contract_dir):
-    path = contract_dir / "tax_records.csv"
-    path.write_text(path.read_text() + "TR0005,AB123456C,2024-03\n")
-    with pytest.raises(UnreadableTableError, match="cannot read table tax_records from") as raised:
-        read_table(contract_dir, "tax_records")
-    assert "\n" not in str(raised.value)
+def test_a_ragged_row_a_bad_byte_and_a_nul_are_faults_of_their_rows_not_of_the_table(contract_dir):
+    tax = contract_dir / "tax_records.csv"
+    lines = tax.read_bytes().splitlines(keepends=True)
+    rows_before = len(lines) - 1
+    fields = lines[1].rstrip(b"\r\n").split(b",")
+    ragged = b",".join([b"TR9001", *fields[1:3]]) + b"\n"  # too few fields
+    nul = b",".join([b"TR9002", *fields[1:-1], fields[-1] + b"\x00"]) + b"\n"  # a NUL at a field's end
+    tax.write_bytes(b"".join([*lines, ragged, nul]))
+    benefit = contract_dir / "benefit_claims.csv"
+    benefit_lines = benefit.read_bytes().splitlines(keepends=True)
+    benefit_lines[2] = benefit_lines[2].replace(b",", b"\xff,", 1)  # not UTF-8, in the second data row
+    benefit.write_bytes(b"".join(benefit_lines))
+
+    extract = check_extract(contract_dir)
+    rejects = extract.rejects
+
+    def refused(table: str, rule: str) -> list[int]:
+        return rejects.loc[(rejects["table"] == table) & (rejects["rule"] == rule), "row"].tolist()
+
+    assert refused("tax_records", "file:fields") == [rows_before + 1]
+    # the row ending in a NUL is read as the six fields it holds and refused by its column's rule
+    assert refused("tax_records", "type:decimal") == [rows_before + 2]
+    assert refused("benefit_claims", "file:encoding") == [2]
+    assert len(extract.tax_records) == rows_before  # every other row is read
+    assert len(extract.benefit_claims) == len(benefit_lines) - 2
+    quality = extract.quality["tax_records"]
+    assert (quality.rows_in, quality.rows_refused) == (rows_before + 2, 2)
 
 
 def test_utf8_bom_header_and_booleans_in_capitals_are_read(tmp_path):
