@@ -12,6 +12,7 @@ from models.evaluate import EvaluationError
 from models.registry import FeatureTableError, ModelIntegrityError, ModelNotFoundError
 from oversight.signoff import SignOffError
 from oversight.subject import SubjectNotFoundError
+from pipelines.runs import ImportFailedError
 from pipelines.schedule import ScheduleError
 from pipelines.workspace import WorkspaceError
 from synthetic.truth import TruthFormatError
@@ -29,6 +30,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     WorldLocationError,
     SignOffError,
     SubjectNotFoundError,
+    ImportFailedError,
     FileNotFoundError,
     FileExistsError,
     ScheduleError,

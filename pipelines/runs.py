@@ -28,6 +28,9 @@ from typing import Any
 from pipelines.validate import SUMMARY_FILE
 
 COMPLETE = "complete"
+IMPORT_KEY = "case_store_import"
+"""Key of ``run_summary.json`` recording that the run's work list could not be imported (and, later, that it was)."""
+IMPORT_FAILED, IMPORTED = "failed", "imported"
 """``status`` of the run summary of a run whose every output is written."""
 STAGING_PREFIX = ".partial-"
 RUN_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -166,7 +169,8 @@ def completed_runs(runs_dir: str | Path) -> list[RunRecord]:
     return records
 
 
-RUNS_LIST_COLUMNS = ("run id", "started (UTC)", "as of", "model", "subjects", "flagged", "drift alert", "status")
+RUNS_LIST_COLUMNS = ("run id", "started (UTC)", "as of", "model", "subjects", "flagged", "drift alert", "status",
+                     "case store")
 
 
 def runs_table(records: list[RunRecord]) -> list[dict[str, str]]:
@@ -184,6 +188,8 @@ def runs_table(records: list[RunRecord]) -> list[dict[str, str]]:
             "flagged": f"{summary.get('flagged', 0):,}",
             "drift alert": ("yes" if drift.get("alert") else "no") if drift else "-",
             "status": str(summary["status"]),
+            "case store": {IMPORT_FAILED: "import failed", IMPORTED: "imported on retry"}.get(
+                (summary.get(IMPORT_KEY) or {}).get("status", ""), ""),
         })
     return rows
 
@@ -205,3 +211,55 @@ def format_runs(records: list[RunRecord]) -> str:
     lines = ["  ".join(column.ljust(widths[column]) for column in RUNS_LIST_COLUMNS)]
     lines += ["  ".join(row[column].ljust(widths[column]) for column in RUNS_LIST_COLUMNS) for row in rows]
     return "\n".join(line.rstrip() for line in lines)
+
+
+class ImportFailedError(RuntimeError):
+    """A complete run's work list could not be imported into the case store (recorded, retried later)."""
+
+    MESSAGE = ("run {run_id} is complete, but its work list could not be imported into the case store "
+               "({error}); the next scoring run retries it, or: counterfraud cases import --run {run_dir}")
+
+
+def record_import(run_dir: Path, status: str, error: str = "", out_dir: Path | None = None) -> None:
+    """Write the outcome of a run's case-store import into its ``run_summary.json`` (and its ``--out`` copy).
+
+    Each file is replaced through a temporary name and a rename, so a kill leaves the old summary or the new.
+    """
+    for directory in (run_dir, out_dir):
+        path = None if directory is None else directory / SUMMARY_FILE
+        if path is None or not path.is_file():
+            continue
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        summary[IMPORT_KEY] = {"status": status, **({"error": error} if error else {})}
+        temporary = path.with_name(f".{SUMMARY_FILE}.{secrets.token_hex(4)}.tmp")
+        temporary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        _fsync(temporary)
+        os.replace(temporary, path)
+
+
+def import_work_lists(runs_dir: Path, run_dir: Path, url: str, out_dir: Path | None = None) -> list[str]:
+    """Import the work list of ``run_dir`` into the case store at ``url``, after every earlier run whose
+    import failed; return what each import did, in words.
+
+    A failed import is recorded in the run's summary by the class of its error only (a store's message
+    can quote the rows it refused), and :class:`ImportFailedError` is raised once the earlier runs were tried.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from casework.imports import import_into_store
+
+    pending = [record.path for record in completed_runs(runs_dir)
+               if (record.summary.get(IMPORT_KEY) or {}).get("status") == IMPORT_FAILED and record.path != run_dir]
+    done = []
+    for directory in [*pending, run_dir]:
+        try:
+            done.append(import_into_store(directory, url).describe())
+        except SQLAlchemyError as error:
+            record_import(directory, IMPORT_FAILED, type(error).__name__, out_dir if directory == run_dir else None)
+            if directory == run_dir:
+                raise ImportFailedError(ImportFailedError.MESSAGE.format(
+                    run_id=directory.name, error=type(error).__name__, run_dir=directory)) from None
+            continue
+        if directory != run_dir:
+            record_import(directory, IMPORTED)
+    return done

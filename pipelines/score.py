@@ -36,7 +36,6 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from casework.imports import import_into_store
 from casework.store import store_url
 from configs.settings import Settings
 from features.contract import Extract, extract_summary, write_rejects
@@ -72,7 +71,7 @@ from pipelines.drift import (
 )
 from pipelines.engine import DASK, dask_task_runner, gathered, row_partitions
 from pipelines.prepare import prepare_features
-from pipelines.runs import COMPLETE, new_run_id, staged_run
+from pipelines.runs import COMPLETE, import_work_lists, new_run_id, staged_run
 from pipelines.validate import REJECTS_FILE, SUMMARY_FILE, format_tables
 from pipelines.workspace import Workspace
 
@@ -121,7 +120,7 @@ write_refused = task(write_rejects, name="write rejects", cache_policy=NO_CACHE)
 fingerprint = task(fingerprint_inputs, name="fingerprint input tables", cache_policy=NO_CACHE)
 measure = task(measure_drift, name="measure drift", cache_policy=NO_CACHE)
 alert = task(emit_drift_alert, name="emit drift alert", cache_policy=NO_CACHE)
-store_cases = task(import_into_store, name="import into case store", cache_policy=NO_CACHE)
+store_cases = task(import_work_lists, name="import into case store", cache_policy=NO_CACHE)
 
 
 class _Stopwatch:
@@ -295,7 +294,9 @@ def scoring_flow(
     log.info("run %s kept in %s; case list written to %s", run_id, summary["run_dir"],
              summary["outputs"]["cases_csv"])
     if settings.case_store.import_runs:
-        log.info(store_cases(summary["run_dir"], store_url(settings.case_store.url, workspace.root)).describe())
+        for done in store_cases(workspace.runs_dir, Path(summary["run_dir"]),
+                                store_url(settings.case_store.url, workspace.root), out_dir):
+            log.info(done)
     return summary
 
 

@@ -291,3 +291,33 @@ def test_format_summary_lists_counts_rejects_flagged_timings_and_files():
     assert "control sample: 1 drawn at random from the unflagged subjects (seed 0)" in text
     assert "prepare" in text and "1.75" not in text  # seconds to one decimal
     assert "/runs/1/cases.csv" in text
+
+
+@pytest.mark.slow
+def test_a_failed_import_is_recorded_shown_and_retried_by_the_next_run(world, settings, trained):
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from casework.store import Run, open_store, store_url
+    from pipelines.runs import IMPORT_KEY, ImportFailedError, completed_runs, format_runs
+    from pipelines.score import score_flow
+    from pipelines.workspace import Workspace
+
+    # a store no one answers at: the run completes, its import fails and says so in one line
+    unreachable = settings.model_copy(update={"case_store": settings.case_store.model_copy(
+        update={"url": "postgresql+psycopg://nobody@127.0.0.1:1/none"})})
+    with pytest.raises(ImportFailedError, match="is complete, but its work list could not be imported") as raised:
+        score_flow(world["data"], world["root"] / "run_unimported", Workspace(trained.root, unreachable), unreachable)
+    assert "OperationalError" in str(raised.value) and "BC0" not in str(raised.value)  # no case contents
+    failed = completed_runs(trained.runs_dir)[-1]
+    assert failed.summary[IMPORT_KEY] == {"status": "failed", "error": "OperationalError"}
+    copied = json.loads((world["root"] / "run_unimported" / "run_summary.json").read_text())
+    assert copied[IMPORT_KEY]["status"] == "failed"
+    assert "import failed" in format_runs(completed_runs(trained.runs_dir))
+
+    # the next run on the working store imports the failed one first, then its own
+    score_flow(world["data"], world["root"] / "run_after", trained, settings)
+    retried = next(record for record in completed_runs(trained.runs_dir) if record.run_id == failed.run_id)
+    assert retried.summary[IMPORT_KEY] == {"status": "imported"}
+    with Session(open_store(store_url(settings.case_store.url, trained.root))) as session:
+        assert failed.run_id in set(session.scalars(select(Run.run_id)))
