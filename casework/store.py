@@ -360,6 +360,10 @@ def start_review(session: Session, case_id: int, read_version: int, actor: str) 
     return take_step(session, case_id, read_version, actor, START)
 
 
+CLOSING_NOTE_LIMIT = 10_000
+"""Characters a closing note may hold: a few pages of findings; the case's records are not copied into it."""
+
+
 def close(session: Session, case_id: int, read_version: int, actor: str, outcome: str,
           note: str) -> Case:
     """Close a case under review with an outcome and a closing note (both required)."""
@@ -367,6 +371,8 @@ def close(session: Session, case_id: int, read_version: int, actor: str, outcome
         raise CaseworkError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
     if not note.strip():
         raise CaseworkError("a closing note is required")
+    if len(note) > CLOSING_NOTE_LIMIT:
+        raise CaseworkError(f"a closing note is at most {CLOSING_NOTE_LIMIT:,} characters; this one has {len(note):,}")
     return take_step(session, case_id, read_version, actor, CLOSE, {
         "outcome": outcome, "closing_note": note.strip(), "closed_on": now().date()})
 

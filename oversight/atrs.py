@@ -82,6 +82,7 @@ def atrs_record(report: dict[str, Any], settings: Settings) -> dict[str, Any]:
                 "model": details["detector"],
                 "features": [feature["name"] for feature in report["features"]],
                 "never_used": report["never_used"]["characteristics"],
+                "used_for_linking_only": report["never_used"]["linking_only"],
                 "data": card["training_data"]["description"],
                 "as_of": details["as_of"],
                 "data_fingerprint": details["data_fingerprint"],

@@ -56,6 +56,8 @@ PROTECTED_TEST = "tests/oversight/test_protected.py"
 """The test that proves no protected characteristic or age reaches the model."""
 NEVER_USED = (*(fairness.CHARACTERISTIC_WORDS[name] for name in EQUALITY_COLUMNS), "age", "date of birth")
 """What no feature reads, as the report states it: the protected characteristics, age and date of birth."""
+LINKING_ONLY = ("date of birth",)
+"""Of those, what the pipeline still reads, and for what: to link the records of one person, not to score."""
 INTENDED_USE = ("Leads for a person to check, never a decision: an investigator reads each flagged case and its "
                 "reasons against the records, and a person decides what, if anything, happens next.")
 OUT_OF_SCOPE = (
@@ -338,7 +340,8 @@ def build_report(
         "model_card": _model_card(facts, settings, feature_table, extract, capacity, int(flagged.sum()),
                                   truth is not None),
         "features": _feature_declarations(names),
-        "never_used": {"characteristics": list(NEVER_USED), "test": PROTECTED_TEST},
+        "never_used": {"characteristics": list(NEVER_USED), "test": PROTECTED_TEST,
+                       "linking_only": list(LINKING_ONLY)},
         "drivers": _records(drivers),
         "drivers_sample_size": len(sample_positions),
         "worked_examples": examples,

@@ -118,6 +118,8 @@ def test_the_workflow_keeps_every_change_as_an_event(engine, scored):
         case = store.start_review(session, case.id, case.version, "ivy")
         with pytest.raises(store.CaseworkError, match="closing note is required"):
             store.close(session, case.id, case.version, "ivy", "fraud", "  ")
+        with pytest.raises(store.CaseworkError, match="at most 10,000 characters; this one has 100,000"):
+            store.close(session, case.id, case.version, "ivy", "fraud", "x" * 100_000)
         with pytest.raises(store.CaseworkError, match="outcome must be one of"):
             store.close(session, case.id, case.version, "ivy", "guilty", "note")
         case = store.close(session, case.id, case.version, "ivy", "error", "overpaid, not fraud")

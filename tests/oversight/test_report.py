@@ -214,7 +214,10 @@ def test_the_transparency_record_comes_from_the_report_and_the_config(panel_worl
                                      "risks_mitigations_and_impact_assessments"}
     markdown = (directory / "atrs.md").read_text(encoding="utf-8")
     assert "## Tier 1" in markdown and "## Tier 2" in markdown and "counter-fraud@example.org" in markdown
-    performance = record["tier_2"]["technical_specification_and_data"]["performance"]
+    technical = record["tier_2"]["technical_specification_and_data"]
+    # date of birth is no model input, yet linking reads it: the record says both
+    assert "date of birth" in technical["never_used"] and technical["used_for_linking_only"] == ["date of birth"]
+    performance = technical["performance"]
     lift = next(line for line in performance if line.startswith("lift over the random control sample"))
     assert lift.lower().count("cannot be computed yet") <= 1  # said once, not the figure and its note both
 
