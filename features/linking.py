@@ -645,19 +645,34 @@ def _evidence(nodes: _Nodes, a: np.ndarray, b: np.ndarray) -> _Evidence:
     return _Evidence(a, b, same_uprn, same_uprn | same_postcode, surname, both_dob, same_dob, score)
 
 
-def _dob_name_edges(nodes: _Nodes, max_block_size: int) -> _Edges:
-    """Rule 2: same date of birth and given name, plus a shared surname token or address."""
+def _same_dob_pairs(nodes: _Nodes, owner: np.ndarray, code: np.ndarray, max_block_size: int,
+                    name: str) -> _Evidence:
+    """The evidence of every pair of dated records sharing a date of birth and a ``code`` (one per owner row)."""
     dated_days = nodes.dob[nodes.has_dob]
     first_day = dated_days.min(initial=0)
     span = int(dated_days.max(initial=0) - first_day) + 1
-    dated = nodes.has_dob[nodes.given_node]
-    node = nodes.given_node[dated]
-    key = nodes.given_code[dated] * span + (nodes.dob[node] - first_day)
-    a, b = _unique_pairs(*_pairs_within_blocks(key, node, len(nodes), max_block_size,
-                                              "date of birth + given name"),
-                         len(nodes))
-    ev = _evidence(nodes, a, b)
-    return ev.edges(ev.surname | ev.same_address)
+    dated = nodes.has_dob[owner]
+    owner = owner[dated]
+    key = code[dated] * span + (nodes.dob[owner] - first_day)
+    a, b = _unique_pairs(*_pairs_within_blocks(key, owner, len(nodes), max_block_size, name), len(nodes))
+    return _evidence(nodes, a, b)
+
+
+def _dob_name_edges(nodes: _Nodes, max_block_size: int) -> tuple[_Edges, list[_Edges]]:
+    """Rule 2 (same date of birth and given name, plus a shared surname token or address) and rule 5
+    (the same date of birth and one name agreeing, the other one letter apart), from the same blocks."""
+    by_given = _same_dob_pairs(nodes, nodes.given_node, nodes.given_code, max_block_size, "date of birth + given name")
+    rule_2 = by_given.surname | by_given.same_address
+    # a given name agreeing, the surname one letter apart
+    surname_slip = np.zeros(len(by_given.a), dtype=bool)
+    surname_slip[~rule_2] = _one_letter_apart(nodes.surname_text[by_given.a[~rule_2]],
+                                              nodes.surname_text[by_given.b[~rule_2]], nodes.surname_values)
+    # a surname token agreeing, the first given name one letter apart
+    token_node, slot = np.nonzero(nodes.surnames >= 0)
+    by_surname = _same_dob_pairs(nodes, token_node, nodes.surnames[token_node, slot], max_block_size,
+                                 "date of birth + surname")
+    given_slip = _one_letter_apart(nodes.first_text[by_surname.a], nodes.first_text[by_surname.b], nodes.first_values)
+    return by_given.edges(rule_2), [by_given.edges(surname_slip), by_surname.edges(given_slip & by_surname.same_dob)]
 
 
 def _one_letter_apart(codes_a: np.ndarray, codes_b: np.ndarray, values: pd.Series) -> np.ndarray:
@@ -675,37 +690,6 @@ def _one_letter_apart(codes_a: np.ndarray, codes_b: np.ndarray, values: pd.Serie
     long_enough = np.minimum([len(t) for t in left], [len(t) for t in right]) >= MIN_TYPO_LETTERS
     result[known] = ((distance == 1) & long_enough)[inverse.ravel()]
     return result
-
-
-def _typo_edges(nodes: _Nodes, max_block_size: int) -> list[_Edges]:
-    """Rule 5: the same date of birth and one name agreeing, the other one letter apart."""
-    dated_days = nodes.dob[nodes.has_dob]
-    first_day = dated_days.min(initial=0)
-    span = int(dated_days.max(initial=0) - first_day) + 1
-    edges = []
-    # a given name agreeing (as in rule 2), the surname one letter apart
-    dated = nodes.has_dob[nodes.given_node]
-    node = nodes.given_node[dated]
-    key = nodes.given_code[dated] * span + (nodes.dob[node] - first_day)
-    a, b = _unique_pairs(*_pairs_within_blocks(key, node, len(nodes), max_block_size,
-                                              "date of birth + given name"), len(nodes))
-    ev = _evidence(nodes, a, b)
-    open_pairs = ~ev.surname & ~ev.same_address  # the others are rule 2's
-    typo = np.zeros(len(ev.a), dtype=bool)
-    typo[open_pairs] = _one_letter_apart(nodes.surname_text[ev.a[open_pairs]], nodes.surname_text[ev.b[open_pairs]],
-                                         nodes.surname_values)
-    edges.append(ev.edges(typo))
-    # a surname token agreeing, the first given name one letter apart
-    token_node, slot = np.nonzero(nodes.surnames >= 0)
-    dated = nodes.has_dob[token_node]
-    token_node = token_node[dated]
-    key = nodes.surnames[token_node, slot[dated]] * span + (nodes.dob[token_node] - first_day)
-    a, b = _unique_pairs(*_pairs_within_blocks(key, token_node, len(nodes), max_block_size,
-                                              "date of birth + surname"), len(nodes))
-    ev = _evidence(nodes, a, b)
-    typo = _one_letter_apart(nodes.first_text[ev.a], nodes.first_text[ev.b], nodes.first_values)
-    edges.append(ev.edges(typo & ev.same_dob))
-    return edges
 
 
 def _address_name_edges(nodes: _Nodes, settings: LinkingSettings) -> list[_Edges]:
@@ -910,8 +894,8 @@ def link_people(
     if not any(len(frame) for frame in frames.values()):
         return pd.DataFrame({column: pd.Series(dtype="str") for column in LINK_COLUMNS})
     nodes = _nodes(frames, address_register)
-    edges = _Edges.concat([_nino_edges(nodes), _dob_name_edges(nodes, settings.max_block_size),
-                           *_address_name_edges(nodes, settings), *_typo_edges(nodes, settings.max_block_size)])
+    name_edges, slip_edges = _dob_name_edges(nodes, settings.max_block_size)
+    edges = _Edges.concat([_nino_edges(nodes), name_edges, *_address_name_edges(nodes, settings), *slip_edges])
     labels = _split_nino_conflicts(nodes, edges, _components(len(nodes), edges))
     LOG.info("linking: %d records, %d links", len(nodes), len(edges.a))
     table_codes = np.repeat(np.arange(len(frames)), [len(frame) for frame in frames.values()])
