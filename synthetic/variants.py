@@ -36,7 +36,7 @@ away (registered at another address for a while) with nobody moving in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from synthetic.constants import FRAUD_RATE
 
@@ -81,6 +81,16 @@ class Variant:
     name_typos: float = 0.0
 
 
+_MIXED = Variant(
+    "mixed",
+    "Every way of every typology in equal parts, fraud 1.2 % of subjects, many look-alikes.",
+    fraud_rate=0.012,
+    living_together={"household": 1 / 3, "newcomer": 1 / 3, "shared_details": 1 / 3},
+    single_person_discount={"household": 1 / 3, "newcomer": 1 / 3, "claimant_at_address": 1 / 3},
+    subletting={"moved_out": 1 / 3, "claims_elsewhere": 1 / 3, "unconnected": 1 / 3},
+    lookalikes=2.0,
+)
+
 VARIANTS: dict[str, Variant] = {
     variant.name: variant
     for variant in (
@@ -106,24 +116,12 @@ VARIANTS: dict[str, Variant] = {
             subletting={"moved_out": 0.2, "claims_elsewhere": 0.5, "unconnected": 0.3},
             lookalikes=1.5,
         ),
-        Variant(
-            "mixed",
-            "Every way of every typology in equal parts, fraud 1.2 % of subjects, many look-alikes.",
-            fraud_rate=0.012,
-            living_together={"household": 1 / 3, "newcomer": 1 / 3, "shared_details": 1 / 3},
-            single_person_discount={"household": 1 / 3, "newcomer": 1 / 3, "claimant_at_address": 1 / 3},
-            subletting={"moved_out": 1 / 3, "claims_elsewhere": 1 / 3, "unconnected": 1 / 3},
-            lookalikes=2.0,
-        ),
-        Variant(
-            "typos",
-            "As mixed, with one letter changed, dropped or doubled in 8 % of the first names and 8 % of the "
-            "surnames of local records (housing claims, electoral register).",
-            fraud_rate=0.012,
-            living_together={"household": 1 / 3, "newcomer": 1 / 3, "shared_details": 1 / 3},
-            single_person_discount={"household": 1 / 3, "newcomer": 1 / 3, "claimant_at_address": 1 / 3},
-            subletting={"moved_out": 1 / 3, "claims_elsewhere": 1 / 3, "unconnected": 1 / 3},
-            lookalikes=2.0,
+        _MIXED,
+        replace(
+            _MIXED,
+            name="typos",
+            description="As mixed, with one letter changed, dropped or doubled in 8 % of the first names and 8 % "
+                        "of the surnames of local records (housing claims, electoral register).",
             name_typos=0.08,
         ),
         Variant(
