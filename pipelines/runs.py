@@ -20,7 +20,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,6 +220,12 @@ class ImportFailedError(RuntimeError):
                "({error}); the next scoring run retries it, or: counterfraud cases import --run {run_dir}")
 
 
+def write_summary(summary: Mapping[str, Any], path: Path) -> Path:
+    """Write the run summary as indented JSON."""
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def record_import(run_dir: Path, status: str, error: str = "", out_dir: Path | None = None) -> None:
     """Write the outcome of a run's case-store import into its ``run_summary.json`` (and its ``--out`` copy).
 
@@ -231,8 +237,7 @@ def record_import(run_dir: Path, status: str, error: str = "", out_dir: Path | N
             continue
         summary = json.loads(path.read_text(encoding="utf-8"))
         summary[IMPORT_KEY] = {"status": status, **({"error": error} if error else {})}
-        temporary = path.with_name(f".{SUMMARY_FILE}.{secrets.token_hex(4)}.tmp")
-        temporary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        temporary = write_summary(summary, path.with_name(f".{SUMMARY_FILE}.{secrets.token_hex(4)}.tmp"))
         _fsync(temporary)
         os.replace(temporary, path)
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import resource
 import time
 from collections.abc import Iterator, Mapping
@@ -71,7 +70,7 @@ from pipelines.drift import (
 )
 from pipelines.engine import DASK, dask_task_runner, gathered, row_partitions
 from pipelines.prepare import prepare_features
-from pipelines.runs import COMPLETE, import_work_lists, new_run_id, staged_run
+from pipelines.runs import COMPLETE, import_work_lists, new_run_id, staged_run, write_summary
 from pipelines.validate import REJECTS_FILE, SUMMARY_FILE, format_tables
 from pipelines.workspace import Workspace
 
@@ -85,12 +84,6 @@ LINKS_FILE = "links.parquet"
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
     """Write ``frame`` to ``path`` without its index."""
     frame.to_parquet(path, index=False)
-    return path
-
-
-def write_summary(summary: Mapping[str, Any], path: Path) -> Path:
-    """Write the run summary as indented JSON."""
-    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return path
 
 
