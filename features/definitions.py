@@ -29,6 +29,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 import numpy as np
@@ -59,18 +60,31 @@ class FeatureDeclarationError(ValueError):
     """The feature declarations are inconsistent (raised at import)."""
 
 
+class Source(StrEnum):
+    """The kinds of record a context column is read from (a subject is told which ones its reasons read)."""
+
+    CLAIMS = "claims"
+    TAX = "tax"
+    ELECTORS = "electors"
+    ADDRESS = "address"
+    OTHERS = "others"
+    """Other people's claims, compared with the subject's."""
+
+
 @dataclass(frozen=True)
 class ContextSpec:
-    """One context column: how its value is written in a sentence.
+    """One context column: how its value is written in a sentence, and the records it is read from.
 
     ``noun`` is the (singular, plural) word written after a count, e.g.
-    ``("adult", "adults")`` gives "1 adult", "3 adults".
+    ``("adult", "adults")`` gives "1 adult", "3 adults". ``sources`` is empty for an assumption
+    of the model (the interest rate), which no record holds.
     """
 
     name: str
     meaning: str
     unit: ContextUnit
     noun: tuple[str, str] | None = None
+    sources: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,8 +141,9 @@ class FeatureSpec:
         return self.reason
 
 
-def _context(name: str, meaning: str, unit: ContextUnit, noun: tuple[str, str] | None = None) -> ContextSpec:
-    return ContextSpec(name=name, meaning=meaning, unit=unit, noun=noun)
+def _context(name: str, meaning: str, unit: ContextUnit, noun: tuple[str, str] | None = None, *,
+             sources: tuple[Source, ...]) -> ContextSpec:
+    return ContextSpec(name=name, meaning=meaning, unit=unit, noun=noun, sources=sources)
 
 
 _OTHER_ADULTS = ("other adult", "other adults")
@@ -138,51 +153,51 @@ _OTHER_PEOPLE = ("other person", "other people")
 CONTEXT: dict[str, ContextSpec] = {
     spec.name: spec
     for spec in (
-        _context("declared_monthly_earnings", "Earnings the claimant declared, per month.", "gbp"),
-        _context("tax_monthly_earnings", "Mean monthly income from employment and self-employment in tax records over the compared months of the claim.", "gbp"),
-        _context("tax_lowest_recent_monthly_earnings", "Lowest monthly employment income over the latest months of the claim, plus the self-employment income of the compared months spread evenly over them (it is reported for a quarter or a year, not a month).", "gbp"),
-        _context("tax_monthly_property_income", "Mean monthly property (rental) income in tax records over the compared months of the claim.", "gbp"),
-        _context("window_months", "Months of the claim compared with tax records (up to the earnings window).", "months"),
-        _context("recent_months", "Latest months of the claim compared with tax records.", "months"),
-        _context("months_with_earnings", "Compared months in which tax records show earnings (self-employment income, reported for a quarter or a year, counts in every month it covers).", "months"),
-        _context("declared_savings", "Capital the claimant declared.", "gbp"),
-        _context("capital_rules_apply", "The benefit's award depends on the claimant's capital (universal credit, pension credit).", "flag"),
-        _context("annual_savings_interest", "Savings interest in tax records over the last twelve months.", "gbp"),
-        _context("implied_capital", "Capital that would earn that interest at the assumed rate, to the pound.", "gbp"),
-        _context("interest_rate", "Assumed annual interest rate on savings.", "percent"),
-        _context("declared_partner", "The claim is made as a couple.", "flag"),
-        _context("living_alone_discount", "The claim is a single person discount: the claimant declares that no other adult lives at the address.", "flag"),
-        _context("declared_adults", "Adults declared in the household, the claimant included (housing: occupants declared).", "count", ("adult", "adults")),
-        _context("declared_occupants", "Occupants a housing claim declares, the claimant included.", "count", ("person", "people")),
-        _context("declared_household", "People the claim declares in the household, the claimant included: adults and children (housing: occupants declared).", "count", ("person", "people")),
-        _context("other_source_household", "People the other source's live claim of the same person for the same home declares (a benefit claim's adults and children, a housing claim's occupants; the largest if several).", "count", ("person", "people")),
-        _context("claimant_arrival", "When the claimant arrived at the address: the claim start, or the claimant's own electoral registration there when earlier.", "date"),
-        _context("claimant_registered_at_arrival", "The claimant's own electoral registration at the address predates the claim, and marks the arrival.", "flag"),
-        _context("other_registered_adults", "Other people whose latest electoral registration (on or before the as-of date) is at the address and dates from the claimant's arrival (less a few months) or later.", "count", _OTHER_ADULTS),
-        _context("adults_moved_in_with_claimant", "Of those other people, the ones who registered within a few months either side of the claimant's arrival: they moved in together.", "count", _OTHER_ADULTS),
-        _context("adults_moved_in_later", "Of those other people, the ones who registered later than that.", "count", _OTHER_ADULTS),
-        _context("adults_moved_in_later_from_elsewhere", "Of those who registered later, the ones registered before at another address: they came from another home.", "count", _OTHER_ADULTS),
-        _context("shared_house", "The address register lists the address as a house in multiple occupation.", "flag"),
-        _context("other_earning_adults", "Of those other people, the ones whose tax records show earnings in the latest months.", "count", _OTHER_ADULTS),
-        _context("other_claimants_at_address", "Other people with a live benefit or housing claim giving the same address.", "count", _OTHER_PEOPLE),
-        _context("possible_partners", "Other people at the address sharing the claimant's surname, bank account, phone or e-mail.", "count", _OTHER_ADULTS),
-        _context("others_sharing_bank_account", "Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account.", "count", _OTHER_PEOPLE),
-        _context("others_sharing_contact", "Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail.", "count", _OTHER_PEOPLE),
-        _context("others_sharing_several_details", "Other people, claiming from other addresses, whose benefit claims in the window share two or more of the claim's bank account, phone and e-mail.", "count", _OTHER_PEOPLE),
-        _context("others_sharing_started_together", "Other people, claiming from other addresses, whose benefit claims in the window share the claim's bank account, phone or e-mail and started within a month of it.", "count", _OTHER_PEOPLE),
-        _context("claims_elsewhere", "Other live claims of the same kind (benefit or housing scheme) by the same person at other addresses.", "count", ("other live claim", "other live claims")),
-        _context("any_claims_elsewhere", "Other live claims of any kind by the same person at other addresses.", "count", ("other live claim", "other live claims")),
-        _context("other_kind_claims_elsewhere", "Other live claims of another kind (a benefit against a housing scheme, or another benefit or scheme) by the same person at other addresses.", "count", ("live claim", "live claims")),
-        _context("other_kind_claims_elsewhere_refs", "References of up to three of those claims.", "text"),
-        _context("claims_elsewhere_refs", "References of up to three of those claims.", "text"),
-        _context("claims_elsewhere_unregistered", "Of the other live claims of the same kind, those at an address where the person has never registered to vote.", "count", ("other live claim", "other live claims")),
-        _context("registered_elsewhere", "The person's latest electoral registration is at another address.", "flag"),
-        _context("registered_elsewhere_address", "That other address.", "text"),
-        _context("registered_elsewhere_from", "Date of that registration.", "date"),
-        _context("housing_cost", "Monthly housing costs (benefit claims) or rent (housing claims).", "gbp"),
-        _context("peer_housing_cost", "Median monthly housing cost of live claims in the same peer group.", "gbp"),
-        _context("housing_peer_group", "The peer group: local authority, bedrooms and property type (housing claims: within their scheme), or the narrowest wider group with enough claims.", "text"),
-        _context("other_source_housing_cost", "Monthly housing cost the other source records for the same person and home: the rent of a live housing claim (for a benefit claim) or the housing costs of a live benefit claim (for a housing claim); the highest if several.", "gbp"),
+        _context("declared_monthly_earnings", "Earnings the claimant declared, per month.", "gbp", sources=(Source.CLAIMS,)),
+        _context("tax_monthly_earnings", "Mean monthly income from employment and self-employment in tax records over the compared months of the claim.", "gbp", sources=(Source.TAX,)),
+        _context("tax_lowest_recent_monthly_earnings", "Lowest monthly employment income over the latest months of the claim, plus the self-employment income of the compared months spread evenly over them (it is reported for a quarter or a year, not a month).", "gbp", sources=(Source.TAX,)),
+        _context("tax_monthly_property_income", "Mean monthly property (rental) income in tax records over the compared months of the claim.", "gbp", sources=(Source.TAX,)),
+        _context("window_months", "Months of the claim compared with tax records (up to the earnings window).", "months", sources=(Source.CLAIMS,)),
+        _context("recent_months", "Latest months of the claim compared with tax records.", "months", sources=(Source.CLAIMS,)),
+        _context("months_with_earnings", "Compared months in which tax records show earnings (self-employment income, reported for a quarter or a year, counts in every month it covers).", "months", sources=(Source.TAX,)),
+        _context("declared_savings", "Capital the claimant declared.", "gbp", sources=(Source.CLAIMS,)),
+        _context("capital_rules_apply", "The benefit's award depends on the claimant's capital (universal credit, pension credit).", "flag", sources=(Source.CLAIMS,)),
+        _context("annual_savings_interest", "Savings interest in tax records over the last twelve months.", "gbp", sources=(Source.TAX,)),
+        _context("implied_capital", "Capital that would earn that interest at the assumed rate, to the pound.", "gbp", sources=(Source.TAX,)),
+        _context("interest_rate", "Assumed annual interest rate on savings.", "percent", sources=()),
+        _context("declared_partner", "The claim is made as a couple.", "flag", sources=(Source.CLAIMS,)),
+        _context("living_alone_discount", "The claim is a single person discount: the claimant declares that no other adult lives at the address.", "flag", sources=(Source.CLAIMS,)),
+        _context("declared_adults", "Adults declared in the household, the claimant included (housing: occupants declared).", "count", ("adult", "adults"), sources=(Source.CLAIMS,)),
+        _context("declared_occupants", "Occupants a housing claim declares, the claimant included.", "count", ("person", "people"), sources=(Source.CLAIMS,)),
+        _context("declared_household", "People the claim declares in the household, the claimant included: adults and children (housing: occupants declared).", "count", ("person", "people"), sources=(Source.CLAIMS,)),
+        _context("other_source_household", "People the other source's live claim of the same person for the same home declares (a benefit claim's adults and children, a housing claim's occupants; the largest if several).", "count", ("person", "people"), sources=(Source.CLAIMS,)),
+        _context("claimant_arrival", "When the claimant arrived at the address: the claim start, or the claimant's own electoral registration there when earlier.", "date", sources=(Source.CLAIMS, Source.ELECTORS)),
+        _context("claimant_registered_at_arrival", "The claimant's own electoral registration at the address predates the claim, and marks the arrival.", "flag", sources=(Source.ELECTORS,)),
+        _context("other_registered_adults", "Other people whose latest electoral registration (on or before the as-of date) is at the address and dates from the claimant's arrival (less a few months) or later.", "count", _OTHER_ADULTS, sources=(Source.ELECTORS,)),
+        _context("adults_moved_in_with_claimant", "Of those other people, the ones who registered within a few months either side of the claimant's arrival: they moved in together.", "count", _OTHER_ADULTS, sources=(Source.ELECTORS,)),
+        _context("adults_moved_in_later", "Of those other people, the ones who registered later than that.", "count", _OTHER_ADULTS, sources=(Source.ELECTORS,)),
+        _context("adults_moved_in_later_from_elsewhere", "Of those who registered later, the ones registered before at another address: they came from another home.", "count", _OTHER_ADULTS, sources=(Source.ELECTORS,)),
+        _context("shared_house", "The address register lists the address as a house in multiple occupation.", "flag", sources=(Source.ADDRESS,)),
+        _context("other_earning_adults", "Of those other people, the ones whose tax records show earnings in the latest months.", "count", _OTHER_ADULTS, sources=(Source.ELECTORS, Source.OTHERS)),
+        _context("other_claimants_at_address", "Other people with a live benefit or housing claim giving the same address.", "count", _OTHER_PEOPLE, sources=(Source.OTHERS,)),
+        _context("possible_partners", "Other people at the address sharing the claimant's surname, bank account, phone or e-mail.", "count", _OTHER_ADULTS, sources=(Source.ELECTORS, Source.OTHERS)),
+        _context("others_sharing_bank_account", "Other people, claiming from other addresses, whose benefit claims in the window are paid into the same bank account.", "count", _OTHER_PEOPLE, sources=(Source.OTHERS,)),
+        _context("others_sharing_contact", "Other people, claiming from other addresses, whose benefit claims in the window give the same phone or the same e-mail.", "count", _OTHER_PEOPLE, sources=(Source.OTHERS,)),
+        _context("others_sharing_several_details", "Other people, claiming from other addresses, whose benefit claims in the window share two or more of the claim's bank account, phone and e-mail.", "count", _OTHER_PEOPLE, sources=(Source.OTHERS,)),
+        _context("others_sharing_started_together", "Other people, claiming from other addresses, whose benefit claims in the window share the claim's bank account, phone or e-mail and started within a month of it.", "count", _OTHER_PEOPLE, sources=(Source.OTHERS,)),
+        _context("claims_elsewhere", "Other live claims of the same kind (benefit or housing scheme) by the same person at other addresses.", "count", ("other live claim", "other live claims"), sources=(Source.CLAIMS,)),
+        _context("any_claims_elsewhere", "Other live claims of any kind by the same person at other addresses.", "count", ("other live claim", "other live claims"), sources=(Source.CLAIMS,)),
+        _context("other_kind_claims_elsewhere", "Other live claims of another kind (a benefit against a housing scheme, or another benefit or scheme) by the same person at other addresses.", "count", ("live claim", "live claims"), sources=(Source.CLAIMS,)),
+        _context("other_kind_claims_elsewhere_refs", "References of up to three of those claims.", "text", sources=(Source.CLAIMS,)),
+        _context("claims_elsewhere_refs", "References of up to three of those claims.", "text", sources=(Source.CLAIMS,)),
+        _context("claims_elsewhere_unregistered", "Of the other live claims of the same kind, those at an address where the person has never registered to vote.", "count", ("other live claim", "other live claims"), sources=(Source.CLAIMS, Source.ELECTORS)),
+        _context("registered_elsewhere", "The person's latest electoral registration is at another address.", "flag", sources=(Source.ELECTORS,)),
+        _context("registered_elsewhere_address", "That other address.", "text", sources=(Source.ELECTORS,)),
+        _context("registered_elsewhere_from", "Date of that registration.", "date", sources=(Source.ELECTORS,)),
+        _context("housing_cost", "Monthly housing costs (benefit claims) or rent (housing claims).", "gbp", sources=(Source.CLAIMS,)),
+        _context("peer_housing_cost", "Median monthly housing cost of live claims in the same peer group.", "gbp", sources=(Source.OTHERS,)),
+        _context("housing_peer_group", "The peer group: local authority, bedrooms and property type (housing claims: within their scheme), or the narrowest wider group with enough claims.", "text", sources=(Source.CLAIMS, Source.ADDRESS)),
+        _context("other_source_housing_cost", "Monthly housing cost the other source records for the same person and home: the rent of a live housing claim (for a benefit claim) or the housing costs of a live benefit claim (for a housing claim); the highest if several.", "gbp", sources=(Source.CLAIMS,)),
     )
 }
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from casework.store import Case, CaseDetail, CaseScore, Run
 from casework.workflow import ASSIGNED, CLOSED, IN_REVIEW, NEW
 from configs.settings import Settings, SettingsError
-from features.definitions import FEATURES_BY_NAME
+from features.definitions import CONTEXT, FEATURES_BY_NAME, Source
 from models.explain import REASON_SEPARATOR, reason_features
 from oversight.report import redact_references
 
@@ -43,38 +43,13 @@ STATUS_WORDS = {
 OUTCOME_WORDS = {"fraud": "fraud was found", "error": "an error was found", "no_issue": "nothing was found wrong",
                  "not_investigated": "it was not investigated"}
 
-CLAIMS, TAX, ELECTORS, ADDRESS, OTHERS = "claims", "tax", "electors", "address", "others"
 SOURCE_WORDS = {
-    CLAIMS: "your benefit and housing claims",
-    TAX: "your tax records (PAYE, self-employment and savings interest)",
-    ELECTORS: "the electoral register at your claim's address and elsewhere (other people's entries are not shown)",
-    ADDRESS: "the address register's entry for your claim's address",
-    OTHERS: "other people's claims, compared with yours (their details are not shown)",
+    Source.CLAIMS: "your benefit and housing claims",
+    Source.TAX: "your tax records (PAYE, self-employment and savings interest)",
+    Source.ELECTORS: "the electoral register at your claim's address and elsewhere (other people's entries are not shown)",
+    Source.ADDRESS: "the address register's entry for your claim's address",
+    Source.OTHERS: "other people's claims, compared with yours (their details are not shown)",
 }
-SOURCES_OF_CONTEXT: dict[str, tuple[str, ...]] = {
-    "declared_monthly_earnings": (CLAIMS,), "tax_monthly_earnings": (TAX,),
-    "tax_lowest_recent_monthly_earnings": (TAX,), "window_months": (CLAIMS,), "recent_months": (CLAIMS,),
-    "months_with_earnings": (TAX,), "declared_savings": (CLAIMS,), "capital_rules_apply": (CLAIMS,),
-    "annual_savings_interest": (TAX,), "implied_capital": (TAX,), "interest_rate": (),
-    "declared_partner": (CLAIMS,), "living_alone_discount": (CLAIMS,), "declared_adults": (CLAIMS,),
-    "declared_occupants": (CLAIMS,), "claimant_arrival": (CLAIMS, ELECTORS),
-    "claimant_registered_at_arrival": (ELECTORS,), "other_registered_adults": (ELECTORS,),
-    "adults_moved_in_with_claimant": (ELECTORS,), "adults_moved_in_later": (ELECTORS,),
-    "adults_moved_in_later_from_elsewhere": (ELECTORS,), "shared_house": (ADDRESS,),
-    "other_earning_adults": (ELECTORS, OTHERS), "other_claimants_at_address": (OTHERS,),
-    "possible_partners": (ELECTORS, OTHERS), "others_sharing_bank_account": (OTHERS,),
-    "others_sharing_contact": (OTHERS,), "others_sharing_several_details": (OTHERS,),
-    "others_sharing_started_together": (OTHERS,), "claims_elsewhere": (CLAIMS,), "any_claims_elsewhere": (CLAIMS,),
-    "claims_elsewhere_refs": (CLAIMS,), "claims_elsewhere_unregistered": (CLAIMS, ELECTORS),
-    "registered_elsewhere": (ELECTORS,), "registered_elsewhere_address": (ELECTORS,),
-    "registered_elsewhere_from": (ELECTORS,), "housing_cost": (CLAIMS,), "peer_housing_cost": (OTHERS,),
-    "housing_peer_group": (CLAIMS, ADDRESS), "other_source_housing_cost": (CLAIMS,),
-    "declared_household": (CLAIMS,), "other_source_household": (CLAIMS,), "other_kind_claims_elsewhere": (CLAIMS,),
-    "other_kind_claims_elsewhere_refs": (CLAIMS,), "tax_monthly_property_income": (TAX,),
-}
-"""Which sources each context column is read from (the declarations in :mod:`features.definitions`)."""
-
-
 class SubjectNotFoundError(LookupError):
     """The case store has nothing to answer from."""
 
@@ -94,8 +69,8 @@ def sources_of(features: list[str]) -> list[str]:
     ['claims', 'tax']
     """
     used = {source for name in features for column in FEATURES_BY_NAME[name].context
-            for source in SOURCES_OF_CONTEXT[column]}
-    return [source for source in SOURCE_WORDS if source in used]
+            for source in CONTEXT[column].sources}
+    return [str(source) for source in SOURCE_WORDS if source in used]
 
 
 def _row_text(row: dict[str, Any]) -> str:
@@ -109,7 +84,7 @@ def _own_records(records: dict[str, Any], ref: str, sources: list[str]) -> list[
     person are counted, since a wrong link would show another person's claim.
     """
     lines = []
-    if CLAIMS in sources:
+    if Source.CLAIMS in sources:
         claims = [(kind, row) for kind, table in (("benefit claim", "benefit_claims"),
                                                   ("housing claim", "housing_claims"))
                   for row in records.get(table, [])]
@@ -117,10 +92,10 @@ def _own_records(records: dict[str, Any], ref: str, sources: list[str]) -> list[
         lines += [f"{kind}: {_row_text(row)}" for kind, row in own]
         if len(claims) > len(own):
             lines.append(f"{len(claims) - len(own):,} other claims linked to the same person")
-    if TAX in sources and records.get("tax_income"):
+    if Source.TAX in sources and records.get("tax_income"):
         months = ", ".join(f"{period} £{amount:,.2f}" for period, amount in records["tax_income"])
         lines.append(f"tax records, income by month: {months}")
-    if ADDRESS in sources and records.get("address"):
+    if Source.ADDRESS in sources and records.get("address"):
         lines.append(f"address register: {_row_text(records['address'])}")
     return lines
 

@@ -21,6 +21,7 @@ rule                                meaning
 ``unique:subject_ref``              a ``housing_claim_id`` equal to a ``claim_id`` (see below)
 ``order:claim_end>=claim_start``    an end date before its start date (also ``end_date>=start_date``)
 ``text:control``                    a control character (NUL, tab, line break, …) in a text cell
+``text:length``                     a text cell longer than ``TEXT_MAX_CHARACTERS`` (500)
 ``range:period``                    a tax ``period`` after the month the run is made in
 ==================================  =======================================================
 
@@ -83,6 +84,8 @@ from features.contract.specs import (
     PATTERNS,
     REQUIRED,
     TEXT_CONTROL,
+    TEXT_LENGTH,
+    TEXT_MAX_CHARACTERS,
     UNIQUE,
     UNIQUE_SUBJECT_REF,
     ColumnSpec,
@@ -310,6 +313,7 @@ def _check_column(column: ColumnSpec, raw: Arrow,
     if column.checks_control_characters:
         controls = pc.match_substring_regex(values, CONTROL_CHARACTERS)
         failures.append((TEXT_CONTROL, ~empty & as_flags(controls)))
+        failures.append((TEXT_LENGTH, ~empty & as_flags(pc.greater(pc.utf8_length(values), TEXT_MAX_CHARACTERS))))
     if column.kind is Kind.PERIOD:
         failures.append((FUTURE_PERIOD, usable & (values > latest_period)))
     if column.values:

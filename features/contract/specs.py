@@ -47,6 +47,10 @@ ENUM = "enum"
 UNIQUE = "unique"
 UNIQUE_SUBJECT_REF = "unique:subject_ref"
 TEXT_CONTROL = "text:control"
+TEXT_LENGTH = "text:length"
+TEXT_MAX_CHARACTERS = 500
+"""No text cell of an administrative extract is longer: a longer one is a field that swallowed its
+neighbours in a broken export, or an attempt to fill the case store and its pages."""
 FUTURE_PERIOD = "range:period"
 FILE_ENCODING = "file:encoding"
 """A CSV line holding bytes that are not UTF-8: the row is refused, the rest of the file read."""
@@ -119,7 +123,7 @@ class ColumnSpec:
         if self.kind is not Kind.STRING:
             rules.append(f"type:{self.kind}")
         elif self.checks_control_characters:
-            rules.append(TEXT_CONTROL)
+            rules.extend((TEXT_CONTROL, TEXT_LENGTH))
         if self.kind is Kind.PERIOD:
             rules.append(FUTURE_PERIOD)
         if self.values:
@@ -134,7 +138,8 @@ class ColumnSpec:
 
     @property
     def checks_control_characters(self) -> bool:
-        """Text held to no value list or pattern: those already refuse every control character."""
+        """Text held to no value list or pattern: those already refuse every control character and
+        every overlong text."""
         return self.kind is Kind.STRING and not self.values and self.pattern is None
 
     @property

@@ -72,6 +72,7 @@ RULE_CASES = [
     ("investigation_outcomes", 1, "outcome", "closed", "enum"),
     ("investigation_outcomes", 2, "closed_on", "2024-01-20T10:00", "type:date"),
     ("electoral_register", 1, "surname", "Smith\x00", "text:control"),
+    ("electoral_register", 2, "first_name", "Ann" * 167, "text:length"),
     ("tax_records", 1, "period", "2099-12", "range:period"),
 ]
 
@@ -99,6 +100,17 @@ def test_every_declared_rule_has_a_case():
     assert {
         pair for pair in declared if pair[1].startswith(("order:", "pattern:", "unique"))
     } <= covered
+
+
+def test_a_text_at_the_length_limit_is_kept_counted_in_characters(tmp_path):
+    from features.contract import TEXT_MAX_CHARACTERS
+
+    longest = "Zoë" * (TEXT_MAX_CHARACTERS // 3) + "é" * (TEXT_MAX_CHARACTERS % 3)
+    data_dir = write_contract_dir(tmp_path, electoral_register=_spoil("electoral_register", 1, "first_name", longest))
+
+    valid, rejects = validate_table("electoral_register", read_table(data_dir, "electoral_register"))
+
+    assert rejects.empty and valid["first_name"].iloc[0] == longest
 
 
 @pytest.mark.parametrize(("table", "row", "column", "text", "rule"), RULE_CASES)
