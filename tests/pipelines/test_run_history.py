@@ -13,17 +13,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from configs.settings import Settings, load_settings
+from configs.settings import Settings
 from features.definitions import FEATURES_BY_NAME
 from pipelines.runs import COMPLETE, RUN_ID_PATTERN, STAGING_PREFIX, SUMMARY_FILE, completed_runs
-from tests.conftest import FAST_DETECTOR, activated_workspace
+from tests.conftest import FAST_DETECTOR
 
 PROJECT = Path(__file__).resolve().parents[2]
 PEOPLE = 600
@@ -48,27 +48,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     claims.to_csv(root / "shifted" / "benefit_claims.csv", index=False)
     config = root / "config.yaml"
     config.write_text(FAST_DETECTOR, encoding="utf-8")
-    return {"root": root, "data": root / "data", "other": root / "other", "shifted": root / "shifted",
-            "config": config}
-
-
-@pytest.fixture(scope="module")
-def settings(world: dict[str, Path]) -> Settings:
-    return load_settings(world["config"])
-
-
-def _train_for_scoring(data_dir: Path, workspace: Any, settings: Settings, **train_kwargs: Any) -> dict[str, Any]:
-    """Train a version, approved and promoted by a panel member other than its trainer, so scoring uses it."""
-    from tests.conftest import train_approved
-
-    return train_approved(data_dir, workspace, settings, **train_kwargs)
-
-
-@pytest.fixture(scope="module")
-def trained(world: dict[str, Path], settings: Settings, prefect_harness: None) -> Iterator[Any]:
-    with activated_workspace(world["root"] / "workspace", settings) as workspace:
-        _train_for_scoring(world["data"], workspace, settings)
-        yield workspace
+    return {"root": root, "data": root / "data", "truth": root / "truth.parquet", "other": root / "other",
+            "shifted": root / "shifted", "config": config}
 
 
 def _score_command(world: dict[str, Path], workspace: Any, out: Path) -> list[str]:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,39 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from configs.settings import Settings, load_settings
+from configs.settings import Settings
 from features.definitions import feature_names
 from models.evaluate import flag_count
-from tests.conftest import FAST_DETECTOR, activated_workspace, train_approved
 
 PEOPLE = 600
 SEED = 11
 OUTPUT_FILES = ("cases.csv", "cases.parquet", "explanations.parquet", "links.parquet", "rejects.csv",
                 "run_summary.json")
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from synthetic import generate_world
-
-    root = tmp_path_factory.mktemp("score_world")
-    generate_world(root / "data", people=PEOPLE, seed=SEED, truth_path=root / "truth.parquet")
-    config = root / "config.yaml"
-    config.write_text(FAST_DETECTOR, encoding="utf-8")
-    return {"root": root, "data": root / "data", "truth": root / "truth.parquet", "config": config}
-
-
-@pytest.fixture(scope="module")
-def settings(world: dict[str, Path]) -> Settings:
-    return load_settings(world["config"])
-
-
-@pytest.fixture(scope="module")
-def trained(world: dict[str, Path], settings: Settings, prefect_harness: None) -> Iterator[Any]:
-    """A workspace whose MLflow store holds one trained, approved version (alias champion)."""
-    with activated_workspace(world["root"] / "workspace", settings) as workspace:
-        train_approved(world["data"], workspace, settings, truth_path=world["truth"])
-        yield workspace
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,6 @@ import pandas as pd
 import pytest
 
 from configs.settings import Settings, load_settings
-from tests.conftest import FAST_DETECTOR, activated_workspace, train_approved
 
 PEOPLE = 600
 SEED = 5
@@ -18,29 +16,6 @@ SEED = 5
 CAPACITY = 0.3
 PARTITION_ROWS = 128
 CONTRACT_OUTPUTS = ("cases.csv", "cases.parquet", "explanations.parquet", "links.parquet", "rejects.csv")
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from synthetic import generate_world
-
-    root = tmp_path_factory.mktemp("dask_world")
-    generate_world(root / "data", people=PEOPLE, seed=SEED, truth_path=root / "truth.parquet")
-    config = root / "config.yaml"
-    config.write_text(FAST_DETECTOR, encoding="utf-8")
-    return {"root": root, "data": root / "data", "truth": root / "truth.parquet", "config": config}
-
-
-@pytest.fixture(scope="module")
-def settings(world: dict[str, Path]) -> Settings:
-    return load_settings(world["config"])
-
-
-@pytest.fixture(scope="module")
-def trained(world: dict[str, Path], settings: Settings, prefect_harness: None) -> Iterator[Any]:
-    with activated_workspace(world["root"] / "workspace", settings) as workspace:
-        train_approved(world["data"], workspace, settings, truth_path=world["truth"])
-        yield workspace
 
 
 @pytest.fixture(scope="module")
