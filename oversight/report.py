@@ -34,7 +34,7 @@ from scipy.stats import norm, spearmanr
 
 from casework.disclosure import without_addresses
 from configs.settings import Settings
-from features.contract import EQUALITY_COLUMNS, Extract
+from features.contract import CONTRACT, EQUALITY_COLUMNS, Extract
 from features.definitions import CONTEXT, FEATURES_BY_NAME, feature_label
 from models.evaluate import (
     TRUTH,
@@ -462,7 +462,9 @@ def _burden(feature_table: pd.DataFrame, audit: pd.DataFrame, flagged: np.ndarra
 def _data_quality(extract: Extract) -> list[dict[str, Any]]:
     rows = []
     for name, quality in extract.quality.items():
-        completeness = quality.completeness
+        # a column whose empty cell is an answer (a claim not ended) is no gap in the data
+        answers = {column.name for column in CONTRACT[name].columns if column.empty_means}
+        completeness = {column: share for column, share in quality.completeness.items() if column not in answers}
         least = min(completeness, key=completeness.get) if completeness else ""
         rows.append({
             "table": name, "rows_in": quality.rows_in, "rows_valid": quality.rows_valid,

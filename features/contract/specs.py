@@ -105,6 +105,10 @@ class ColumnSpec:
     ends_claims : bool
         The column says when a claim ended, so it decides who is live: a file without it is refused
         unless the configuration says the source has no such column.
+    empty_means : str
+        What an empty cell says, for an optional column where it is an answer (a claim not ended, a
+        scheme that pays no rent) rather than a gap in the data; data quality figures leave such
+        columns out of "least complete".
     """
 
     name: str
@@ -115,6 +119,7 @@ class ColumnSpec:
     minimum: int | None = None
     pattern: str | None = None
     ends_claims: bool = False
+    empty_means: str = ""
 
     @property
     def rules(self) -> tuple[str, ...]:
@@ -188,8 +193,8 @@ class TableSpec:
         return tuple(column.name for column in self.columns)
 
 
-def _money(name: str, *, required: bool = True, minimum: int | None = 0) -> ColumnSpec:
-    return ColumnSpec(name, Kind.DECIMAL, required=required, minimum=minimum)
+def _money(name: str, *, required: bool = True, minimum: int | None = 0, empty_means: str = "") -> ColumnSpec:
+    return ColumnSpec(name, Kind.DECIMAL, required=required, minimum=minimum, empty_means=empty_means)
 
 
 def _count(name: str, minimum: int) -> ColumnSpec:
@@ -200,12 +205,12 @@ def _enum(name: str, *values: str) -> ColumnSpec:
     return ColumnSpec(name, values=values)
 
 
-def _date(name: str, *, required: bool = True, ends_claims: bool = False) -> ColumnSpec:
-    return ColumnSpec(name, Kind.DATE, required=required, ends_claims=ends_claims)
+def _date(name: str, *, required: bool = True, ends_claims: bool = False, empty_means: str = "") -> ColumnSpec:
+    return ColumnSpec(name, Kind.DATE, required=required, ends_claims=ends_claims, empty_means=empty_means)
 
 
-def _optional(name: str, *, pattern: str | None = None) -> ColumnSpec:
-    return ColumnSpec(name, required=False, pattern=pattern)
+def _optional(name: str, *, pattern: str | None = None, empty_means: str = "") -> ColumnSpec:
+    return ColumnSpec(name, required=False, pattern=pattern, empty_means=empty_means)
 BENEFIT_CLAIMS = TableSpec(
     name="benefit_claims",
     key="claim_id",
@@ -219,7 +224,7 @@ BENEFIT_CLAIMS = TableSpec(
         ColumnSpec("postcode"),
         _enum("benefit_type", *BENEFIT_TYPES),
         _date("claim_start"),
-        _date("claim_end", required=False, ends_claims=True),
+        _date("claim_end", required=False, ends_claims=True, empty_means="the claim has not ended"),
         _money("declared_monthly_earnings"),
         _money("declared_savings"),
         ColumnSpec("declared_partner", Kind.BOOL),
@@ -228,8 +233,8 @@ BENEFIT_CLAIMS = TableSpec(
         _money("monthly_housing_costs"),
         _money("monthly_award"),
         ColumnSpec("bank_account_token"),
-        _optional("phone_token"),
-        _optional("email_token"),
+        _optional("phone_token", empty_means="the claimant gave no phone"),
+        _optional("email_token", empty_means="the claimant gave no e-mail"),
         _enum("application_channel", *APPLICATION_CHANNELS),
         ColumnSpec("submitted_at", Kind.TIMESTAMP),
     ),
@@ -244,7 +249,7 @@ TAX_RECORDS = TableSpec(
         ColumnSpec("nino"),
         ColumnSpec("period", Kind.PERIOD),
         _enum("income_type", *INCOME_TYPES),
-        _optional("payer_ref"),
+        _optional("payer_ref", empty_means="income with no payer named (self-employment)"),
         _money("amount", minimum=None),  # negative amounts are corrections
     ),
 )
@@ -263,10 +268,10 @@ HOUSING_CLAIMS = TableSpec(
         ColumnSpec("uprn"),
         ColumnSpec("postcode"),
         _date("start_date"),
-        _date("end_date", required=False, ends_claims=True),
-        _money("monthly_rent", required=False),
+        _date("end_date", required=False, ends_claims=True, empty_means="the claim has not ended"),
+        _money("monthly_rent", required=False, empty_means="a scheme that pays no rent (discounts, reductions)"),
         _count("occupants_declared", minimum=1),
-        _optional("landlord_ref"),
+        _optional("landlord_ref", empty_means="no landlord named (an owner occupier, a discount)"),
         _money("monthly_award"),
     ),
     orders=(OrderRule("end_date", "start_date"),),
@@ -293,7 +298,7 @@ ELECTORAL_REGISTER = TableSpec(
         ColumnSpec("uprn"),
         ColumnSpec("first_name"),
         ColumnSpec("surname"),
-        _date("date_of_birth", required=False),
+        _date("date_of_birth", required=False, empty_means="the register does not hold it (most electors)"),
         _date("registered_from"),
     ),
 )
@@ -322,9 +327,9 @@ INVESTIGATION_OUTCOMES = TableSpec(
         ColumnSpec("subject_ref"),
         _enum("outcome", *OUTCOMES),
         _date("closed_on"),
-        _optional("typology"),
+        _optional("typology", empty_means="no fraud found, or its kind not recorded"),
         # true when the case came from a scoring run's random control sample (an unbiased sample)
-        ColumnSpec("control", Kind.BOOL, required=False),
+        ColumnSpec("control", Kind.BOOL, required=False, empty_means="an investigation from before control samples"),
     ),
     optional=True,
 )

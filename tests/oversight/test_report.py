@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from features.definitions import FEATURES_BY_NAME, feature_names
 from oversight.atrs import TO_BE_COMPLETED
@@ -237,3 +238,20 @@ def test_small_flagged_counts_show_with_an_exact_interval_and_the_correction_is_
     assert all(row["p_adjusted"] < rules["false_discovery_rate"] for row in shown
                if (" × ".join(part.replace("_", " ") for part in row["characteristic"].split(INTERSECTION)),
                    row["group"]) in named)
+
+
+def test_least_complete_column_leaves_out_columns_whose_empty_cell_is_an_answer(tmp_path):
+    from features.contract import check_extract
+    from oversight.report import _data_quality
+    from tests.features.contract_fixtures import clean_rows, write_contract_dir
+
+    claims = clean_rows("benefit_claims")
+    for row in claims:
+        row["claim_end"] = ""  # every claim live: an answer, not a gap
+    claims[0]["nino"] = ""
+    extract = check_extract(write_contract_dir(tmp_path, benefit_claims=claims))
+
+    quality = {row["table"]: row for row in _data_quality(extract)}["benefit_claims"]
+
+    assert quality["least_complete_column"] == "nino"
+    assert quality["least_completeness"] == pytest.approx(sum(bool(row["nino"]) for row in claims) / len(claims))
