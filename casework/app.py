@@ -32,6 +32,7 @@ from casework.auth import Sessions, SignInThrottle
 from casework.disclosure import CONTROL_TEXT
 from casework.routes import admin, case, health, panel, signin, signoff, worklist
 from casework.routes.signoff import SignOffDesk
+from casework.search import QUERY_LIMIT
 from casework.web import HERE, Area, SignInNeeded, Site, site_of
 from casework.workflow import OUTCOMES, STATUSES
 from configs.settings import CaseStoreSettings
@@ -64,7 +65,7 @@ def create_app(engine: Engine, settings: CaseStoreSettings, signoff_desk: SignOf
     app = FastAPI(title="Counterfraud case review", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(statuses=STATUSES, outcomes=OUTCOMES, control_text=CONTROL_TEXT,
-                                 closing_note_limit=store.CLOSING_NOTE_LIMIT)
+                                 closing_note_limit=store.CLOSING_NOTE_LIMIT, search_query_limit=QUERY_LIMIT)
     templates.env.filters["words"] = lambda text: (text or "").replace("_", " ")
     templates.env.filters["feature"] = feature_label
     with Session(engine) as session:

@@ -13,7 +13,8 @@ Each case keeps what the run showed of it (score, rank, reasons, related subject
 contributions) and the subject's own records read from the run's data directory with the contract's
 readers (benefit claims and housing claims of the same person, monthly income from the tax records
 of their NINOs, electors at the claim address), so that a later run never changes what an earlier
-one showed, and the case page reads one row.
+one showed, and the case page reads one row. Each case is indexed by its subject's names, NINOs,
+references and postcodes for the search (:mod:`casework.search`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from casework import audit
+from casework.search import index_rows, search_terms
 from casework.store import (
     CLOSED,
     IMPORT_LOCK,
@@ -43,6 +45,7 @@ from casework.store import (
     Case,
     CaseDetail,
     CaseScore,
+    CaseSearchTerm,
     CaseworkError,
     Event,
     Run,
@@ -391,6 +394,8 @@ def import_run(engine: Engine, run_dir: str | Path) -> ImportResult:
         created = dict(session.execute(select(Case.subject_ref, Case.id).where(Case.opened_run_id == run_id)).all())
         case_ids = {**{ref: open_cases[ref] for ref in joined}, **created}
         _insert_rows(session, CaseDetail, [{"case_id": case_id, **details[ref]} for ref, case_id in created.items()])
+        found_by = search_terms({case_id: (ref, records[ref]) for ref, case_id in case_ids.items()})
+        _insert_rows(session, CaseSearchTerm, index_rows(session, found_by))
 
         history = cases.loc[cases["subject_ref"].isin(case_ids)]
         control = set(work.loc[work["control"], "subject_ref"])

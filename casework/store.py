@@ -36,6 +36,7 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
     event,
     func,
     or_,
@@ -163,6 +164,14 @@ class Event(Base):
     field: Mapped[str] = mapped_column(String(32))
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseSearchTerm(Base):
+    """One term a case is found by: a reference, NINO, postcode or name word of its subject (:mod:`casework.search`)."""
+
+    __tablename__ = "case_search_terms"
+    case_id: Mapped[int] = mapped_column(Integer, ForeignKey("cases.id"), primary_key=True)
+    term: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
 
 
 class User(Base):
@@ -363,7 +372,6 @@ def start_review(session: Session, case_id: int, read_version: int, actor: str) 
 CLOSING_NOTE_LIMIT = 10_000
 """Characters a closing note may hold: a few pages of findings; the case's records are not copied into it."""
 
-
 def close(session: Session, case_id: int, read_version: int, actor: str, outcome: str,
           note: str) -> Case:
     """Close a case under review with an outcome and a closing note (both required)."""
@@ -466,6 +474,8 @@ class CaseFilter:
     assignee: str | None = None
     la_code: str | None = None
     top_feature: str | None = None
+    open_only: bool = False
+    """Only cases not yet closed (the "my cases" view: the viewer's work in hand)."""
 
 
 SORTS = {"rank": Case.rank, "score": Case.score, "status": Case.status, "assignee": Case.assignee,
@@ -490,6 +500,8 @@ def list_cases(session: Session, run_id: str, filters: CaseFilter, sort: str = "
                           (Case.top_feature, filters.top_feature)):
         if value:
             query = query.where(column == value)
+    if filters.open_only:
+        query = query.where(Case.status != CLOSED)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     order = SORTS.get(sort, Case.priority)
     # the run's own queue first, then open cases from earlier runs, as claim_next hands them out
@@ -580,9 +592,9 @@ def purge_before(url: str, cutoff: dt.datetime) -> dict[str, int]:
     Open cases are kept whole, whatever their age. A purged case keeps its pseudonym, type,
     outcome, dates, control flag and score history, so counts and outcome rates stay whole;
     its subject reference becomes its pseudonym, and its reasons, related subjects, closing
-    note, the records and explanation its page showed, and the closing-note text of its events
-    are removed. This is the one change made to events after they are written: retention
-    outranks keeping the old text. Purged cases are no longer exported as outcomes.
+    note, the records and explanation its page showed, the terms a search found it by, and the
+    closing-note text of its events are removed. This is the one change made to events after they
+    are written: retention outranks keeping the old text. Purged cases are no longer exported as outcomes.
 
     Parameters
     ----------
@@ -607,6 +619,7 @@ def purge_before(url: str, cutoff: dt.datetime) -> dict[str, int]:
                 purged_on=now().date()))
             session.execute(update(CaseDetail).where(CaseDetail.case_id.in_(batch)).values(
                 explanation="{}", records="{}"))
+            session.execute(delete(CaseSearchTerm).where(CaseSearchTerm.case_id.in_(batch)))
             for column in (Event.old_value, Event.new_value):
                 session.execute(update(Event).where(
                     Event.case_id.in_(batch), Event.field == "closing_note", column.is_not(None))

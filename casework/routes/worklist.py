@@ -1,4 +1,5 @@
-"""The work list: filtered and sorted pages of cases, claiming the next case, bulk assignment."""
+"""The work list: filtered and sorted pages of cases ("my cases" among them), the search, claiming the
+next case, bulk assignment."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from casework import audit, store
 from casework.auth import accounts, locked_accounts
 from casework.disclosure import first_reason, masked
 from casework.notices import notice_query, shown_notice
+from casework.search import QUERY_LIMIT, find_cases
 from casework.store import CaseFilter, CaseworkError, User
 from casework.web import Area, SignedIn, checked_form, site_of
 from casework.workflow import CASEWORKERS, PANEL, SUPERVISOR
@@ -18,19 +20,23 @@ area = Area("work list")
 PAGE_SIZE = 50
 MAX_PAGE = 10**9
 """Page numbers above this are read as it: the offset stays a 64-bit integer in every database."""
+MINE = "mine"
+"""The work list's view of the viewer's own open cases (``/cases?view=mine``)."""
 
 
 @area.route("GET", "/cases", roles=(*CASEWORKERS, PANEL))
 def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type: str = "",
               assignee: str = "", la_code: str = "", top_feature: str = "", sort: str = "queue",
-              order: str = "asc", page_number: int = 1) -> Response:
+              order: str = "asc", page_number: int = 1, view: str = "") -> Response:
     site = site_of(request)
     page_number = min(max(page_number, 1), MAX_PAGE)
-    filters = CaseFilter(status or None, subject_type or None, assignee or None, la_code or None,
-                         top_feature or None)
+    # "my cases" is the work list of the viewer's open cases (the panel has none, and sees the whole list)
+    mine = view == MINE and viewer.role in CASEWORKERS
+    filters = CaseFilter(status or None, subject_type or None, viewer.name if mine else assignee or None,
+                         la_code or None, top_feature or None, open_only=mine)
     with Session(site.engine) as session:
         run = store.latest_run(session)
-        cases, total, choices, people, run_dates = [], 0, {}, [], {}
+        cases, total, choices, people, run_dates, my_open = [], 0, {}, [], {}, 0
         locked = locked_accounts(session) if viewer.role == SUPERVISOR else []
         secret = store.store_secret(session)
         notice = shown_notice(session, request.query_params)
@@ -45,15 +51,36 @@ def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type
             choices = store.filter_choices(session, run.run_id)
             people = [user.name for user in accounts(session) if user.role in CASEWORKERS]
             run_dates = store.run_dates(session)
-    query = {key: value for key, value in (("status", status), ("subject_type", subject_type),
-                                           ("assignee", assignee), ("la_code", la_code),
-                                           ("top_feature", top_feature), ("sort", sort),
+            if viewer.role in CASEWORKERS:
+                my_open = total if mine else store.list_cases(
+                    session, run.run_id, CaseFilter(assignee=viewer.name, open_only=True), page_size=1)[1]
+    query = {key: value for key, value in (("view", MINE if mine else ""), ("status", status),
+                                           ("subject_type", subject_type), ("assignee", "" if mine else assignee),
+                                           ("la_code", la_code), ("top_feature", top_feature), ("sort", sort),
                                            ("order", order)) if value}
     return site.page(request, "list.html", viewer, run=run, cases=cases, total=total, choices=choices,
-                     filters=filters, sort=sort, order=order, page_number=page_number,
+                     filters=filters, sort=sort, order=order, page_number=page_number, mine=mine, my_open=my_open,
                      pages=max(1, -(-total // PAGE_SIZE)), query=query, people=people, notice=notice, run_dates=run_dates, locked=locked,
                      first_reason=first_reason,
                      shown_reason=(lambda reason: masked(reason, secret)) if viewer.pseudonymous else str)
+
+
+@area.route("GET", "/cases/search", roles=CASEWORKERS)
+def search(request: Request, viewer: SignedIn, q: str = "") -> Response:
+    """Cases found by a name, NINO, reference or postcode (:mod:`casework.search`); the search is logged."""
+    site = site_of(request)
+    query = q.strip()[:QUERY_LIMIT]
+    cases, more, run, run_dates = [], False, None, {}
+    with Session(site.engine) as session, session.begin():
+        run = store.latest_run(session)
+        run_dates = store.run_dates(session)
+        if query:
+            cases, more = find_cases(session, query)
+            # who looked whom up: a search names a person as surely as a case page does
+            audit.record(session, viewer.name, "search cases", query, f"{len(cases)}{'+' if more else ''} found")
+        session.expunge_all()
+    return site.page(request, "search.html", viewer, query=query, cases=cases, more=more, run=run,
+                     run_dates=run_dates, first_reason=first_reason, shown_reason=str)
 
 
 @area.route("POST", "/cases/claim-next", roles=CASEWORKERS)

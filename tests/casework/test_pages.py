@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework import audit
-from casework.store import Case
+from casework.store import Case, CaseDetail
 from tests.casework.conftest import PASSWORD, case_site
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -122,3 +123,46 @@ def test_the_app_logs_its_start_line_at_info(tmp_path):
         server.terminate()
         server.wait(timeout=30)
     assert f"INFO casework.commands: case review on http://127.0.0.1:{port} (0 cases in the store)" in line
+
+
+def _listed(page: str) -> set[int]:
+    """The case ids of a page's table of cases."""
+    table = page[page.index('<table class="cases"'):page.index("</table>", page.index('<table class="cases"'))]
+    return {int(case_id) for case_id in re.findall(r'href="/cases/([0-9]+)"', table)}
+
+
+def test_caseworkers_search_by_nino_and_the_panel_may_not_search(site):
+    engine, app = site
+    with Session(engine) as session:
+        case, records = next((case, json.loads(detail.records)) for case, detail in session.execute(
+            select(Case, CaseDetail).join(CaseDetail, CaseDetail.case_id == Case.id).order_by(Case.rank))
+            if any(row["nino"] for row in json.loads(detail.records)["benefit_claims"]))
+    nino = next(row["nino"] for row in records["benefit_claims"] if row["nino"])
+    ivy, _ = _signed_in(app, "ivy")
+    assert 'id="search-query"' in ivy.get("/cases").text
+    found = ivy.get("/cases/search", params={"q": nino.lower()})
+    assert found.status_code == 200 and case.id in _listed(found.text)
+    assert ("ivy", "search cases", nino.lower()) in {entry[:3] for entry in _log(engine)}
+    assert "No case matches" in ivy.get("/cases/search", params={"q": "ZZ999999Z"}).text
+    panel, _ = _signed_in(app, "panel")
+    assert 'id="search-query"' not in panel.get("/cases").text
+    refused = panel.get("/cases/search", params={"q": nino})
+    assert refused.status_code == 403 and case.subject_ref not in refused.text
+    assert ("panel", "refused", "GET /cases/search") in {entry[:3] for entry in _log(engine)}
+
+
+def test_my_cases_lists_the_viewer_s_open_cases_only(site):
+    engine, app = site
+    ivy, ivy_token = _signed_in(app, "ivy")
+    claimed = ivy.post("/cases/claim-next", data={"csrf_token": ivy_token})
+    mine = int(claimed.headers["location"].rsplit("/", 1)[1])
+    other, other_token = _signed_in(app, "investigator")
+    theirs = int(other.post("/cases/claim-next", data={"csrf_token": other_token}).headers["location"].rsplit("/", 1)[1])
+    page = ivy.get("/cases", params={"view": "mine"}).text
+    listed = _listed(page)
+    with Session(engine) as session:
+        ivy_open = set(session.scalars(select(Case.id).where(Case.assignee == "ivy", Case.status != "closed")))
+    assert mine in listed and theirs not in listed and listed == ivy_open
+    assert f'My cases <span class="count">{len(ivy_open)}</span>' in page and "<h1>My cases" in page
+    assert theirs in _listed(ivy.get("/cases", params={"assignee": "investigator"}).text)
+

@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from casework import audit, store
@@ -359,3 +359,55 @@ def test_postgresql_and_sqlite_hold_the_same_rows_after_the_same_imports(scored,
         postgresql.dispose()
     assert rows == _stored_rows(sqlite)
     assert len(rows["events"]) > len(rows["cases"]) > 0  # new cases and, from the second run, joined ones
+
+
+def _own_claim(engine, case: Case) -> dict:
+    claims = _details(engine, case)[1]
+    return next(row for table in ("benefit_claims", "housing_claims") for row in claims[table]
+                if row.get("claim_id", row.get("housing_claim_id")) == case.subject_ref)
+
+
+@pytest.mark.slow
+def test_cases_are_found_by_name_nino_reference_and_postcode_until_purged(engine, store_url, scored):
+    from casework.search import find_cases
+
+    import_run(engine, scored["first"])
+    cases = sorted(_cases(engine).values(), key=lambda case: case.rank)
+    case = next(case for case in cases if _own_claim(engine, case).get("nino"))
+    claim = _own_claim(engine, case)
+    nino, postcode = claim["nino"], claim["postcode"]
+    spaced_nino = f"{nino[:2]} {nino[2:4]} {nino[4:6]} {nino[6:8]} {nino[8:]}".lower()
+    with Session(engine) as session:
+        def found(query):
+            return {found.id for found in find_cases(session, query)[0]}
+        for query in (spaced_nino, postcode.lower().replace(" ", ""), f" {postcode} ", case.subject_ref.lower(),
+                      f"{claim['first_name'][:3].lower()} {claim['surname'].upper()}"):
+            assert case.id in found(query), query
+        assert found(case.subject_ref) == {case.id}
+        assert case.id not in found(f"{claim['first_name']} Nosuchsurname")
+        assert found("%") == set() and found("") == set()
+    _work_a_case(engine, case.id, outcome="no_issue")
+    store.purge_before(store_url, dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    with Session(engine) as session:
+        assert case.id not in {found.id for found in find_cases(session, nino)[0]}
+
+
+@pytest.mark.slow
+def test_the_search_migration_indexes_the_cases_imported_before_it(engine, scored):
+    from alembic import command
+    from alembic.config import Config
+
+    from casework.search import find_cases
+
+    import_run(engine, scored["first"])
+    case = min(_cases(engine).values(), key=lambda case: case.rank)
+    config = Config()
+    config.set_main_option("script_location", str(store.MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+        assert not {"case_search_terms"} & set(inspect(connection).get_table_names())
+        command.upgrade(config, "head")
+    with Session(engine) as session:
+        assert [found.id for found in find_cases(session, case.subject_ref)[0]] == [case.id]
+
