@@ -76,7 +76,7 @@ class Profile:
 # seeds 101.. were never used while tuning features or detectors
 FULL = Profile(worlds=((20_000, 101, "standard"), (20_000, 101, "newcomers"), (20_000, 101, "other_records"),
                        (20_000, 101, "mixed"), (20_000, 101, "subtle"), (20_000, 202, "mixed"),
-                       (20_000, 505, "typos"),
+                       (20_000, 505, "typos"), (20_000, 606, "other_means"),
                        (100_000, 303, "mixed"), (100_000, 303, "subtle"), (1_000_000, 404, "subtle")),
                adbench_seeds=(0, 1, 2))
 SMOKE = Profile(worlds=((1_500, 101, "standard"),), adbench_seeds=())

@@ -289,7 +289,10 @@ def plant_fraud(population: Population, people: pd.DataFrame, benefit: pd.DataFr
     ways = {typology: split_count(counts[(table, typology)], getattr(variant, typology), first)
             for table, typology, first in (("benefit", "living_together", "household"),
                                            ("housing", "single_person_discount", "household"),
-                                           ("housing", "subletting", "moved_out"))}
+                                           ("housing", "subletting", "moved_out"),
+                                           ("benefit", "undeclared_earnings", "hidden_job"),
+                                           ("benefit", "undeclared_capital", "interest"),
+                                           ("benefit", "inflated_housing_costs", "above_norm"))}
     variant_rng = rng.spawn(1)[0]
     used = np.zeros(len(people), dtype=bool)
     b_person = benefit["person"].to_numpy()
@@ -305,7 +308,7 @@ def plant_fraud(population: Population, people: pd.DataFrame, benefit: pd.DataFr
     live_claims = np.bincount(b_person[live_b], minlength=len(people))
     single_claim = live_claims[b_person] == 1
     rows = _pick(np.flatnonzero(live_b & single_claim & np.isin(btype, (UC, JSA, ESA))), b_person, used,
-                 counts[("benefit", "undeclared_earnings")], rng)
+                 ways["undeclared_earnings"]["hidden_job"], rng)
     people, benefit = _undeclared_earnings(people, benefit, rows, rng, variant.subtle_share)
     benefit = label(benefit, rows, "undeclared_earnings")
 
@@ -321,12 +324,12 @@ def plant_fraud(population: Population, people: pd.DataFrame, benefit: pd.DataFr
     benefit = label(benefit, rows, "living_together")
 
     rows = _pick(np.flatnonzero(live_b & single_claim & np.isin(btype, (UC, PC)) & low_earner), b_person,
-                 used, counts[("benefit", "undeclared_capital")], rng)
+                 used, ways["undeclared_capital"]["interest"], rng)
     people, benefit = _undeclared_capital(people, benefit, rows, rng)
     benefit = label(benefit, rows, "undeclared_capital")
 
     rows = _pick(np.flatnonzero(live_b & (btype == UC) & (benefit["monthly_housing_costs"].to_numpy() > 0)),
-                 b_person, used, counts[("benefit", "inflated_housing_costs")], rng)
+                 b_person, used, ways["inflated_housing_costs"]["above_norm"], rng)
     benefit = label(_inflated_benefit_housing(benefit, addresses, rows, rng, variant.subtle_share), rows,
                     "inflated_housing_costs")
 
@@ -343,7 +346,10 @@ def plant_fraud(population: Population, people: pd.DataFrame, benefit: pd.DataFr
 
     housing, people, extra = _plant_housing(population, people, housing, counts, ways, variant, used, rng)
     planted = Planted(people=people, benefit_claims=benefit, housing_claims=housing, extra_registrations=extra)
+    # a stream of their own, so the worlds of variants drawn before these ways stay as they were
+    means_rng = variant_rng.spawn(1)[0]
     planted = _plant_other_ways(population, planted, ways, used, variant_rng)
+    planted = _plant_other_means(population, planted, ways, used, means_rng)
     return _plant_lookalikes(population, planted, counts, variant.lookalikes, used, variant_rng)
 
 
@@ -609,6 +615,70 @@ def _plant_other_ways(population: Population, planted: Planted, ways: dict[str, 
     return Planted(people=people, benefit_claims=benefit,
                    housing_claims=pd.concat([housing, *new_housing], ignore_index=True),
                    extra_registrations=pd.concat(extra, ignore_index=True))
+
+
+def _plant_other_means(population: Population, planted: Planted, ways: dict[str, dict[str, int]],
+                       used: np.ndarray, rng: np.random.Generator) -> Planted:
+    """Plant the ways of hidden earnings, capital and housing costs beyond the first (see :mod:`synthetic.variants`)."""
+    people, benefit, housing = planted.people, planted.benefit_claims, planted.housing_claims
+    live_b, b_person = benefit["live"].to_numpy(), benefit["person"].to_numpy()
+    btype = benefit["benefit_type"].to_numpy()
+    single_claim = np.bincount(b_person[live_b], minlength=len(people))[b_person] == 1
+    earners = live_b & single_claim & np.isin(btype, (UC, JSA, ESA))
+    low_earner = benefit["declared_monthly_earnings"].to_numpy() < 1000
+    savers = live_b & single_claim & np.isin(btype, (UC, PC)) & low_earner
+
+    def label(rows: np.ndarray, typology: str) -> None:
+        nonlocal benefit
+        benefit = _set(benefit, rows, typology=typology)
+
+    # a few months of work during the claim, ended before the latest months, never reported
+    rows = _pick(np.flatnonzero(earners & (current_earnings(people)[b_person] < 400)), b_person, used,
+                 ways["undeclared_earnings"].get("past_job", 0), rng)
+    person, k = b_person[rows], len(rows)
+    ended = TAX_MONTHS - 1 - rng.integers(1, 4, k)
+    people = _set(people, person, employed=True, paye_monthly=rng.lognormal(np.log(1200), 0.4, k),
+                  job_start_month=ended - rng.integers(1, 4, k), job_end_month=ended, second_employer=-1)
+    label(rows, "undeclared_earnings")
+    # a let property whose rent reaches the tax records but not the claim
+    rows = _pick(np.flatnonzero(earners & (people["property_monthly"].to_numpy()[b_person] == 0)), b_person, used,
+                 ways["undeclared_earnings"].get("rental_income", 0), rng)
+    people = _set(people, b_person[rows], property_monthly=rng.uniform(500, 1400, len(rows)))
+    label(rows, "undeclared_earnings")
+
+    # capital that arrived in the last months, or sits just over the limit while the claim declares less
+    for way, low, high in (("arrived_late", 17_000, 60_000), ("near_limit", 16_500, 21_000)):
+        rows = _pick(np.flatnonzero(savers), b_person, used, ways["undeclared_capital"].get(way, 0), rng)
+        person, k = b_person[rows], len(rows)
+        arrived = TAX_MONTHS - rng.integers(3, 7, k) if way == "arrived_late" else np.zeros(k, dtype=np.int64)
+        people = _set(people, person, capital=rng.uniform(low, high, k), capital_from_month=arrived,
+                      capital_until_month=TAX_MONTHS - 1)
+        declared = rng.uniform(0, 3000, k) if way == "arrived_late" else rng.uniform(6000, 15_000, k)
+        benefit = _set(benefit, rows, declared_savings=np.round(declared, 2))
+        label(rows, "undeclared_capital")
+
+    # housing costs above the rent the council records for the same person and home
+    live_h = is_live(housing["end_date"])
+    recorded = housing[live_h & (housing["scheme"].to_numpy() == HB) & housing["monthly_rent"].notna().to_numpy()
+                       & (housing["typology"].to_numpy() == "")]
+    council_rent = benefit[["person", "address"]].merge(
+        recorded[["person", "address", "monthly_rent"]].drop_duplicates(["person", "address"]),
+        on=["person", "address"], how="left")["monthly_rent"].to_numpy(dtype=float)
+    costs = benefit["monthly_housing_costs"].to_numpy()
+    rows = _pick(np.flatnonzero(live_b & (btype == UC) & (costs > 0) & ~np.isnan(council_rent)), b_person, used,
+                 ways["inflated_housing_costs"].get("above_council_record", 0), rng)
+    benefit = _set(benefit, rows, monthly_housing_costs=np.round(council_rent[rows] * rng.uniform(1.3, 2.0, len(rows))))
+    label(rows, "inflated_housing_costs")
+    # only modestly above the local norm
+    rows = _pick(np.flatnonzero(live_b & (btype == UC) & (costs > 0)), b_person, used,
+                 ways["inflated_housing_costs"].get("modest", 0), rng)
+    address = benefit["address"].to_numpy()[rows]
+    addresses = population.addresses
+    norm = local_norm_rent(addresses["la"].to_numpy()[address], addresses["bedrooms"].to_numpy()[address])
+    benefit = _set(benefit, rows, monthly_housing_costs=np.round(norm * rng.uniform(1.15, 1.35, len(rows))))
+    label(rows, "inflated_housing_costs")
+    return Planted(people=people, benefit_claims=benefit, housing_claims=housing,
+                   extra_registrations=planted.extra_registrations)
 
 
 def _plant_lookalikes(population: Population, planted: Planted, counts: dict[tuple[str, str], int],

@@ -25,6 +25,21 @@ subletting a social tenancy
     the tenancy. ``claims_elsewhere``: the tenant claims a benefit from their real
     home. ``unconnected``: the tenant stays on the register at the tenancy while
     adults with no connection to them register there.
+undeclared earnings
+    ``hidden_job``: the claimant works now (PAYE or self-employed) and declares
+    nothing or far too little. ``past_job``: a job of two to four months during the
+    claim, ended one to three months before the as-of date, never reported.
+    ``rental_income``: the claimant lets out a property and declares no income.
+undeclared capital
+    ``interest``: savings interest in the tax records implies capital far above the
+    limit. ``arrived_late``: capital that arrived in the last three to six months
+    (an inheritance, a pay-out), so its interest shows only in the latest months.
+    ``near_limit``: capital just over the limit (16,500 to 21,000), the claim
+    declaring an amount under it.
+inflated housing costs (benefit claims)
+    ``above_norm``: costs far above the local norm for the home's size. ``above_council_record``:
+    costs above the rent the council's housing claim of the same person for the same
+    home records. ``modest``: costs 15 to 35 % above the local norm.
 
 Honest look-alikes (never labelled fraud)
 -----------------------------------------
@@ -61,8 +76,10 @@ class Variant:
         Share of live subjects that are fraudulent.
     subtle_share : float
         Share of graded cases (earnings, housing costs) drawn subtle rather than blatant.
-    living_together, single_person_discount, subletting : dict of str to float
-        Share of the typology's cases drawn each way (see the module docstring).
+    living_together, single_person_discount, subletting, undeclared_earnings, undeclared_capital, \
+inflated_housing_costs : dict of str to float
+        Share of the typology's cases drawn each way (see the module docstring);
+        ``inflated_housing_costs`` is the benefit claims' typology.
     lookalikes : float
         Honest look-alikes of each kind, per fraud case of the typology they resemble.
     name_typos : float
@@ -77,6 +94,9 @@ class Variant:
     living_together: dict[str, float] = field(default_factory=lambda: {"household": 1.0})
     single_person_discount: dict[str, float] = field(default_factory=lambda: {"household": 1.0})
     subletting: dict[str, float] = field(default_factory=lambda: {"moved_out": 1.0})
+    undeclared_earnings: dict[str, float] = field(default_factory=lambda: {"hidden_job": 1.0})
+    undeclared_capital: dict[str, float] = field(default_factory=lambda: {"interest": 1.0})
+    inflated_housing_costs: dict[str, float] = field(default_factory=lambda: {"above_norm": 1.0})
     lookalikes: float = 0.0
     name_typos: float = 0.0
 
@@ -123,6 +143,17 @@ VARIANTS: dict[str, Variant] = {
             description="As mixed, with one letter changed, dropped or doubled in 8 % of the first names and 8 % "
                         "of the surnames of local records (housing claims, electoral register).",
             name_typos=0.08,
+        ),
+        replace(
+            _MIXED,
+            name="other_means",
+            description="As mixed, with hidden means and costs drawn other ways in equal parts: a job that ended "
+                        "before the latest months or undeclared rental income, capital that arrived late or sits "
+                        "just over the limit, housing costs above the council's record of the same home or only "
+                        "modestly above the norm.",
+            undeclared_earnings={"hidden_job": 1 / 3, "past_job": 1 / 3, "rental_income": 1 / 3},
+            undeclared_capital={"interest": 1 / 3, "arrived_late": 1 / 3, "near_limit": 1 / 3},
+            inflated_housing_costs={"above_norm": 1 / 3, "above_council_record": 1 / 3, "modest": 1 / 3},
         ),
         Variant(
             "subtle",

@@ -20,7 +20,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     generate_world(root / "data", people=PEOPLE, seed=5, truth_path=root / "truth.parquet", file_format="parquet",
                    variant=request.param)
     tables = {name: pd.read_parquet(root / "data" / f"{name}.parquet")
-              for name in ("benefit_claims", "housing_claims", "electoral_register")}
+              for name in ("benefit_claims", "housing_claims", "electoral_register", "tax_records")}
     for name, columns in (("benefit_claims", ("claim_start", "claim_end")), ("housing_claims", ("start_date", "end_date")),
                           ("electoral_register", ("registered_from",))):
         tables[name] = tables[name].assign(**{column: pd.to_datetime(tables[name][column]) for column in columns})
@@ -77,6 +77,26 @@ def test_honest_look_alikes_declare_the_adult_who_arrived(world):
                            & (benefit["adults_in_household"] == 2)]
     arrived = _others_registered_after(declared, electors, "claim_start") > 0
     assert arrived.sum() >= 0.5 * world["variant"].lookalikes * (benefit["typology"] == "living_together").sum()
+
+
+def test_hidden_means_show_as_rent_income_late_interest_or_a_dearer_home_than_the_council_records(world):
+    benefit, housing, tax = world["benefit_claims"], world["housing_claims"], world["tax_records"]
+    ways = {typology: getattr(world["variant"], typology)
+            for typology in ("undeclared_earnings", "undeclared_capital", "inflated_housing_costs")}
+    earnings = benefit.loc[benefit["typology"] == "undeclared_earnings"]
+    landlords = set(tax.loc[tax["income_type"] == "property", "nino"])
+    assert earnings["nino"].isin(landlords).mean() >= 0.6 * ways["undeclared_earnings"].get("rental_income", 0.0)
+
+    capital = benefit.loc[benefit["typology"] == "undeclared_capital"]
+    interest = tax.loc[tax["income_type"] == "savings_interest"]
+    first_interest = interest.groupby("nino")["period"].min().reindex(capital["nino"])
+    recent = (pd.to_datetime(first_interest) > AS_OF - pd.DateOffset(months=8)).mean()
+    assert recent >= 0.6 * ways["undeclared_capital"].get("arrived_late", 0.0)
+
+    costs = benefit.loc[benefit["typology"] == "inflated_housing_costs", ["person", "uprn", "monthly_housing_costs"]]
+    recorded = costs.merge(housing.dropna(subset=["monthly_rent"]), on=["person", "uprn"])
+    above = (recorded["monthly_housing_costs"] >= 1.3 * recorded["monthly_rent"]).sum() / len(costs)
+    assert above >= 0.6 * ways["inflated_housing_costs"].get("above_council_record", 0.0)
 
 
 def test_an_unknown_variant_is_refused_by_name(tmp_path: Path):
