@@ -171,6 +171,25 @@ class ControlSampleSettings(_Strict):
     """Seed of the draw; null = the top-level ``seed``."""
 
 
+class OutcomeLearningSettings(_Strict):
+    """When and how ``train`` learns from the extract's reviewed cases (``investigation_outcomes``)."""
+
+    min_reviewed: int = Field(200, ge=1)
+    """Fewest reviewed subjects of the extract, among the sources used, to fit the outcome layer."""
+    min_fraud: int = Field(20, ge=1)
+    """Fewest of them found to be fraud; with fewer reviewed or fewer fraud the version is the detector alone."""
+    l2: float = Field(0.01, ge=0.0)
+    """L2 penalty on the per-feature weights (on the mean weighted log-loss)."""
+    use_untracked: bool = False
+    """Also fit on past investigations with no ``control`` value (older methods, the most biased sample)."""
+
+
+class TrainingSettings(_Strict):
+    """How ``train`` makes a version."""
+
+    outcomes: OutcomeLearningSettings = OutcomeLearningSettings()
+
+
 class OversightSettings(_Strict):
     """The oversight panel's report, fairness audit and transparency record.
 
@@ -328,6 +347,7 @@ class Settings(_Strict):
     explanations: ExplanationSettings = ExplanationSettings()
     registry: RegistrySettings = RegistrySettings()
     control_sample: ControlSampleSettings = ControlSampleSettings()
+    training: TrainingSettings = TrainingSettings()
     oversight: OversightSettings = OversightSettings()
     orchestration: OrchestrationSettings = OrchestrationSettings()
     sources: SourceSettings = SourceSettings()

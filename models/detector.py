@@ -171,13 +171,14 @@ class EmpiricalTails:
             below.append(np.searchsorted(ordered, distinct, side="left").astype(np.float64))
         return cls(tuple(knots), tuple(at_most), tuple(below), n_rows)
 
-    def _smaller_tail_counts(self, column: int, x: np.ndarray) -> np.ndarray:
-        """``min(count <= x, count >= x)`` over the training values of one column, per ``x``.
+    def _tail_counts(self, column: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(count <= x, count >= x)`` over the training values of one column, per ``x``.
 
         Exact on a knot; between two knots the mass lying strictly between them
         is interpolated linearly. Each value of ``x`` falls in one of the
         ``len(knots) + 1`` intervals cut by the knots, and each interval's
-        terms are looked up once (one binary search per value).
+        terms are looked up once (one binary search per value). Both counts are
+        monotone in ``x``: ``count <= x`` never falls and ``count >= x`` never rises.
         """
         knots, at_most, below = self.knots[column], self.counts_at_most[column], self.counts_below[column]
         n = float(self.n_rows)
@@ -188,13 +189,37 @@ class EmpiricalTails:
         rise = np.r_[0.0, below[1:] - at_most[:-1], 0.0]
         gap = np.r_[0.0, np.diff(knots), 0.0]
         inverse_gap = np.divide(1.0, gap, out=np.zeros_like(gap), where=gap > 0)
-        on_knot_counts = np.r_[np.minimum(at_most, n - below), 0.0]
 
         interval = np.searchsorted(knots, x, side="left")  # index of the first knot >= x
         on_knot = np.r_[knots, np.inf][interval] == x
         share = np.clip((x - start[interval]) * inverse_gap[interval], 0.0, 1.0)
         between = count_at_start[interval] + share * rise[interval]
-        return np.where(on_knot, on_knot_counts[interval], np.minimum(between, n - between))
+        at_most_x = np.where(on_knot, np.r_[at_most, n][interval], between)
+        at_least_x = np.where(on_knot, n - np.r_[below, n][interval], n - between)
+        return at_most_x, at_least_x
+
+    def _smaller_tail_counts(self, column: int, x: np.ndarray) -> np.ndarray:
+        """``min(count <= x, count >= x)`` over the training values of one column, per ``x``."""
+        at_most_x, at_least_x = self._tail_counts(column, x)
+        return np.minimum(at_most_x, at_least_x)
+
+    def right_tail_terms(self, z: np.ndarray) -> np.ndarray:
+        """``-log`` of the share of training values ``>= x`` per row and column, smoothed as in :meth:`terms`.
+
+        One-sided: 0 at or below the smallest training value, never falling as ``x`` rises.
+
+        Examples
+        --------
+        >>> tails = EmpiricalTails.fit(np.array([[0.0], [0.0], [0.0], [5.0]]), max_knots=16)
+        >>> tails.right_tail_terms(np.array([[-1.0], [0.0], [5.0], [9.0]])).ravel().round(3).tolist()
+        [0.0, 0.0, 0.916, 1.609]
+        """
+        terms = np.empty_like(z)
+        log_total = np.log(self.n_rows + 1.0)
+        for column in range(z.shape[1]):
+            _, at_least = self._tail_counts(column, z[:, column])
+            terms[:, column] = log_total - np.log(at_least + 1.0)
+        return terms
 
     def terms(self, z: np.ndarray) -> np.ndarray:
         """ECOD's tail term of each row and column: ``max(U_left, U_right)``.

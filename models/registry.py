@@ -67,6 +67,12 @@ from features.contract import Extract
 from features.definitions import FeatureSpec
 from models.detector import CombinedDetector, EmpiricalTails, make_detector
 from models.evaluate import Evaluation
+from models.outcomes import (
+    OutcomeLearning,
+    OutcomeWeightedDetector,
+    learn_from_outcomes,
+    outcome_weights,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +86,11 @@ MODEL_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pyarrow", "scipy", "scikit-l
 """Distributions the model and the installed project code it unpickles against need, pinned to the
 versions it was trained with (the project itself is not a distribution on an index: see the module
 docstring)."""
+
+OUTCOME_LAYER_TAG = "outcome_layer"
+"""Model-version tag: ``fitted`` when the version learnt from reviewed cases, else ``none``."""
+OUTCOMES_TAG = "outcomes"
+"""Model-version tag: which reviewed cases the version learnt from and how they were weighted, or why none."""
 
 ARTIFACT_MANIFEST_TAG = "artifact_sha256"
 """Model-version tag: JSON ``{file path in the model: sha256}`` of every file of the model."""
@@ -170,11 +181,14 @@ class DetectorModel(mlflow.pyfunc.PythonModel):
 
     ``predict`` takes a feature table (extra columns are ignored) and returns one
     row per input row, in input order, with the column ``score`` (higher = more
-    anomalous). A registered model builds it empty (``models/pyfunc_model.py``) and
-    ``load_context`` reads the detector from the model's files.
+    anomalous; with an outcome layer, higher = more likely fraud). A registered model builds
+    it empty (``models/pyfunc_model.py``) and ``load_context`` reads the detector from the
+    model's files. ``detector`` is what scores: the ``CombinedDetector``, or the
+    ``OutcomeWeightedDetector`` around it when the version learnt from reviewed cases.
     """
 
-    def __init__(self, detector: CombinedDetector | None = None, pipeline: FeaturePipeline | None = None) -> None:
+    def __init__(self, detector: CombinedDetector | OutcomeWeightedDetector | None = None,
+                 pipeline: FeaturePipeline | None = None) -> None:
         self.detector = detector
         self.pipeline = pipeline
 
@@ -230,8 +244,8 @@ class LoadedModel:
         return self.pyfunc.unwrap_python_model()
 
     @property
-    def detector(self) -> CombinedDetector:
-        """The fitted detector, e.g. for explanations."""
+    def detector(self) -> CombinedDetector | OutcomeWeightedDetector:
+        """What scores: the fitted detector, with its outcome layer if it has one (e.g. for explanations)."""
         return self.python_model.detector
 
     @property
@@ -339,14 +353,32 @@ def fit_detector(feature_table: pd.DataFrame, feature_specs: Sequence[FeatureSpe
     return DetectorModel(detector.fit(pipeline.matrix(feature_table)), pipeline)
 
 
+def learn_outcomes(model: DetectorModel, feature_table: pd.DataFrame, feature_specs: Sequence[FeatureSpec],
+                   outcomes: pd.DataFrame | None, settings: Settings) -> tuple[DetectorModel, OutcomeLearning]:
+    """``model`` with an outcome layer fitted on the extract's reviewed subjects, when there are enough.
+
+    Returns the model unchanged (the detector alone) when there are too few; the
+    ``OutcomeLearning`` says which outcomes were used, with which weights, or why none were.
+    """
+    directions = [spec.suspicious for spec in feature_specs]
+    learning = learn_from_outcomes(model.detector, model.pipeline.matrix(feature_table),
+                                   feature_table["subject_ref"].astype(str).tolist(), directions, outcomes,
+                                   settings.training.outcomes)
+    if learning.layer is None:
+        return model, learning
+    return DetectorModel(learning.layer, model.pipeline), learning
+
+
 def save_detector(model: DetectorModel, directory: Path) -> Path:
     """Write a fitted ``DetectorModel`` to ``directory`` as plain data; :func:`load_detector` reads it back.
 
-    ``detector.json`` (parameters, fitted scalars, model columns), ``arrays.npz`` (numpy
-    arrays), ``forest.skops`` and ``autoencoder.pt`` (the network's weights) when those
-    components are fitted. Nothing is pickled.
+    ``detector.json`` (parameters, fitted scalars, model columns, and the outcome layer's
+    directions and weights when it has one), ``arrays.npz`` (numpy arrays), ``forest.skops``
+    and ``autoencoder.pt`` (the network's weights) when those components are fitted.
+    Nothing is pickled.
     """
-    detector = model.detector
+    layer = model.detector if isinstance(model.detector, OutcomeWeightedDetector) else None
+    detector = layer.detector if layer is not None else model.detector
     directory.mkdir(parents=True, exist_ok=True)
     arrays = {"center": detector.center_, "scale": detector.scale_, "decision_scores": detector.decision_scores_}
     description: dict[str, Any] = {
@@ -356,12 +388,15 @@ def save_detector(model: DetectorModel, directory: Path) -> Path:
         "columns": list(model.pipeline.columns), "dtype": model.pipeline.dtype,
     }
     if detector.tails_ is not None:
-        tails = detector.tails_
-        for column, (knots, at_most, below) in enumerate(zip(tails.knots, tails.counts_at_most,
-                                                             tails.counts_below, strict=True)):
-            arrays |= {f"tails_knots_{column}": knots, f"tails_at_most_{column}": at_most,
-                       f"tails_below_{column}": below}
-        description["tails"] = {"n_rows": int(tails.n_rows), "columns": len(tails.knots)}
+        arrays |= _tail_arrays(detector.tails_, "tails")
+        description["tails"] = {"n_rows": int(detector.tails_.n_rows), "columns": len(detector.tails_.knots)}
+    if layer is not None:
+        arrays |= _tail_arrays(layer.evidence_tails, "evidence")
+        arrays |= {"outcome_feature_weights": layer.feature_weights, "outcome_decision_scores": layer.decision_scores_}
+        description["outcome_layer"] = {
+            "directions": list(layer.directions), "anomaly_weight": layer.anomaly_weight,
+            "intercept": layer.intercept, "evidence_rows": int(layer.evidence_tails.n_rows),
+        }
     if detector.forest_ is not None:
         skops.io.dump(detector.forest_, directory / "forest.skops")
     if detector.autoencoder_ is not None:
@@ -373,6 +408,25 @@ def save_detector(model: DetectorModel, directory: Path) -> Path:
     return directory
 
 
+def _tail_arrays(tails: EmpiricalTails, prefix: str) -> dict[str, np.ndarray]:
+    """The knots and counts of ``tails`` as named arrays, one set per column."""
+    arrays = {}
+    for column, (knots, at_most, below) in enumerate(zip(tails.knots, tails.counts_at_most,
+                                                         tails.counts_below, strict=True)):
+        arrays |= {f"{prefix}_knots_{column}": knots, f"{prefix}_at_most_{column}": at_most,
+                   f"{prefix}_below_{column}": below}
+    return arrays
+
+
+def _read_tails(arrays: Mapping[str, np.ndarray], prefix: str, n_columns: int, n_rows: int) -> EmpiricalTails:
+    """The ``EmpiricalTails`` that :func:`_tail_arrays` wrote under ``prefix``."""
+    columns = range(n_columns)
+    return EmpiricalTails(tuple(arrays[f"{prefix}_knots_{column}"] for column in columns),
+                          tuple(arrays[f"{prefix}_at_most_{column}"] for column in columns),
+                          tuple(arrays[f"{prefix}_below_{column}"] for column in columns),
+                          n_rows)
+
+
 def load_detector(directory: Path) -> DetectorModel:
     """The ``DetectorModel`` that :func:`save_detector` wrote to ``directory``; no pickle is read."""
     from pyod.models.auto_encoder import AutoEncoder, AutoEncoderModel
@@ -381,18 +435,14 @@ def load_detector(directory: Path) -> DetectorModel:
     params = description["params"]
     params["autoencoder_hidden_neurons"] = tuple(params["autoencoder_hidden_neurons"])
     detector = CombinedDetector(**params)
-    with np.load(directory / "arrays.npz", allow_pickle=False) as arrays:
-        detector.center_, detector.scale_ = arrays["center"], arrays["scale"]
-        detector.decision_scores_ = arrays["decision_scores"]
-        detector.tails_ = None
-        if "tails" in description:
-            columns = range(description["tails"]["columns"])
-            detector.tails_ = EmpiricalTails(
-                tuple(arrays[f"tails_knots_{column}"] for column in columns),
-                tuple(arrays[f"tails_at_most_{column}"] for column in columns),
-                tuple(arrays[f"tails_below_{column}"] for column in columns),
-                description["tails"]["n_rows"],
-            )
+    with np.load(directory / "arrays.npz", allow_pickle=False) as npz:
+        arrays = dict(npz)
+    detector.center_, detector.scale_ = arrays["center"], arrays["scale"]
+    detector.decision_scores_ = arrays["decision_scores"]
+    detector.tails_ = None
+    if "tails" in description:
+        detector.tails_ = _read_tails(arrays, "tails", description["tails"]["columns"],
+                                      description["tails"]["n_rows"])
     detector.n_features_in_ = description["n_features_in"]
     detector.component_weights_ = description["component_weights"]
     detector.component_means_ = description["component_means"]
@@ -409,7 +459,14 @@ def load_detector(directory: Path) -> DetectorModel:
                                   preprocessing=False, device="cpu", verbose=0)
         autoencoder.feature_size, autoencoder.model = architecture["feature_size"], network.eval()
         detector.autoencoder_ = autoencoder
-    return DetectorModel(detector, FeaturePipeline(tuple(description["columns"]), description["dtype"]))
+    scorer: CombinedDetector | OutcomeWeightedDetector = detector
+    if "outcome_layer" in description:
+        layer = description["outcome_layer"]
+        tails = _read_tails(arrays, "evidence", len(layer["directions"]), layer["evidence_rows"])
+        scorer = OutcomeWeightedDetector(detector, layer["directions"], tails, layer["anomaly_weight"],
+                                         arrays["outcome_feature_weights"], layer["intercept"],
+                                         arrays["outcome_decision_scores"])
+    return DetectorModel(scorer, FeaturePipeline(tuple(description["columns"]), description["dtype"]))
 
 
 def code_version() -> str:
@@ -448,6 +505,7 @@ def log_model_run(
     evaluations: Sequence[Evaluation] = (),
     data_quality: Mapping[str, Any] | None = None,
     artifact_location: str | None = None,
+    outcome_learning: OutcomeLearning | None = None,
 ) -> LoggedRun:
     """Log a fitted detector with everything it was made from, as one MLflow run (not yet registered).
 
@@ -472,6 +530,10 @@ def log_model_run(
         rule: counts, no values), logged as ``data_quality.json``.
     artifact_location : str, optional
         Artefact root of the experiment when it is created (the workspace's).
+    outcome_learning : OutcomeLearning, optional
+        ``learn_outcomes``' account of the reviewed cases: the version is tagged
+        ``outcome_layer`` (``fitted`` or ``none``) and ``outcomes`` (the one-line account), and
+        logs ``outcomes/reviewed_by_source.csv`` and, when fitted, ``outcomes/weights.csv``.
 
     Returns
     -------
@@ -488,7 +550,10 @@ def log_model_run(
         "feature_set": feature_set_hash(definitions),
         "code_version": code_version(),
         "as_of": as_of.isoformat(),
+        OUTCOME_LAYER_TAG: "fitted" if isinstance(model.detector, OutcomeWeightedDetector) else "none",
     }
+    if outcome_learning is not None:
+        tags[OUTCOMES_TAG] = outcome_learning.note
     experiment_id = ensure_experiment(settings.registry.experiment, artifact_location)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"train as of {as_of.isoformat()}",
                           tags=tags) as run:
@@ -500,6 +565,12 @@ def log_model_run(
             mlflow.log_dict(dict(data_quality), "data_quality.json")
         mlflow.log_metrics({"n_subjects": float(len(feature_table)),
                             "n_features": float(len(model.pipeline.columns))})
+        if outcome_learning is not None:
+            mlflow.log_text(outcome_learning.reviewed.summary().to_csv(index=False),
+                            "outcomes/reviewed_by_source.csv")
+        if isinstance(model.detector, OutcomeWeightedDetector):
+            mlflow.log_text(outcome_weights(model.detector, model.pipeline.columns).to_csv(index=False),
+                            "outcomes/weights.csv")
         for evaluation in evaluations:
             mlflow.log_metrics(evaluation.metrics())
             mlflow.log_text(evaluation.by_typology.to_csv(index=False),

@@ -47,6 +47,7 @@ from models.evaluate import (
     ranking_order,
 )
 from models.explain import Explainable, explain_subjects, top_reasons
+from models.outcomes import OutcomeWeightedDetector, reviewed_subjects
 from oversight import fairness, proxies
 from oversight.atrs import ATRS_JSON, ATRS_MARKDOWN, TO_BE_COMPLETED, atrs_markdown, atrs_record
 
@@ -257,6 +258,7 @@ def build_report(
     truth: pd.DataFrame | None = None,
     champion: ChampionScores | None = None,
     evaluations: list[Evaluation] | None = None,
+    outcome_note: str = "",
 ) -> Report:
     """Compute every figure of the report of one version.
 
@@ -288,6 +290,9 @@ def build_report(
     evaluations : list of Evaluation, optional
         :func:`models.evaluate.evaluate_training` of these scores, when the caller has it
         already (training does); computed here otherwise.
+    outcome_note : str
+        Training's one-line account of the reviewed cases it learnt from, or of why it did
+        not (the version's ``outcomes`` tag).
 
     Returns
     -------
@@ -338,7 +343,7 @@ def build_report(
         "version": facts.version,
         "model_name": facts.model_name,
         "model_card": _model_card(facts, settings, feature_table, extract, capacity, int(flagged.sum()),
-                                  truth is not None),
+                                  truth is not None, isinstance(detector, OutcomeWeightedDetector), outcome_note),
         "features": _feature_declarations(names),
         "never_used": {"characteristics": list(NEVER_USED), "test": PROTECTED_TEST,
                        "linking_only": list(LINKING_ONLY)},
@@ -365,6 +370,9 @@ def build_report(
         "data_quality": _data_quality(extract),
         "champion": _against_champion(champion, facts, feature_table, scores, flagged, capacity, audit, truth,
                                       outcomes, evaluations, rates, settings),
+        "outcomes_changed": _outcomes_changed(detector, outcome_note, outcomes, feature_table, values, names, flagged,
+                                              capacity, sample_positions, sample_contributions, audit, truth,
+                                              rates, settings),
     }
     figures = _shap_plots(contributions, sample_contributions, float(base_value), values[flagged_positions],
                           values[sample_positions], names,
@@ -374,15 +382,22 @@ def build_report(
 
 
 def _model_card(facts: VersionFacts, settings: Settings, feature_table: pd.DataFrame, extract: Extract,
-                capacity: int | float, n_flagged: int, has_truth: bool) -> dict[str, Any]:
+                capacity: int | float, n_flagged: int, has_truth: bool, learnt: bool,
+                outcome_note: str) -> dict[str, Any]:
+    """The model card; ``learnt`` says whether the version has an outcome layer, ``outcome_note`` why (not)."""
     subject_types = feature_table["subject_type"].value_counts().sort_index()
+    labels_used = ("no labels are used to fit the detector." if not learnt else
+                   "no labels are used to fit the detector; an outcome layer on top of it learnt from reviewed "
+                   "cases of the extract (section 9).")
     return {
         "details": {
             "model_name": facts.model_name, "version": facts.version, "registered_at": facts.registered_at,
             "as_of": facts.as_of, "code_version": facts.code_version, "data_fingerprint": facts.data_fingerprint,
             "trained_by": facts.trained_by,
             "detector": "isolation forest, autoencoder and empirical tails, combined with weights "
-                        + ", ".join(f"{name} {weight:g}" for name, weight in settings.detector.weights.items()),
+                        + ", ".join(f"{name} {weight:g}" for name, weight in settings.detector.weights.items())
+                        + ("; with an outcome layer learnt from reviewed cases" if learnt else ""),
+            "outcomes_used": ("yes: " if learnt else "no: ") + (outcome_note or "the detector alone"),
             "capacity": capacity,
         },
         "intended_use": INTENDED_USE,
@@ -391,8 +406,7 @@ def _model_card(facts: VersionFacts, settings: Settings, feature_table: pd.DataF
             "subjects": len(feature_table),
             "by_type": {str(name): int(count) for name, count in subject_types.items()},
             "rows_per_table": {name: quality.rows_valid for name, quality in extract.quality.items()},
-            "description": "Every live benefit and housing claim of the extract on the as-of date; no labels "
-                           "are used to fit the detector.",
+            "description": "Every live benefit and housing claim of the extract on the as-of date; " + labels_used,
         },
         "evaluation_data": ("The same subjects, against " + ("the synthetic world's truth file (every subject "
                             "labelled), " if has_truth else "") + "past investigation outcomes (a small, biased "
@@ -495,18 +509,7 @@ def _against_champion(champion: ChampionScores | None, facts: VersionFacts, feat
             new, old = getattr(ours, name), getattr(their, name)
             metric_rows.append({"source": ours.source, "metric": name, "champion": old, "this_version": new,
                                 "change": new - old})
-    oversight = settings.oversight
-    their_rates = fairness.group_flag_rates(audit, theirs, n_boot=None, seed=settings.seed, pairs=False,
-                                            min_subjects=oversight.min_group_subjects,
-                                            exact_below=oversight.exact_interval_below)
-    singles = rates[~rates["characteristic"].str.contains(fairness.INTERSECTION, regex=False)]
-    groups = singles.merge(their_rates, on=["characteristic", "group"], suffixes=("", "_champion"))
-    group_rows = pd.DataFrame({
-        "characteristic": groups["characteristic"], "group": groups["group"],
-        "champion": groups["flag_rate_champion"], "this_version": groups["flag_rate"],
-        "change": groups["flag_rate"] - groups["flag_rate_champion"],
-        "suppressed": groups["suppressed"] | groups["suppressed_champion"],
-    })
+    group_rows = _group_rate_changes(rates, audit, theirs, settings, other="champion", this="this_version")
     return {
         "version": champion.version,
         "flagged_both": both,
@@ -516,6 +519,78 @@ def _against_champion(champion: ChampionScores | None, facts: VersionFacts, feat
         "group_flag_rates": _records(group_rows),
         "note": "",
     }
+
+
+def _group_rate_changes(rates: pd.DataFrame, audit: pd.DataFrame, other_flagged: np.ndarray, settings: Settings,
+                        *, other: str, this: str) -> pd.DataFrame:
+    """Each group's flag rate under another flagged list beside this version's (``rates``), and the change.
+
+    Columns ``characteristic``, ``group``, ``other``, ``this`` (as named), ``change`` and ``suppressed``
+    (either list's group too small to show).
+    """
+    oversight = settings.oversight
+    other_rates = fairness.group_flag_rates(audit, other_flagged, n_boot=None, seed=settings.seed, pairs=False,
+                                            min_subjects=oversight.min_group_subjects,
+                                            exact_below=oversight.exact_interval_below)
+    singles = rates[~rates["characteristic"].str.contains(fairness.INTERSECTION, regex=False)]
+    groups = singles.merge(other_rates, on=["characteristic", "group"], suffixes=("", "_other"))
+    return pd.DataFrame({
+        "characteristic": groups["characteristic"], "group": groups["group"],
+        other: groups["flag_rate_other"], this: groups["flag_rate"],
+        "change": groups["flag_rate"] - groups["flag_rate_other"],
+        "suppressed": groups["suppressed"] | groups["suppressed_other"],
+    })
+
+
+def _outcomes_changed(detector: Explainable, note: str, outcomes: pd.DataFrame, feature_table: pd.DataFrame,
+                      values: np.ndarray, names: list[str], flagged: np.ndarray, capacity: int | float,
+                      sample_positions: np.ndarray, sample_contributions: np.ndarray, audit: pd.DataFrame,
+                      truth: pd.DataFrame | None, rates: pd.DataFrame, settings: Settings) -> dict[str, Any]:
+    """What learning from reviewed cases changed: weights, who enters and leaves the list, fairness.
+
+    "Before" is the detector alone (the version without its outcome layer) on the same
+    training subjects. A feature's weight is its share of the score's mean absolute
+    contribution over the random sample of subjects of the drivers, so that the two
+    scores' different scales do not matter; the learned weight ``w_f`` is shown beside it.
+    """
+    refs = feature_table["subject_ref"].astype("str").to_numpy()
+    reviewed = reviewed_subjects(outcomes, refs, use_untracked=settings.training.outcomes.use_untracked)
+    result: dict[str, Any] = {
+        "fitted": isinstance(detector, OutcomeWeightedDetector), "note": note,
+        "sources": _records(reviewed.summary()), "not_in_extract": reviewed.not_in_extract,
+        "control_probability": reviewed.control_probability,
+    }
+    if not result["fitted"]:
+        return result
+    alone = detector.detector
+    before_contributions, _ = alone.explain(values[sample_positions])
+    before_share = np.abs(before_contributions).mean(axis=0)
+    after_share = np.abs(sample_contributions).mean(axis=0)
+    weights = pd.DataFrame({
+        "feature": names,
+        "before": before_share / before_share.sum(),
+        "after": after_share / after_share.sum(),
+        "learned_weight": detector.feature_weights,
+    })
+    weights["change"] = weights["after"] - weights["before"]
+    before = flagged_mask(alone.decision_scores_, refs, capacity)
+    typology = "all subjects"
+    if truth is not None:
+        labels = labels_from_truth(feature_table, truth)
+        typology = np.where(labels["fraud"].to_numpy(), labels["typology"].to_numpy(), "honest")
+    moved = pd.DataFrame({"typology": typology, "entered": flagged & ~before, "left": before & ~flagged,
+                          "before": before, "after": flagged})
+    by_typology = (moved.groupby("typology", sort=True)[["entered", "left", "before", "after"]].sum()
+                   .reset_index().astype({"entered": int, "left": int, "before": int, "after": int}))
+    result.update(
+        anomaly_weight=detector.anomaly_weight, intercept=detector.intercept,
+        weights=_records(weights.sort_values("after", ascending=False, kind="mergesort")),
+        entered=int(moved["entered"].sum()), left=int(moved["left"].sum()),
+        moved_by_typology=_records(by_typology),
+        group_flag_rates=_records(_group_rate_changes(rates, audit, before, settings, other="detector_alone",
+                                                      this="with_outcomes")),
+    )
+    return result
 
 
 # ------------------------------------------------------------------------------------------- rendering

@@ -252,6 +252,8 @@ def format_training(result: dict) -> str:
         if by_typology:
             lines.append("  recall at capacity by typology: "
                          + ", ".join(f"{name} {value:.2f}" for name, value in by_typology))
+    if "outcomes" in result:
+        lines.append(result["outcomes"])
     if "trained_by" in result:
         lines.append(f"its report to the oversight panel is logged with it; it may score once a panel member other "
                      f"than {result['trained_by']} approves it: counterfraud approve --model-version "

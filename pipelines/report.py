@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from configs.settings import Settings
 from models.evaluate import configured_capacity
-from models.registry import SCORE_COLUMN, LoadedModel, load_model, resolve_version
+from models.registry import OUTCOMES_TAG, SCORE_COLUMN, LoadedModel, load_model, resolve_version
 from oversight.report import ChampionScores, build_report, write_report
 from oversight.signoff import TRAINED_BY_TAG, champion_scores, version_facts
 from pipelines.prepare import prepare_features
@@ -70,7 +70,8 @@ def report_flow(
     made = report(facts=version_facts(name, version, model.tags.get(TRAINED_BY_TAG, "")), settings=settings,
                   feature_table=feature_table, scores=scores, detector=model.detector,
                   feature_names=model.feature_names, extract=extract, links=links,
-                  capacity=configured_capacity(settings.capacity), as_of=as_of, truth=truth, champion=champion)
+                  capacity=configured_capacity(settings.capacity), as_of=as_of, truth=truth, champion=champion,
+                  outcome_note=model.tags.get(OUTCOMES_TAG, ""))
     html = write_report(made, out_dir, settings)["html"]
     return {"version": version, "html": html,
             "seconds": {"inputs": round(prepared - started, 3), "report": round(time.perf_counter() - prepared, 3)}}

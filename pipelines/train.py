@@ -28,6 +28,7 @@ from models.registry import (
     extract_row_counts,
     fingerprint_inputs,
     fit_detector,
+    learn_outcomes,
     log_model_run,
     name_challenger,
     register_logged_model,
@@ -47,6 +48,7 @@ STORE_RETRY_DELAY_SECONDS = 5
 prepare = task(prepare_features, name="prepare features", cache_policy=NO_CACHE)
 fingerprint = task(fingerprint_inputs, name="fingerprint input tables", cache_policy=NO_CACHE)
 fit = task(fit_detector, name="fit detector", cache_policy=NO_CACHE)
+learn = task(learn_outcomes, name="learn from reviewed cases", cache_policy=NO_CACHE)
 read_labels = task(read_truth, name="read truth file", cache_policy=NO_CACHE)
 evaluate = task(evaluate_training, name="evaluate against labels", cache_policy=NO_CACHE)
 # the steps that talk to the MLflow store (possibly remote) are retried
@@ -80,7 +82,8 @@ def train_flow(
     settings : Settings
     truth_path : path, optional
         A synthetic world's truth file to evaluate against, besides any
-        ``investigation_outcomes`` in the extract.
+        ``investigation_outcomes`` in the extract. Those outcomes are also learnt from
+        (``models.outcomes``) when there are enough reviewed subjects; the truth file never is.
     trained_by : str, optional
         Recorded as the version's trainer, who may not approve it; default
         ``oversight.trained_by``, else the operating-system user.
@@ -91,13 +94,16 @@ def train_flow(
         ``model_name``, ``version``, ``alias``, ``run_id``, ``as_of`` (ISO date),
         ``n_subjects``, ``data_fingerprint``, ``metrics`` (name to value, per label source),
         ``rejects_file`` (the extract's refused rows, written to the workspace's ``training_dir``
-        before the reject limit can stop the run; their counts go to MLflow), ``trained_by`` and
-        ``report_sha256`` (of the logged ``report.html``).
+        before the reject limit can stop the run; their counts go to MLflow), ``trained_by``,
+        ``report_sha256`` (of the logged ``report.html``) and ``outcomes`` (one line: which reviewed
+        cases the version learnt from and how they were weighted, or why it is the detector alone).
     """
     trained_by = trained_by or trainer_name(settings)
     extract, links, feature_table, as_of = prepare(data_dir, settings, report_dir=workspace.training_dir)
     fingerprints = fingerprint(data_dir, extract_row_counts(extract))
     model = fit(feature_table, FEATURES, settings)
+    # with enough reviewed subjects, an outcome layer on top of the detector; else the detector alone
+    model, learning = learn(model, feature_table, FEATURES, extract.investigation_outcomes, settings)
     truth = read_labels(truth_path) if truth_path is not None else None
     # the detector scored every training row while fitting: no second pass
     capacity = configured_capacity(settings.capacity)
@@ -107,7 +113,8 @@ def train_flow(
     champion = score_champion(settings.registry.model_name, feature_table)
     logged = log_run(model=model, feature_table=feature_table, feature_specs=FEATURES, settings=settings,
                      as_of=as_of, fingerprints=fingerprints, evaluations=evaluations,
-                     data_quality=extract_summary(extract), artifact_location=workspace.artifact_location)
+                     data_quality=extract_summary(extract), artifact_location=workspace.artifact_location,
+                     outcome_learning=learning)
     # the distributions later scoring runs measure their drift against, logged before the version exists
     log_profiles(logged.run_id, feature_table, model.pipeline.columns, model.detector.decision_scores_)
     version = register(logged, model_name=settings.registry.model_name)
@@ -115,7 +122,8 @@ def train_flow(
     made = report(facts=facts, settings=settings, feature_table=feature_table,
                   scores=model.detector.decision_scores_, detector=model.detector,
                   feature_names=model.pipeline.columns, extract=extract, links=links, capacity=capacity,
-                  as_of=as_of, truth=truth, champion=champion, evaluations=evaluations)
+                  as_of=as_of, truth=truth, champion=champion, evaluations=evaluations,
+                  outcome_note=learning.note)
     with tempfile.TemporaryDirectory() as staging:
         write_report(made, staging, settings)
         report_sha = log_report(version.model_name, version.version, version.run_id, trained_by, staging)
@@ -133,4 +141,5 @@ def train_flow(
         "rejects_file": str(workspace.training_dir / REJECTS_FILE),
         "trained_by": trained_by,
         "report_sha256": report_sha,
+        "outcomes": learning.note,
     }

@@ -275,7 +275,7 @@ def render_investigations(subject_ref: pa.Array, investigations: pd.DataFrame) -
         "outcome": _enum(OUTCOMES, i["outcome"].to_numpy()),
         "closed_on": i["closed_on"].to_numpy(),
         "typology": i["typology"].to_numpy(),
-        # chosen by the old rule-based method: none came from a random control sample
-        "control": np.zeros(len(i), dtype=bool),
+        # chosen by the old rule-based method, not by a scoring run: how they were chosen is not recorded
+        "control": pa.nulls(len(i), pa.bool_()),
     }
     return arrow_table(TABLE_COLUMNS["investigation_outcomes"], values)

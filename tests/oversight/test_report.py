@@ -18,7 +18,8 @@ from oversight.fairness import CHARACTERISTICS, INTERSECTION
 from oversight.report import _shap_plots
 
 SECTIONS = ("1. Model card", "2. What it uses", "3. Why it flags", "4. How well it works", "5. Whom it flags",
-            "6. Possible proxies", "7. Data quality of the training extract", "8. Against the champion")
+            "6. Possible proxies", "7. Data quality of the training extract", "8. Against the champion",
+            "9. What the reviewed outcomes changed")
 
 
 class _Figures(HTMLParser):

@@ -56,7 +56,7 @@ CONTRACT = {
     },
     "investigation_outcomes": {
         "subject_ref": "text", "outcome": ("fraud", "error", "no_issue"), "closed_on": "date",
-        "typology": "text?", "control": "bool",
+        "typology": "text?", "control": "bool?",
     },
 }
 PATTERNS = {
