@@ -24,7 +24,6 @@ KEY_COLUMNS: tuple[str, ...] = (
 )
 
 
-# --------------------------------------------------------------------------- keys
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """Integer codes (-1 = missing) and the distinct values, in order of first appearance."""
@@ -200,7 +199,6 @@ def _encode(extract: Extract, links: pd.DataFrame, electors: pd.DataFrame) -> _K
     )
 
 
-# --------------------------------------------------------------------------- claims
 
 def _readable(codes: pd.Series) -> pd.Series:
     """An enum code as words: ``universal_credit`` → ``universal credit``."""

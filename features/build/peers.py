@@ -10,7 +10,6 @@ import pandas as pd
 from configs.settings import Settings
 from features.build.keys import _at, _factorize, _first_rows, _readable
 
-# --------------------------------------------------------------------------- peers
 
 def _groups(frame: pd.DataFrame, columns: list[str], describe: Any) -> tuple[np.ndarray, pd.Series]:
     """Group code of each row (-1 where a key is missing) and the words naming each group.
