@@ -13,6 +13,10 @@ own declarations or its peers lead one to expect, in the suspicious direction on
 and is ``0`` (its neutral value) when the subject does not depart, when the feature
 does not apply to the subject's type, or when the data to compute it is missing.
 
+The module is long because it is the declarations: every context column and every feature,
+each with its meaning and its sentence, sit together so a reader (or the panel) sees the whole
+model's inputs in one place; the computations are the small functions beside them.
+
 Protected characteristics and age (:data:`PROTECTED_ATTRIBUTES`) are never
 features nor context: the declarations are checked at import.
 

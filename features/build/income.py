@@ -27,8 +27,6 @@ CAPITAL_TESTED_BENEFITS: tuple[str, ...] = ("universal_credit", "pension_credit"
 support allowance and carer's allowance have no capital test, so undeclared savings do not change them."""
 
 
-
-
 @dataclass(frozen=True)
 
 

@@ -24,7 +24,6 @@ KEY_COLUMNS: tuple[str, ...] = (
 )
 
 
-
 def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """Integer codes (-1 = missing) and the distinct values, in order of first appearance."""
     codes, uniques = pd.factorize(values.astype("str"))
@@ -197,7 +196,6 @@ def _encode(extract: Extract, links: pd.DataFrame, electors: pd.DataFrame) -> _K
         claim_tokens=tokens,
         claim_nino=pd.concat([benefit_nino, housing_nino], ignore_index=True),
     )
-
 
 
 def _readable(codes: pd.Series) -> pd.Series:

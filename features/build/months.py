@@ -18,7 +18,6 @@ class FeatureBuildError(ValueError):
     """The inputs cannot give a feature table."""
 
 
-
 def _month_number(year: np.ndarray | int, month: np.ndarray | int) -> np.ndarray | int:
     """Months since year 0, so consecutive months differ by one."""
     return year * 12 + (month - 1)

@@ -119,8 +119,6 @@ def _registered_electors(extract: Extract, as_of: pd.Timestamp) -> pd.DataFrame:
     )
 
 
-
-
 @dataclass(frozen=True)
 
 

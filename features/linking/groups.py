@@ -20,7 +20,6 @@ from features.linking.rules import _Edges
 LOG = logging.getLogger(__name__)
 
 
-
 def _components(n_nodes: int, edges: _Edges) -> np.ndarray:
     graph = sparse.coo_matrix((np.ones(len(edges.a), dtype=np.int8), (edges.a, edges.b)),
                               shape=(n_nodes, n_nodes))

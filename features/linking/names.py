@@ -144,7 +144,6 @@ INVALID_NINO_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
 """NINO prefixes never issued to a person (TN is the temporary number, shared by many)."""
 
 
-
 def _blank_to_null(text: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
 
@@ -202,7 +201,6 @@ def normalise_nino(ninos: pd.Series) -> pd.Series:
     ['AB123456C', nan, nan]
     """
     return _on_series(_nino_text, ninos)
-
 
 
 def _text_array(values: pd.Series) -> pa.Array:

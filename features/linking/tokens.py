@@ -16,7 +16,6 @@ _SURNAME_SLOTS = 4
 """Surname tokens kept per name for comparison (the joined form counts as one)."""
 
 
-
 def _explode_tokens(normalised: pd.Series, drop: frozenset[str]) -> pd.DataFrame:
     """Tokens of each name, with the joined form added: columns name (position), token, leading.
 
@@ -63,7 +62,6 @@ def _surname_tokens(names: pd.Series) -> np.ndarray:
     by_name = np.full((len(names) + 1, _SURNAME_SLOTS), -1, dtype=np.int64)
     by_name[tokens["name"].to_numpy()[keep], slot[keep]] = token_codes[keep]
     return by_name
-
 
 
 def _explode_owned(record_codes: np.ndarray, owner: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -101,7 +101,6 @@ def _empty_registrations() -> pd.DataFrame:
                          "registered_from": np.array([], dtype="datetime64[D]")})
 
 
-
 def _outside_adults(people: pd.DataFrame, candidates: np.ndarray, used: np.ndarray, k: int,
                     rng: np.random.Generator) -> np.ndarray:
     """Up to ``k`` of ``candidates`` (people) aged 20-65 without fraud yet, in random order; marked used."""
