@@ -333,6 +333,16 @@ class CaseStoreSettings(_Strict):
     """Send the session cookie over HTTPS only: set when the page is served behind TLS."""
 
 
+class ExtractCacheSettings(_Strict):
+    """The workspace's cache of validated extracts (``<workspace>/extracts/``, ``pipelines.extract_cache``)."""
+
+    enabled: bool = True
+    """A run on files validated before (the same bytes, contract and run month) reads their validated
+    tables and rejects from the cache instead of validating again; ``--no-cache`` turns it off for one run."""
+    keep: int = Field(3, ge=1)
+    """Validated extracts kept: storing another removes the least recently used beyond this many."""
+
+
 class Settings(_Strict):
     """Every setting of a run."""
 
@@ -355,6 +365,7 @@ class Settings(_Strict):
     drift: DriftSettings = DriftSettings()
     retention: RetentionSettings = RetentionSettings()
     case_store: CaseStoreSettings = CaseStoreSettings()
+    extract_cache: ExtractCacheSettings = ExtractCacheSettings()
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

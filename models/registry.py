@@ -63,7 +63,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from configs.settings import Settings
-from features.contract import Extract
+from features.contract import Extract, file_sha256
 from features.definitions import FeatureSpec
 from models.detector import CombinedDetector, EmpiricalTails, make_detector
 from models.evaluate import Evaluation
@@ -284,7 +284,8 @@ def extract_row_counts(extract: Extract) -> dict[str, int]:
     return {table: quality.rows_in for table, quality in extract.quality.items()}
 
 
-def fingerprint_inputs(data_dir: str | Path, rows: Mapping[str, int]) -> pd.DataFrame:
+def fingerprint_inputs(data_dir: str | Path, rows: Mapping[str, int],
+                       digests: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The fingerprint of the file of each table in ``rows``.
 
     Parameters
@@ -294,6 +295,9 @@ def fingerprint_inputs(data_dir: str | Path, rows: Mapping[str, int]) -> pd.Data
     rows : mapping
         Data rows read from each table (valid and refused), by table name
         (``extract_row_counts``); other files of ``data_dir`` are not inputs.
+    digests : mapping, optional
+        sha256 of files already digested this run, by file name (``Extract.digests``):
+        those files are not read again.
 
     Returns
     -------
@@ -307,7 +311,7 @@ def fingerprint_inputs(data_dir: str | Path, rows: Mapping[str, int]) -> pd.Data
             continue
         records.append({
             "table": path.stem, "file": path.name, "bytes": path.stat().st_size,
-            "sha256": file_sha256(path), "rows": int(rows[path.stem]),
+            "sha256": (digests or {}).get(path.name) or file_sha256(path), "rows": int(rows[path.stem]),
         })
     return pd.DataFrame.from_records(records, columns=["table", "file", "bytes", "sha256", "rows"])
 
@@ -708,15 +712,6 @@ def _evaluation_note(evaluation: Evaluation) -> str:
     sample = ("a biased sample (subjects chosen for investigation)" if evaluation.biased_sample
               else "every subject")
     return f"{evaluation.n_labelled} labelled subjects, {evaluation.n_fraud} fraud; labels cover {sample}"
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _pinned_requirements() -> list[str]:

@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
         verb.add_argument("--config", type=Path, help="YAML file of settings to change")
         verb.add_argument("--as-of", type=_date, help="scoring date (default: last month of tax records)")
 
+    def add_cache_option(verb: argparse.ArgumentParser) -> None:
+        verb.add_argument("--no-cache", action="store_true",
+                          help="validate the files even if the workspace holds their validated extract")
+
     validate = verbs.add_parser("validate", help="check the extracts against the contract only")
     add_run_options(validate)
     validate.add_argument("--out", type=Path, required=True)
@@ -104,10 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(prepare)
     prepare.add_argument("--out", type=Path, required=True)
     _add_workspace_option(prepare)
+    add_cache_option(prepare)
 
     train = verbs.add_parser("train", help="fit, evaluate, log and register a model version")
     add_run_options(train)
     _add_workspace_option(train)
+    add_cache_option(train)
     train.add_argument("--truth", type=Path, help="ground-truth file to evaluate against")
     train.add_argument("--by", help="name recorded as the trainer, who may not approve the version "
                                     "(default: oversight.trained_by, else the OS user)")
@@ -116,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(score)
     score.add_argument("--out", type=Path, required=True)
     _add_workspace_option(score)
+    add_cache_option(score)
     score.add_argument("--capacity", type=_capacity, help="subjects to flag: a count (250) or a share (2%%)")
     score.add_argument("--model-version", help="registry version or alias (default: champion)")
 
@@ -128,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--truth", type=Path, help="with --data: ground-truth file to evaluate against")
     report.add_argument("--config", type=Path, help="YAML file of settings to change")
     report.add_argument("--as-of", type=_date, help="with --data: scoring date (default: last month of tax records)")
+    add_cache_option(report)
 
     for decision, words in (("approve", "approve a model version, on its report, so that it may score"),
                             ("reject", "reject a model version, so that it may not score")):
@@ -234,7 +242,7 @@ SOURCE_TITLES = {
 def format_training(result: dict) -> str:
     """The train command's report: the registered version and its evaluation per label source."""
     lines = [f"registered {result['model_name']} version {result['version']} as {result['alias']} "
-             f"({result['n_subjects']:,} subjects, as of {result['as_of']})"]
+             f"({result['n_subjects']:,} subjects, as of {result['as_of']})", result["extract"]]
     metrics = result["metrics"]
     for source, title in SOURCE_TITLES.items():
         if f"{source}.n_labelled" not in metrics:
@@ -277,7 +285,8 @@ def _run(args: argparse.Namespace) -> None:
         print(f"world of {args.people:,} people ({args.variant} variant) written to {args.out}; truth in {args.truth}")
         return
 
-    settings = load_settings(getattr(args, "config", None), as_of=getattr(args, "as_of", None))
+    settings = load_settings(getattr(args, "config", None), as_of=getattr(args, "as_of", None),
+                             extract_cache={"enabled": False} if getattr(args, "no_cache", False) else None)
     if args.verb == "validate":
         from pipelines.validate import run_validation
 
@@ -318,7 +327,7 @@ def _run(args: argparse.Namespace) -> None:
     elif args.verb == "prepare":
         from pipelines.prepare import prepare_flow
 
-        print(f"feature table written to {prepare_flow(args.data, args.out, settings)}")
+        print(f"feature table written to {prepare_flow(args.data, args.out, settings, workspace.extracts_dir)}")
     elif args.verb == "train":
         from pipelines.train import train_flow
 
@@ -342,9 +351,11 @@ def _run(args: argparse.Namespace) -> None:
     elif args.verb == "report":
         from pipelines.report import report_flow
 
-        written = report_flow(args.model_version, args.out, settings, data_dir=args.data, truth_path=args.truth)
+        written = report_flow(args.model_version, args.out, settings, data_dir=args.data, truth_path=args.truth,
+                              cache_dir=workspace.extracts_dir)
         print(f"report of version {written['version']} written to {written['html']} "
-              f"(inputs {written['seconds']['inputs']:.1f} s, report {written['seconds']['report']:.1f} s)")
+              f"(inputs {written['seconds']['inputs']:.1f} s, report {written['seconds']['report']:.1f} s)\n"
+              f"{written['extract']}")
     elif args.verb in ("approve", "reject"):
         from casework import commands
         from oversight.signoff import APPROVED, REJECTED, SIGNOFF_LOG, decide

@@ -14,13 +14,14 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pandas as pd
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from configs.settings import Settings
 from features.build import FeatureBuildError, build_features, resolve_as_of
-from features.contract import Extract, check_extract, enforce_reject_limit
+from features.contract import Extract, enforce_reject_limit
 from features.linking import link_records
+from pipelines.extract_cache import describe_read, validated_extract
 from pipelines.validate import write_validation
 
 
@@ -33,6 +34,7 @@ def prepare_features(
     settings: Settings,
     stage: Callable[[str], AbstractContextManager[None]] = _untimed,
     report_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
 ) -> tuple[Extract, pd.DataFrame, pd.DataFrame, dt.date]:
     """Validate the extract, link its people and build one feature row per live subject.
 
@@ -47,6 +49,10 @@ def prepare_features(
     report_dir : path, optional
         Receives ``rejects.csv`` and ``run_summary.json`` of the contract check
         (``pipelines.validate.write_validation``) before the reject limit can stop the run.
+    cache_dir : path, optional
+        The workspace's cache of validated extracts (``Workspace.extracts_dir``): files
+        validated before are read from it, others are validated and stored in it
+        (``pipelines.extract_cache``; unless ``extract_cache.enabled`` is off).
 
     Returns
     -------
@@ -60,7 +66,7 @@ def prepare_features(
         When no claim is live on the as-of date: there is no one to fit or score.
     """
     with stage("validate"):
-        extract = check_extract(data_dir, settings.contract.absent_columns)
+        extract = validated_extract(data_dir, settings, cache_dir)
         if report_dir is not None:
             write_validation(extract, data_dir, report_dir)
         enforce_reject_limit(extract, settings.contract.max_reject_share)
@@ -77,11 +83,13 @@ def prepare_features(
 
 
 @flow(name="prepare-features", validate_parameters=False)
-def prepare_flow(data_dir: Path, out_dir: Path, settings: Settings) -> Path:
-    """Validate, link and build features; write ``features.parquet`` and ``links.parquet``."""
-    _extract, links, features, _as_of = task(
+def prepare_flow(data_dir: Path, out_dir: Path, settings: Settings, cache_dir: Path | None = None) -> Path:
+    """Validate (or read from the cache of validated extracts in ``cache_dir``), link and build features;
+    write ``features.parquet`` and ``links.parquet``."""
+    extract, links, features, _as_of = task(
         prepare_features, name="validate, link and build features", cache_policy=NO_CACHE
-    )(data_dir, settings)
+    )(data_dir, settings, cache_dir=cache_dir)
+    get_run_logger().info(describe_read(extract, settings))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     links.to_parquet(out / "links.parquet", index=False)

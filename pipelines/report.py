@@ -19,6 +19,7 @@ from models.evaluate import configured_capacity
 from models.registry import OUTCOMES_TAG, SCORE_COLUMN, LoadedModel, load_model, resolve_version
 from oversight.report import ChampionScores, build_report, write_report
 from oversight.signoff import TRAINED_BY_TAG, champion_scores, version_facts
+from pipelines.extract_cache import describe_read
 from pipelines.prepare import prepare_features
 from synthetic.truth import read_truth
 
@@ -37,6 +38,7 @@ def report_flow(
     settings: Settings,
     data_dir: str | Path,
     truth_path: str | Path | None = None,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Report on ``model_version`` afresh on the extract in ``data_dir``; write it into ``out_dir``.
 
@@ -51,18 +53,21 @@ def report_flow(
         A data directory in the input contract.
     truth_path : path, optional
         A truth file to evaluate against.
+    cache_dir : path, optional
+        The workspace's cache of validated extracts (``pipelines.extract_cache``).
 
     Returns
     -------
     dict
-        ``version``, ``html`` (the path of ``report.html``) and ``seconds``: wall time of
+        ``version``, ``html`` (the path of ``report.html``), ``extract`` (whether it was read
+        from the cache of validated extracts) and ``seconds``: wall time of
         preparing the inputs (features, scores) and of the report itself (figures and files).
     """
     name = settings.registry.model_name
     version = resolve_version(model_version, model_name=name)
     started = time.perf_counter()
     model = load(version, model_name=name)
-    extract, links, feature_table, as_of = prepare(data_dir, settings)
+    extract, links, feature_table, as_of = prepare(data_dir, settings, cache_dir=cache_dir)
     scores = score(model, feature_table)[SCORE_COLUMN].to_numpy()
     champion = score_champion(name, feature_table, reported=ChampionScores(version=version, scores=scores))
     truth = read_labels(truth_path) if truth_path is not None else None
@@ -73,5 +78,5 @@ def report_flow(
                   capacity=configured_capacity(settings.capacity), as_of=as_of, truth=truth, champion=champion,
                   outcome_note=model.tags.get(OUTCOMES_TAG, ""))
     html = write_report(made, out_dir, settings)["html"]
-    return {"version": version, "html": html,
+    return {"version": version, "html": html, "extract": describe_read(extract, settings),
             "seconds": {"inputs": round(prepared - started, 3), "report": round(time.perf_counter() - prepared, 3)}}

@@ -69,6 +69,7 @@ from pipelines.drift import (
     write_drift,
 )
 from pipelines.engine import DASK, dask_task_runner, gathered, row_partitions
+from pipelines.extract_cache import describe_read
 from pipelines.prepare import prepare_features
 from pipelines.runs import COMPLETE, import_work_lists, new_run_id, staged_run, write_summary
 from pipelines.validate import REJECTS_FILE, SUMMARY_FILE, format_tables
@@ -172,7 +173,8 @@ def score_flow(
     -------
     dict
         The run summary, as written to ``run_summary.json``: :func:`run_summary` with the
-        ``run_id``, ``run_dir``, ``status``, ``data_fingerprint`` and ``drift`` (its worst figures
+        ``run_id``, ``run_dir``, ``extract`` (whether it was read from the workspace's cache of
+        validated extracts, ``pipelines.extract_cache``), ``status``, ``data_fingerprint`` and ``drift`` (its worst figures
         and ``alert``; an alert also emits the Prefect event ``counterfraud.drift.alert``).
     """
     flow_run = scoring_flow
@@ -206,7 +208,9 @@ def scoring_flow(
         log.info("model %s version %s", model.model_name, model.version)
         check_may_score(model.model_name, model.version, model.tags, workspace.root / SIGNOFF_LOG)
     extract, links, features_table, as_of = prepare(data_dir, settings, stage=clock.stage,
-                                                    report_dir=out_dir or workspace.scoring_dir)
+                                                    report_dir=out_dir or workspace.scoring_dir,
+                                                    cache_dir=workspace.extracts_dir)
+    log.info(describe_read(extract, settings))
     # on Dask the per-row work runs one task per partition; the rest of the flow sees whole frames
     per_partition = settings.orchestration.engine == DASK
     partition_rows = settings.orchestration.dask_partition_rows
@@ -243,7 +247,7 @@ def scoring_flow(
         related = relate(features_table, ranked.loc[ranked["work_list"], "subject_ref"])
         cases = assemble(ranked, join(reasons, flagged["subject_ref"]), related, model.version)
     with clock.stage("drift"):
-        fingerprints = fingerprint(data_dir, extract_row_counts(extract))
+        fingerprints = fingerprint(data_dir, extract_row_counts(extract), extract.digests)
         drift = measure(feature_table=features_table, feature_names=model.feature_names,
                         scores=scores[SCORE_COLUMN].to_numpy(), explanations=explanations,
                         training=training_profiles(model.model_name, model.version),
@@ -276,6 +280,7 @@ def scoring_flow(
                 workspace=workspace,
             ),
             "run_dir": str(workspace.runs_dir / run_id),
+            "extract": describe_read(extract, settings),
             "status": COMPLETE,
             "data_fingerprint": data_fingerprint(fingerprints),
             "drift": drift_summary(drift),
@@ -371,6 +376,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f" ({model['reference']})",
         "",
         *format_tables(summary),
+        "",
+        summary["extract"],
     ]
     subjects = summary["subjects"]
     by_type = ", ".join(f"{name} {count:,}" for name, count in subjects.items() if name != "scored")

@@ -36,6 +36,7 @@ from models.registry import (
 from oversight.report import build_report, write_report
 from oversight.signoff import champion_scores, record_training, trainer_name, version_facts
 from pipelines.drift import log_training_profiles
+from pipelines.extract_cache import describe_read
 from pipelines.prepare import prepare_features
 from pipelines.validate import REJECTS_FILE
 from pipelines.workspace import Workspace
@@ -94,13 +95,15 @@ def train_flow(
         ``model_name``, ``version``, ``alias``, ``run_id``, ``as_of`` (ISO date),
         ``n_subjects``, ``data_fingerprint``, ``metrics`` (name to value, per label source),
         ``rejects_file`` (the extract's refused rows, written to the workspace's ``training_dir``
-        before the reject limit can stop the run; their counts go to MLflow), ``trained_by``,
+        before the reject limit can stop the run; their counts go to MLflow), ``extract`` (whether
+        it was read from the workspace's cache of validated extracts), ``trained_by``,
         ``report_sha256`` (of the logged ``report.html``) and ``outcomes`` (one line: which reviewed
         cases the version learnt from and how they were weighted, or why it is the detector alone).
     """
     trained_by = trained_by or trainer_name(settings)
-    extract, links, feature_table, as_of = prepare(data_dir, settings, report_dir=workspace.training_dir)
-    fingerprints = fingerprint(data_dir, extract_row_counts(extract))
+    extract, links, feature_table, as_of = prepare(data_dir, settings, report_dir=workspace.training_dir,
+                                                   cache_dir=workspace.extracts_dir)
+    fingerprints = fingerprint(data_dir, extract_row_counts(extract), extract.digests)
     model = fit(feature_table, FEATURES, settings)
     # with enough reviewed subjects, an outcome layer on top of the detector; else the detector alone
     model, learning = learn(model, feature_table, FEATURES, extract.investigation_outcomes, settings)
@@ -139,6 +142,7 @@ def train_flow(
         "data_fingerprint": version.tags["data_fingerprint"],
         "metrics": {name: value for evaluation in evaluations for name, value in evaluation.metrics().items()},
         "rejects_file": str(workspace.training_dir / REJECTS_FILE),
+        "extract": describe_read(extract, settings),
         "trained_by": trained_by,
         "report_sha256": report_sha,
         "outcomes": learning.note,

@@ -81,6 +81,11 @@ class Workspace:
         return self.root / "training"
 
     @property
+    def extracts_dir(self) -> Path:
+        """The cache of validated extracts: one directory per set of input files (``pipelines.extract_cache``)."""
+        return self.root / "extracts"
+
+    @property
     def artifacts_dir(self) -> Path:
         """Where MLflow writes run and model artefacts."""
         return self.root / "artifacts"

@@ -11,8 +11,10 @@
 The names other packages use are importable from here.
 """
 
-from features.contract.checks import TableQuality, validate_table
+from features.contract.checks import TableQuality, run_month, validate_table
 from features.contract.extract import (
+    READ_FROM_CACHE,
+    READ_FROM_FILES,
     Extract,
     TooManyRejectsError,
     check_extract,
@@ -24,6 +26,7 @@ from features.contract.reading import (
     MissingColumnError,
     MissingTableError,
     UnreadableTableError,
+    file_sha256,
     read_table,
     table_path,
 )
@@ -76,6 +79,8 @@ __all__ = [
     "EQUALITY_COLUMNS",
     "OUTCOMES",
     "PATTERNS",
+    "READ_FROM_CACHE",
+    "READ_FROM_FILES",
     "REJECT_COLUMNS",
     "REQUIRED",
     "TABLES",
@@ -102,8 +107,10 @@ __all__ = [
     "check_extract",
     "enforce_reject_limit",
     "extract_summary",
+    "file_sha256",
     "read_table",
     "reject_counts",
+    "run_month",
     "table_path",
     "table_spec",
     "validate_table",

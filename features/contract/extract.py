@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,10 @@ TOO_MANY_REJECTS = (
 )
 
 
+READ_FROM_FILES = "files"
+READ_FROM_CACHE = "cache"
+
+
 class TooManyRejectsError(ContractError):
     """A table's refused rows pass ``settings.contract.max_reject_share``."""
 
@@ -43,6 +48,12 @@ class Extract:
     investigation_outcomes: pd.DataFrame
     rejects: pd.DataFrame
     quality: dict[str, TableQuality]
+    digests: Mapping[str, str] = field(default_factory=dict)
+    """sha256 of each file the tables were read from, by file name, when they were digested
+    (``pipelines.extract_cache``); empty otherwise."""
+    read_from: str = READ_FROM_FILES
+    """:data:`READ_FROM_FILES` when validated in this run, :data:`READ_FROM_CACHE` when read from a
+    workspace's cache of the validated extract of the same files."""
 
     def table(self, name: str) -> pd.DataFrame:
         """The valid frame of table ``name``."""
@@ -58,11 +69,14 @@ def extract_summary(extract: Extract) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------- extract
-def check_extract(data_dir: str | Path, absent_columns: Mapping[str, Collection[str]] | None = None) -> Extract:
+def check_extract(data_dir: str | Path, absent_columns: Mapping[str, Collection[str]] | None = None,
+                  latest_period: dt.date | None = None) -> Extract:
     """Read and validate every contract table of ``data_dir``; nothing here stops on rejects.
 
     ``absent_columns`` (``contract.absent_columns``) names, per table, optional columns the source
     does not deliver; without it a missing column that says which claims ended stops the run.
+    A tax period after ``latest_period`` is refused (default: the month the run is made in,
+    :func:`~features.contract.checks.run_month`).
 
     Every command runs this, writes the rejects for the data owner, then judges them with
     :func:`enforce_reject_limit` (``validate`` after reporting them, scoring and training before
@@ -81,7 +95,8 @@ def check_extract(data_dir: str | Path, absent_columns: Mapping[str, Collection[
         if spec.name in compared:
             keys[spec.name] = arrow_column(raw, spec.key, len(raw))
         taken = keys[spec.key_differs_from] if spec.key_differs_from else None
-        check = check_table(spec, raw, source="" if path is None else str(path), taken_keys=taken)
+        check = check_table(spec, raw, source="" if path is None else str(path), taken_keys=taken,
+                            latest_period=latest_period)
         frames[spec.name] = check.valid
         rejects += [check.rejects, faults]
         # rows the file itself spoiled were read in, and refused

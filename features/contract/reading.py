@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import logging
 import re
 from collections.abc import Collection, Iterable
@@ -69,6 +70,15 @@ def table_path(data_dir: str | Path, table: str) -> Path | None:
     if len(found) > 1:
         raise ContractError(AMBIGUOUS_TABLE.format(table=table, data_dir=data_dir))
     return found[0] if found else None
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in blocks (a file of any size in little memory)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_table(data_dir: str | Path, table: str) -> pd.DataFrame:

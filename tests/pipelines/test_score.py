@@ -248,6 +248,7 @@ def test_format_summary_lists_counts_rejects_flagged_timings_and_files():
         "tables": {"benefit_claims": {"rows_in": 1200, "rows_valid": 1195, "rows_refused": 5}},
         "rejects": {"benefit_claims": {"not_a_date": 5}},
         "rejects_total": 5,
+        "extract": "extract: read from the cache of validated extracts (the same files were validated before)",
         "subjects": {"scored": 1000, "benefit_claim": 700, "housing_claim": 300},
         "capacity": 0.02,
         "flagged": 20,
@@ -260,6 +261,7 @@ def test_format_summary_lists_counts_rejects_flagged_timings_and_files():
     assert "model counterfraud-detector version 3 (champion)" in text
     assert "benefit_claims" in text and "1,200" in text and "1,195" in text
     assert "not_a_date" in text
+    assert "extract: read from the cache of validated extracts" in text
     assert "subjects scored: 1,000 (benefit_claim 700, housing_claim 300)" in text
     assert "flagged: 20 (capacity 2% of subjects)" in text
     assert "control sample: 1 drawn at random from the unflagged subjects (seed 0)" in text
