@@ -5,15 +5,21 @@ entry edited, deleted or moved breaks the chain from that entry on. A one-row he
 of entries and the last hash: appending updates it first (which makes writers take turns, so the
 chain never forks) and a deleted tail shows against it. :func:`verify` walks the chain and names
 the first entry that is not as it was written.
+
+An administrator reads the log through :class:`LogFilter` (account, action, outcome, dates, words)
+and exports what a filter keeps as CSV (:func:`filtered_entries`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from typing import Any
 
-from sqlalchemy import Integer, String, Text, select, update
+from sqlalchemy import Integer, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.store import Base, CaseworkError, now
@@ -110,3 +116,87 @@ def verify(session: Session, batch_size: int = 10_000) -> Verification:
 def recent_entries(session: Session, limit: int = 200) -> list[AccessEntry]:
     """The latest entries, newest first."""
     return list(session.scalars(select(AccessEntry).order_by(AccessEntry.seq.desc()).limit(limit)))
+
+
+REFUSED = "refused"
+"""An action refused is logged as ``"<action> refused"``; a request refused before any action, as ``"refused"``."""
+OUTCOMES = ("done", REFUSED)
+EXPORT_COLUMNS = ("seq", "at", "actor", "action", "target", "detail", "hash")
+
+
+def _refused(action: Any) -> Any:
+    return or_(action == REFUSED, action.like(f"% {REFUSED}"))
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """What an administrator looks for in the access log; an empty field keeps every entry.
+
+    ``action`` keeps the action whether it was done or refused (``login`` keeps ``login refused``
+    too); ``outcome`` is ``done`` or ``refused``; ``since`` and ``until`` are UTC days, both kept;
+    ``words`` are looked for, ignoring case, in the account, the target and the detail.
+    """
+
+    actor: str = ""
+    action: str = ""
+    outcome: str = ""
+    since: dt.date | None = None
+    until: dt.date | None = None
+    words: str = ""
+
+    def __post_init__(self) -> None:
+        if self.outcome not in ("", *OUTCOMES):
+            raise CaseworkError(f"an outcome is one of {', '.join(OUTCOMES)}, not {self.outcome!r}")
+        if self.since and self.until and self.since > self.until:
+            raise CaseworkError(f"the date range ends ({self.until}) before it starts ({self.since})")
+
+    def query(self) -> dict[str, str]:
+        """The filter as a page's query (its empty fields left out)."""
+        return {field.name: str(getattr(self, field.name)) for field in fields(self) if getattr(self, field.name)}
+
+    def describe(self) -> str:
+        return ", ".join(f"{name} {value}" for name, value in self.query().items()) or "every entry"
+
+    def where(self) -> list[Any]:
+        conditions = []
+        if self.actor:
+            conditions.append(AccessEntry.actor == self.actor)
+        if self.action:
+            conditions.append(AccessEntry.action.in_((self.action, f"{self.action} {REFUSED}")))
+        if self.outcome:
+            refused = _refused(AccessEntry.action)
+            conditions.append(refused if self.outcome == REFUSED else ~refused)
+        # ``at`` is ISO 8601 text: ordered as text as it is in time
+        if self.since:
+            conditions.append(AccessEntry.at >= self.since.isoformat())
+        if self.until:
+            conditions.append(AccessEntry.at < (self.until + dt.timedelta(days=1)).isoformat())
+        if self.words.strip():
+            words = self.words.strip()
+            conditions.append(or_(*(column.icontains(words, autoescape=True)
+                                    for column in (AccessEntry.actor, AccessEntry.target, AccessEntry.detail))))
+        return conditions
+
+
+def find_entries(session: Session, log_filter: LogFilter, page: int = 1,
+                 page_size: int = 200) -> tuple[list[AccessEntry], int]:
+    """One page of the entries ``log_filter`` keeps, newest first, and how many it keeps in all."""
+    conditions = log_filter.where()
+    total = session.scalar(select(func.count()).select_from(AccessEntry).where(*conditions))
+    entries = session.scalars(select(AccessEntry).where(*conditions).order_by(AccessEntry.seq.desc())
+                              .offset((max(page, 1) - 1) * page_size).limit(page_size))
+    return list(entries), int(total or 0)
+
+
+def filtered_entries(session: Session, log_filter: LogFilter, batch_size: int = 10_000) -> Iterator[dict[str, Any]]:
+    """Every entry ``log_filter`` keeps, oldest first, as rows of :data:`EXPORT_COLUMNS`."""
+    rows = session.execute(select(AccessEntry).where(*log_filter.where()).order_by(AccessEntry.seq)
+                           .execution_options(yield_per=batch_size)).scalars()
+    for entry in rows:
+        yield {column: getattr(entry, column) for column in EXPORT_COLUMNS}
+
+
+def log_choices(session: Session) -> dict[str, list[str]]:
+    """The accounts and actions (refused ones under the action's own name) found in the log."""
+    actions = {action.removesuffix(f" {REFUSED}") for action in session.scalars(select(AccessEntry.action).distinct())}
+    return {"actor": sorted(session.scalars(select(AccessEntry.actor).distinct())), "action": sorted(actions)}

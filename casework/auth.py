@@ -11,6 +11,11 @@ Failed sign-ins are counted per account and per client address (:class:`SignInTh
 a few, each further try must wait, longer each time; after more, the account is locked until a
 supervisor or an administrator unlocks it.
 
+An administrator disables, re-enables and deletes accounts, resets passwords and changes roles
+(:func:`disable_account` and the functions after it); the rules are here, not in the forms: no one
+does any of it to their own account, the last active administrator is kept, and disabling,
+deleting or a reset by someone else ends the account's sessions at once.
+
 The roles and what each may do are declared in :mod:`casework.workflow`.
 """
 
@@ -25,11 +30,11 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from casework.store import CaseworkError, SignInFailure, User, WebSession, now
-from casework.workflow import ROLES
+from casework.store import Case, CaseworkError, SignInFailure, User, WebSession, now
+from casework.workflow import ADMIN, CASEWORKERS, CLOSED, ROLES
 
 MIN_PASSWORD_LENGTH = 12
 _hasher = PasswordHasher()
@@ -43,7 +48,11 @@ def add_user(session: Session, name: str, role: str, password: str) -> User:
         raise CaseworkError("an account name is 1 to 64 characters")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise CaseworkError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    if session.get(User, name) is not None:
+    existing = session.get(User, name)
+    if existing is not None and existing.deleted_at is not None:
+        raise CaseworkError(f"the name {name!r} belonged to an account deleted on {existing.deleted_at:%Y-%m-%d}: "
+                            "names are not reused, so that the access log and case history name one person each")
+    if existing is not None:
         raise CaseworkError(f"account {name!r} already exists")
     user = User(name=name, role=role, password_hash=_hasher.hash(password), created_at=now())
     session.add(user)
@@ -52,9 +61,10 @@ def add_user(session: Session, name: str, role: str, password: str) -> User:
 
 
 def authenticate(session: Session, name: str, password: str) -> User | None:
-    """The account when ``password`` is its password, else None (same answer for an unknown name)."""
+    """The account when ``password`` is its password, else None (the same answer for an unknown name and for
+    a disabled or deleted account)."""
     user = session.get(User, name)
-    if user is None:
+    if user is None or not user.active:
         _hasher.hash(password)  # as slow as a wrong password, so timing tells no names
         return None
     try:
@@ -66,8 +76,12 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
     return user
 
 
-def accounts(session: Session) -> list[User]:
-    return list(session.scalars(select(User).order_by(User.role, User.name)))
+def accounts(session: Session, include_inactive: bool = False) -> list[User]:
+    """The active accounts by role and name; with ``include_inactive``, disabled and deleted ones too."""
+    query = select(User).order_by(User.role, User.name)
+    if not include_inactive:
+        query = query.where(User.disabled_at.is_(None))
+    return list(session.scalars(query))
 
 
 def _token_hash(token: str) -> str:
@@ -232,3 +246,111 @@ def unlock(session: Session, name: str) -> None:
     if session.get(User, name) is None:
         raise CaseworkError(f"no account {name!r}")
     session.execute(delete(SignInFailure).where(SignInFailure.key == SignInThrottle.keys(name, "")[0]))
+
+
+# ----------------------------------------------------------------------------------- administration
+
+
+def end_sessions_of(session: Session, name: str) -> int:
+    """End every session of account ``name`` (its copied cookies stop working at once); how many ended."""
+    return session.execute(delete(WebSession).where(WebSession.user_name == name)).rowcount
+
+
+def open_cases_by_assignee(session: Session) -> dict[str, int]:
+    """How many cases each account holds that are not closed."""
+    return dict(session.execute(select(Case.assignee, func.count()).where(
+        Case.assignee.is_not(None), Case.status != CLOSED).group_by(Case.assignee)).all())
+
+
+def _administered(session: Session, actor: str, name: str, what: str) -> User:
+    """The account ``name``, when ``actor`` may ``what`` it; :class:`CaseworkError` saying why not."""
+    user = session.get(User, name)
+    if user is None:
+        raise CaseworkError(f"no account {name!r}")
+    if user.deleted_at is not None:
+        raise CaseworkError(f"account {name} was deleted on {user.deleted_at:%Y-%m-%d} and cannot be changed")
+    if actor == name:
+        raise CaseworkError(f"you cannot {what} your own account: ask another administrator")
+    return user
+
+
+def _keep_an_administrator(session: Session, user: User, what: str) -> None:
+    """Refuse to ``what`` the last active administrator: no one could manage accounts afterwards."""
+    others = session.scalar(select(func.count()).select_from(User).where(
+        User.role == ADMIN, User.disabled_at.is_(None), User.name != user.name))
+    if user.role == ADMIN and user.active and not others:
+        raise CaseworkError(f"{user.name} is the last active administrator: add or re-enable another before you "
+                            f"{what} this one")
+
+
+def disable_account(session: Session, actor: str, name: str) -> int:
+    """Disable account ``name``: it cannot sign in, act or be given cases; its sessions end. How many ended."""
+    user = _administered(session, actor, name, "disable")
+    if not user.active:
+        raise CaseworkError(f"account {name} is already disabled")
+    _keep_an_administrator(session, user, "disable")
+    user.disabled_at = now()
+    return end_sessions_of(session, name)
+
+
+def enable_account(session: Session, actor: str, name: str) -> None:
+    """Re-enable a disabled account: it signs in with its password as before."""
+    user = _administered(session, actor, name, "re-enable")
+    if user.active:
+        raise CaseworkError(f"account {name} is not disabled")
+    user.disabled_at = None
+
+
+def delete_account(session: Session, actor: str, name: str) -> int:
+    """Delete account ``name``: disabled for good, its password and sign-in failures removed, its sessions ended.
+
+    The row and its name stay (a soft delete). The access log is a hash chain and the case
+    history names who did what: both keep the name as written, so it must go on meaning this one
+    person. Anonymising it would leave every decision of theirs answerable by no one and break the
+    chain; the name is a member of staff's, held for accountability, not a data subject's record.
+    A deleted name is never given to a new account. Returns how many sessions ended.
+    """
+    user = _administered(session, actor, name, "delete")
+    _keep_an_administrator(session, user, "delete")
+    at = now()
+    user.disabled_at = user.disabled_at or at
+    user.deleted_at, user.password_hash = at, ""
+    session.execute(delete(SignInFailure).where(SignInFailure.key == SignInThrottle.keys(name, "")[0]))
+    return end_sessions_of(session, name)
+
+
+def reset_password(session: Session, actor: str, name: str, password: str) -> int:
+    """Give account ``name`` a new password; a reset by someone else also ends its sessions and unlocks it.
+
+    Returns how many sessions ended.
+    """
+    user = session.get(User, name)
+    if user is None or user.deleted_at is not None:
+        raise CaseworkError(f"no account {name!r}" if user is None else
+                            f"account {name} was deleted on {user.deleted_at:%Y-%m-%d} and cannot be changed")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CaseworkError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = _hasher.hash(password)
+    if actor == name:
+        return 0
+    session.execute(delete(SignInFailure).where(SignInFailure.key == SignInThrottle.keys(name, "")[0]))
+    return end_sessions_of(session, name)
+
+
+def change_role(session: Session, actor: str, name: str, role: str) -> None:
+    """Give account ``name`` role ``role``.
+
+    Refused for one's own account and the last active administrator, and, while the account holds
+    open cases, a change to a role that cannot open them (a supervisor reassigns them first).
+    """
+    if role not in ROLES:
+        raise CaseworkError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    user = _administered(session, actor, name, "change the role of")
+    if user.role == role:
+        raise CaseworkError(f"account {name} is already {role}")
+    _keep_an_administrator(session, user, "demote")
+    held = open_cases_by_assignee(session).get(name, 0)
+    if role not in CASEWORKERS and held:
+        raise CaseworkError(f"{name} holds {held:,} open case(s), and a {role} cannot open cases: a supervisor "
+                            "reassigns them first")
+    user.role = role

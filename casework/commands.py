@@ -1,5 +1,6 @@
-"""What the casework verbs of the command line do: ``app``, ``users add``, ``cases import``,
-``outcomes export`` and ``audit verify``. The CLI only parses arguments and prints the answers."""
+"""What the casework verbs of the command line do: ``app``, ``users add`` (and ``list``, ``disable``,
+``enable``, ``delete``, ``reset-password``, ``set-role``), ``cases import``, ``outcomes export`` and
+``audit verify``. The CLI only parses arguments and prints the answers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from sqlalchemy.orm import Session
 
 from casework import audit
 from casework.audit import AccessLogTamperedError
-from casework.auth import add_user, authenticate
+from casework.auth import (
+    accounts,
+    add_user,
+    authenticate,
+    change_role,
+    delete_account,
+    disable_account,
+    enable_account,
+    reset_password,
+)
 from casework.store import (
     OUTCOME_COLUMNS,
     SYSTEM_ACTOR,
@@ -41,6 +51,50 @@ def add_account(engine: Engine, name: str, role: str, password: str) -> str:
         add_user(session, name, role, password)
         audit.record(session, SYSTEM_ACTOR, "add account", name, role)
     return f"account {name} added with role {role}"
+
+
+def list_accounts(engine: Engine) -> str:
+    """One line per account, disabled and deleted ones too: name, role, state and last sign-in."""
+    with Session(engine) as session:
+        lines = []
+        for user in accounts(session, include_inactive=True):
+            state = (f"deleted {user.deleted_at:%Y-%m-%d}" if user.deleted_at else
+                     f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active")
+            last = f"{user.last_sign_in_at:%Y-%m-%d %H:%M} UTC" if user.last_sign_in_at else "never"
+            lines.append(f"{user.name}\t{user.role}\t{state}\tlast sign-in {last}")
+    return "\n".join(lines) or "no account yet: add one with counterfraud users add NAME --role ROLE"
+
+
+def manage_account(engine: Engine, verb: str, name: str, role: str = "", password: str = "") -> str:
+    """``disable``, ``enable``, ``delete``, ``reset-password`` or ``set-role`` account ``name``, as the system.
+
+    The rules are :mod:`casework.auth`'s (the last active administrator is kept); the change, or
+    its refusal with the reason, goes to the access log. Returns the line to print.
+    """
+    action = {"disable": "disable account", "enable": "enable account", "delete": "delete account",
+              "reset-password": "reset password", "set-role": "change role"}[verb]
+    try:
+        with Session(engine) as session, session.begin():
+            if verb == "disable":
+                answer = f"account {name} disabled; {disable_account(session, SYSTEM_ACTOR, name)} session(s) ended"
+            elif verb == "enable":
+                enable_account(session, SYSTEM_ACTOR, name)
+                answer = f"account {name} re-enabled"
+            elif verb == "delete":
+                answer = (f"account {name} deleted; {delete_account(session, SYSTEM_ACTOR, name)} session(s) "
+                          "ended; its name stays in the access log and the case history")
+            elif verb == "reset-password":
+                ended = reset_password(session, SYSTEM_ACTOR, name, password)
+                answer = f"password of {name} reset; {ended} session(s) ended"
+            else:
+                change_role(session, SYSTEM_ACTOR, name, role)
+                answer = f"account {name} is now {role}"
+            audit.record(session, SYSTEM_ACTOR, action, name, answer)
+    except CaseworkError as error:
+        with Session(engine) as session, session.begin():
+            audit.record(session, SYSTEM_ACTOR, f"{action} refused", name, str(error))
+        raise
+    return answer
 
 
 NOT_A_PANEL_ACCOUNT = ("{name} is not a panel account of the case store, or the password is wrong: a decision on "

@@ -3,8 +3,9 @@
 An action redirects to a page with ``notice=KEY`` and the sentence's fields in the query
 (:func:`notice_query`); the page shows the sentence only when the key is one of :data:`NOTICES`
 and every field is valid (a count or a version is digits, case ids are digits joined by commas,
-an account is one of the store's, a decision is one the panel can make). Any other query shows no
-notice, so a link cannot put words of its own on the page as an official notice.
+an account is one of the store's, a decision is one the panel can make, a role is one of the
+roles). Any other query shows no notice, so a link cannot put words of its own on the page as an
+official notice.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.store import User
+from casework.workflow import ROLES
 
 NOTICES: dict[str, str] = {
     "none_left": "No new cases are left to claim.",
@@ -28,6 +30,12 @@ NOTICES: dict[str, str] = {
     "account_added": "Account {account} added.",
     "account_unlocked": "Account {account} unlocked.",
     "no_such_account": "There is no such account to unlock.",
+    "account_disabled": "Account {account} disabled; {count} session(s) ended.",
+    "account_enabled": "Account {account} re-enabled: it signs in with its password as before.",
+    "account_deleted": ("Account {account} deleted; {count} session(s) ended. Its name stays in the access log "
+                        "and the case history, and is not given to another account."),
+    "password_reset": "Password of {account} reset; {count} session(s) ended.",
+    "role_changed": "Account {account} is now {role}.",
     "decided": "Version {version} {decision} by {account}.",
     "decided_and_promoted": "Version {version} {decision} by {account}; it is now champion.",
 }
@@ -56,6 +64,8 @@ def _valid(session: Session, name: str, value: str) -> bool:
         return bool(_CASE_IDS.fullmatch(value))
     if name == "decision":
         return value in DECISIONS
+    if name == "role":
+        return value in ROLES
     if name == "account":
         return session.scalar(select(User.name).where(User.name == value)) is not None
     return False

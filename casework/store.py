@@ -182,6 +182,15 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    """When an administrator disabled the account: it can neither sign in, act nor be given cases."""
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    """When it was deleted: disabled for good, its password removed, its name kept (see :func:`casework.auth.delete_account`)."""
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
 
 
 class WebSession(Base):
@@ -314,8 +323,8 @@ def _text(value: Any) -> str | None:
 
 
 def role_of(session: Session, name: str) -> str | None:
-    """The role of account ``name``; None when there is no such account."""
-    return session.scalar(select(User.role).where(User.name == name))
+    """The role of account ``name``; None when there is no such account or it is disabled (it may do nothing)."""
+    return session.scalar(select(User.role).where(User.name == name, User.disabled_at.is_(None)))
 
 
 def take_step(session: Session, case_id: int, read_version: int, actor: str, step: str,

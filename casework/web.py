@@ -82,7 +82,7 @@ def signed_in(request: Request) -> Viewer:
     with Session(site.engine) as session, session.begin():
         live = site.sessions.current(session, request.cookies.get(SESSION_COOKIE))
         user = session.get(User, live.user_name) if live is not None and live.user_name else None
-        viewer = Viewer(user.name, user.role, live.csrf) if user is not None else None
+        viewer = Viewer(user.name, user.role, live.csrf) if user is not None and user.active else None
     if viewer is None:
         raise SignInNeeded()
     if viewer.role not in site.route_roles[(request.method, request.scope["route"].path)]:

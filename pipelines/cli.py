@@ -174,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_casework_verbs(verbs: argparse._SubParsersAction) -> None:
-    """``app``, ``users add``, ``cases import``, ``outcomes export``, ``audit verify``."""
+    """``app``, ``users add|list|disable|enable|delete|reset-password|set-role``, ``cases import``,
+    ``outcomes export``, ``audit verify``."""
 
     def store_options(verb: argparse.ArgumentParser) -> argparse.ArgumentParser:
         _add_workspace_option(verb)
@@ -189,6 +190,15 @@ def _add_casework_verbs(verbs: argparse._SubParsersAction) -> None:
     add = store_options(users.add_parser("add", help="add an account; its password is read from stdin"))
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=("investigator", "supervisor", "panel", "admin"))
+    store_options(users.add_parser("list", help="every account: role, state, last sign-in"))
+    for verb, words in (("disable", "disable an account and end its sessions"), ("enable", "re-enable an account"),
+                        ("delete", "delete an account (its name stays in the history)"),
+                        ("reset-password", "give an account a new password, read from stdin"),
+                        ("set-role", "change an account's role")):
+        change = store_options(users.add_parser(verb, help=words))
+        change.add_argument("name")
+        if verb == "set-role":
+            change.add_argument("--role", required=True, choices=("investigator", "supervisor", "panel", "admin"))
     cases = verbs.add_parser("cases", help="the case store").add_subparsers(dest="action", required=True)
     store_options(cases.add_parser("import", help="import a scoring run's outputs")).add_argument(
         "--run", type=Path, required=True, help="a scoring run's output directory")
@@ -214,8 +224,13 @@ def _run_casework(args: argparse.Namespace, workspace: object, settings: object)
     engine = commands.case_store(settings, workspace.root)
     if args.verb == "app":
         commands.serve(engine, settings, args.host, args.port, workspace.root)
-    elif args.verb == "users":
+    elif args.verb == "users" and args.action == "add":
         print(commands.add_account(engine, args.name, args.role, _read_password()))
+    elif args.verb == "users" and args.action == "list":
+        print(commands.list_accounts(engine))
+    elif args.verb == "users":
+        password = _read_password() if args.action == "reset-password" else ""
+        print(commands.manage_account(engine, args.action, args.name, getattr(args, "role", ""), password))
     elif args.verb == "cases":
         from casework.imports import import_run
 

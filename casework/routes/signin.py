@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from casework import audit
 from casework.auth import authenticate, csrf_matches
-from casework.store import User
+from casework.store import User, now
 from casework.web import LOGIN_COOKIE, SESSION_COOKIE, Area, site_of
 from casework.workflow import ADMIN, INVESTIGATOR, PANEL, SUPERVISOR
 
@@ -24,7 +24,7 @@ def home(request: Request) -> Response:
     with Session(site.engine) as session, session.begin():
         live = site.sessions.current(session, request.cookies.get(SESSION_COOKIE))
         user = session.get(User, live.user_name) if live is not None and live.user_name else None
-        target = HOME[user.role] if user else "/login"
+        target = HOME[user.role] if user and user.active else "/login"
     return RedirectResponse(target, status_code=303)
 
 
@@ -62,6 +62,7 @@ async def login(request: Request) -> Response:
             status = 429
         elif user := authenticate(session, name, password):
             site.throttle.succeeded(session, name)
+            user.last_sign_in_at = now()
             cookie, _ = site.sessions.open(session, user.name)
             audit.record(session, name, "login", "", address)
         else:

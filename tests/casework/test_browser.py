@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from casework.store import Case
 from tests.casework.conftest import PASSWORD, case_site
+from tests.casework.test_pages import _signed_in
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
@@ -141,3 +142,35 @@ def test_an_investigator_works_a_case_and_the_panel_sees_pseudonyms(scored, brow
         browser.get(f"{base}/admin/log")
         assert "Not allowed" in browser.find_element(By.TAG_NAME, "h1").text
     print(f"\nscreenshots of the case-review page: {shots}")
+
+
+@pytest.mark.slow
+def test_an_administrator_disables_an_account_and_finds_it_in_the_access_log(scored, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _, app = case_site(scored, tmp_path)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with _served(app) as base:
+        _signed_in(app, "ivy")  # a live session of hers, elsewhere
+        _sign_in(browser, base, "admin")
+        rows = {row.find_element(By.CSS_SELECTOR, "td a").text: row.text
+                for row in browser.find_elements(By.CSS_SELECTOR, "#accounts tbody tr")}
+        assert set(rows) == {"investigator", "supervisor", "panel", "admin", "ivy"} and "never" in rows["panel"]
+        _shot(browser, shots, "5-accounts")
+        _submit(browser, (By.LINK_TEXT, "ivy"))
+        assert "last signed in" in browser.find_element(By.ID, "facts").text
+        _submit(browser, (By.ID, "disable"))
+        assert "Account ivy disabled; 1 session(s) ended." in browser.find_element(By.CSS_SELECTOR, ".notice").text
+        _shot(browser, shots, "6-account-disabled")
+        _submit(browser, (By.LINK_TEXT, "Access log"))
+        Select(browser.find_element(By.NAME, "action")).select_by_visible_text("disable account")
+        _submit(browser, (By.CSS_SELECTOR, "#log-filter button"))
+        entries = browser.find_elements(By.CSS_SELECTOR, "#log tbody tr")
+        assert len(entries) == 1 and "ivy" in entries[0].text and "1 session(s) ended" in entries[0].text
+        assert browser.find_element(By.ID, "export").get_attribute("href").endswith(
+            "/admin/log.csv?action=disable+account")
+        browser.get(f"{base}/admin/log")
+        _shot(browser, shots, "7-access-log")
+    print(f"\nscreenshots of the administrator's pages: {shots}")

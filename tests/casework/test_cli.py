@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from casework.store import now
 from pipelines.cli import EXIT_USER_ERROR, main
 from tests.casework.conftest import POSTGRES_ADMIN, temporary_postgres
 
@@ -130,3 +131,24 @@ def test_two_imports_of_one_run_at_once_import_it_once(scored, tmp_path, fresh):
             refs = session.scalars(select(Case.subject_ref)).all()
         engine.dispose()
         assert refs and len(refs) == len(set(refs))
+
+
+def test_users_verbs_list_disable_enable_reset_set_role_and_delete_accounts(tmp_path, capsys):
+    workspace = ("--workspace", str(tmp_path / "workspace"))
+    for name, role in (("ada", "admin"), ("ivy", "investigator")):
+        assert _run(capsys, "users", "add", name, "--role", role, *workspace, stdin="a long enough password\n")[0] == 0
+    assert _run(capsys, "users", "disable", "ivy", *workspace) == (0, "account ivy disabled; 0 session(s) ended", "")
+    status, out, _ = _run(capsys, "users", "list", *workspace)
+    today = now().date().isoformat()
+    assert status == 0 and out.splitlines() == ["ada\tadmin\tactive\tlast sign-in never",
+                                                f"ivy\tinvestigator\tdisabled {today}\tlast sign-in never"]
+    assert _run(capsys, "users", "enable", "ivy", *workspace)[1] == "account ivy re-enabled"
+    assert _run(capsys, "users", "reset-password", "ivy", *workspace, stdin="a newer long password\n")[1] == (
+        "password of ivy reset; 0 session(s) ended")
+    assert _run(capsys, "users", "set-role", "ivy", "--role", "supervisor", *workspace)[1] == "account ivy is now supervisor"
+    status, _, err = _run(capsys, "users", "delete", "ada", *workspace)
+    assert (status, err) == (EXIT_USER_ERROR, "counterfraud users: error: ada is the last active administrator: add "
+                                              "or re-enable another before you delete this one")
+    assert _run(capsys, "users", "delete", "ivy", *workspace)[1].startswith("account ivy deleted")
+    # every change, and the refusal, is in the access log, whose chain still holds
+    assert _run(capsys, "audit", "verify", *workspace)[1] == "access log intact: 8 entries, hash chain verified"
