@@ -74,7 +74,8 @@ NOT_FITTED_TOO_FEW = ("outcome layer not fitted: {reviewed} reviewed subjects ({
                       "used, fewer than training.outcomes.min_reviewed={min_reviewed} or min_fraud={min_fraud}; "
                       "the version is the detector alone")
 NOT_FITTED_NONE = "outcome layer not fitted: the extract has no investigation_outcomes; the version is the detector alone"
-FITTED = ("outcome layer fitted on {reviewed} reviewed subjects ({fraud} fraud): {sources}")
+FITTED = ("outcome layer fitted on {reviewed} reviewed subjects ({fraud} fraud): {sources}; figures against "
+          "investigation_outcomes are measured on the cases it learnt from")
 BAD_DIRECTION_ERROR = "feature {name}: suspicious direction must be 'high' or 'low', got {direction!r}"
 
 

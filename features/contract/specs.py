@@ -328,7 +328,8 @@ INVESTIGATION_OUTCOMES = TableSpec(
         _enum("outcome", *OUTCOMES),
         _date("closed_on"),
         _optional("typology", empty_means="no fraud found, or its kind not recorded"),
-        # true when the case came from a scoring run's random control sample (an unbiased sample)
+        # true: the case came from a scoring run's random control sample (an unbiased sample); false: from a
+        # scoring run's work list; empty: chosen some other way (e.g. past investigations by older methods)
         ColumnSpec("control", Kind.BOOL, required=False, empty_means="an investigation from before control samples"),
     ),
     optional=True,

@@ -91,8 +91,10 @@ def test_training_report_marks_past_investigations_as_a_biased_sample() -> None:
     metrics["investigation_outcomes.recall_at_capacity.subletting"] = 0.5
     report = format_training({"model_name": "m", "version": "2", "alias": "challenger",
                               "n_subjects": 4308, "as_of": "2026-09-30", "metrics": metrics,
-                              "extract": "extract: validated from the files (no cache)"})
+                              "extract": "extract: validated from the files (no cache)",
+                              "outcomes": "outcome layer not fitted: 0 reviewed subjects (0 fraud) among the sources"})
     assert "version 2 as challenger (4,308 subjects" in report
+    assert "\noutcome layer not fitted: 0 reviewed subjects" in report
     assert "past investigations (a small, biased sample): 60 labelled, 7 fraud" in report
     assert "of the 5 labelled subjects within capacity, precision 0.400" in report
     assert "subletting 0.50" in report and "truth file" not in report
