@@ -65,7 +65,8 @@ def create_app(engine: Engine, settings: CaseStoreSettings, signoff_desk: SignOf
     app = FastAPI(title="Counterfraud case review", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(statuses=STATUSES, outcomes=OUTCOMES, control_text=CONTROL_TEXT,
-                                 closing_note_limit=store.CLOSING_NOTE_LIMIT, search_query_limit=QUERY_LIMIT)
+                                 closing_note_limit=store.CLOSING_NOTE_LIMIT, case_note_limit=store.CASE_NOTE_LIMIT,
+                                 search_query_limit=QUERY_LIMIT)
     templates.env.filters["words"] = lambda text: (text or "").replace("_", " ")
     templates.env.filters["feature"] = feature_label
     with Session(engine) as session:

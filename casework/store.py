@@ -53,6 +53,7 @@ from casework.workflow import (
     CLOSE,
     CLOSED,
     NEW,
+    NOTE,
     OUTCOMES,
     REOPEN,
     START,
@@ -380,18 +381,49 @@ def start_review(session: Session, case_id: int, read_version: int, actor: str) 
 
 CLOSING_NOTE_LIMIT = 10_000
 """Characters a closing note may hold: a few pages of findings; the case's records are not copied into it."""
+CASE_NOTE_LIMIT = 4_000
+"""Characters a note during a review may hold: a step of the review, not its findings (the closing note)."""
+NOTE_FIELD = "note"
+"""The field of a note's event: a note is an event of the case, changing none of its fields."""
+
+
+def _checked_note(note: str, what: str, limit: int) -> str:
+    """``note`` without its outer white space; :class:`CaseworkError` when it is empty or too long."""
+    if not note.strip():
+        raise CaseworkError(f"{what} is required")
+    if len(note) > limit:
+        raise CaseworkError(f"{what} is at most {limit:,} characters; this one has {len(note):,}")
+    return note.strip()
+
 
 def close(session: Session, case_id: int, read_version: int, actor: str, outcome: str,
           note: str) -> Case:
     """Close a case under review with an outcome and a closing note (both required)."""
     if outcome not in OUTCOMES:
         raise CaseworkError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
-    if not note.strip():
-        raise CaseworkError("a closing note is required")
-    if len(note) > CLOSING_NOTE_LIMIT:
-        raise CaseworkError(f"a closing note is at most {CLOSING_NOTE_LIMIT:,} characters; this one has {len(note):,}")
+    note = _checked_note(note, "a closing note", CLOSING_NOTE_LIMIT)
     return take_step(session, case_id, read_version, actor, CLOSE, {
-        "outcome": outcome, "closing_note": note.strip(), "closed_on": now().date()})
+        "outcome": outcome, "closing_note": note, "closed_on": now().date()})
+
+
+def add_note(session: Session, case_id: int, actor: str, note: str) -> Event:
+    """Add a note to a case being worked (assigned or in review): an event, by ``actor``, now.
+
+    Its assignee or a supervisor may add one (:data:`casework.workflow.TRANSITIONS`). A note
+    changes no field of the case, so it neither needs nor moves the version the case was read at:
+    two people noting at once both keep their notes.
+    """
+    case = session.get(Case, case_id)
+    if case is None:
+        raise CaseworkError(f"no case {case_id}")
+    refused = refusal(NOTE, case_id, case.status, case.assignee, actor, role_of(session, actor))
+    if refused:
+        raise CaseworkError(refused)
+    event = Event(case_id=case_id, at=now(), actor=actor, field=NOTE_FIELD, old_value=None,
+                  new_value=_checked_note(note, "a note", CASE_NOTE_LIMIT))
+    session.add(event)
+    session.flush()
+    return event
 
 
 def reopen(session: Session, case_id: int, read_version: int, actor: str) -> Case:
@@ -602,8 +634,8 @@ def purge_before(url: str, cutoff: dt.datetime) -> dict[str, int]:
     outcome, dates, control flag and score history, so counts and outcome rates stay whole;
     its subject reference becomes its pseudonym, and its reasons, related subjects, closing
     note, the records and explanation its page showed, the terms a search found it by, and the
-    closing-note text of its events are removed. This is the one change made to events after they
-    are written: retention outranks keeping the old text. Purged cases are no longer exported as outcomes.
+    text of the notes and closing notes in its events are removed. This is the one change made to
+    events after they are written: retention outranks keeping the old text. Purged cases are no longer exported as outcomes.
 
     Parameters
     ----------
@@ -631,6 +663,7 @@ def purge_before(url: str, cutoff: dt.datetime) -> dict[str, int]:
             session.execute(delete(CaseSearchTerm).where(CaseSearchTerm.case_id.in_(batch)))
             for column in (Event.old_value, Event.new_value):
                 session.execute(update(Event).where(
-                    Event.case_id.in_(batch), Event.field == "closing_note", column.is_not(None))
+                    Event.case_id.in_(batch), Event.field.in_(("closing_note", NOTE_FIELD)),
+                    column.is_not(None))
                     .values({column.key: PURGED_TEXT}))
     return {"cases": len(ids)}

@@ -8,7 +8,7 @@ calls it before every change, and the pages call it to offer only the steps a vi
 
 Roles, each also what the roles below it in this list may not do:
 
-- ``investigator``: sees the work list and cases, claims, reviews and closes cases;
+- ``investigator``: sees the work list and cases, searches them, claims, reviews (with notes) and closes cases;
 - ``supervisor``: as an investigator, and assigns cases to others (one or many) and reopens them;
 - ``panel``: aggregate figures and cases under pseudonyms only (no names, NINOs or addresses);
 - ``admin``: manages accounts and reads the access log; sees no case.
@@ -41,8 +41,8 @@ class Transition:
         What the step does, as a refusal names it ("cannot close it").
     allowed_from : tuple of str
         The statuses the step starts from.
-    to : str
-        The status it leads to.
+    to : str or None
+        The status it leads to; None for a step that changes no field of the case (a note).
     roles : tuple of str
         The roles that may take the step at all.
     on_others_cases : tuple of str
@@ -54,13 +54,13 @@ class Transition:
 
     verb: str
     allowed_from: tuple[str, ...]
-    to: str
+    to: str | None
     roles: tuple[str, ...]
     on_others_cases: tuple[str, ...] = ()
     for_others: tuple[str, ...] = ()
 
 
-CLAIM, ASSIGN, START, CLOSE, REOPEN = "claim", "assign", "start", "close", "reopen"
+CLAIM, ASSIGN, START, CLOSE, REOPEN, NOTE = "claim", "assign", "start", "close", "reopen", "note"
 TRANSITIONS: dict[str, Transition] = {
     CLAIM: Transition("claim", (NEW,), ASSIGNED, CASEWORKERS),
     ASSIGN: Transition("assign", (NEW, ASSIGNED), ASSIGNED, CASEWORKERS, on_others_cases=(SUPERVISOR,),
@@ -68,6 +68,7 @@ TRANSITIONS: dict[str, Transition] = {
     START: Transition("start reviewing", (ASSIGNED,), IN_REVIEW, CASEWORKERS),
     CLOSE: Transition("close", (IN_REVIEW,), CLOSED, CASEWORKERS, on_others_cases=(SUPERVISOR,)),
     REOPEN: Transition("reopen", (CLOSED,), ASSIGNED, (SUPERVISOR,), on_others_cases=(SUPERVISOR,)),
+    NOTE: Transition("add a note to", (ASSIGNED, IN_REVIEW), None, CASEWORKERS, on_others_cases=(SUPERVISOR,)),
 }
 """Every step a case can take, by name (the name is also its page's action: ``/cases/{id}/{name}``)."""
 

@@ -16,7 +16,17 @@ from casework.charts import monthly_bars, waterfall
 from casework.disclosure import masked, reasons_of, related_subjects
 from casework.store import Case, CaseworkError
 from casework.web import Area, SignedIn, Viewer, checked_form, site_of
-from casework.workflow import ASSIGN, CASEWORKERS, CLOSE, PANEL, REOPEN, START, TRANSITIONS, refusal
+from casework.workflow import (
+    ASSIGN,
+    CASEWORKERS,
+    CLOSE,
+    NOTE,
+    PANEL,
+    REOPEN,
+    START,
+    TRANSITIONS,
+    refusal,
+)
 
 area = Area("case")
 LARGEST_CASE_ID = 2**63 - 1
@@ -56,11 +66,13 @@ def case_page(request: Request, viewer: Viewer, case_id: int, error: str | None 
     # offered only when the workflow would let the viewer take it (not a case assigned to someone else)
     can_take = case.assignee != viewer.name and refusal(
         ASSIGN, case.id, case.status, case.assignee, viewer.name, viewer.role, viewer.name, viewer.role) is None
+    can_note = refusal(NOTE, case.id, case.status, case.assignee, viewer.name, viewer.role) is None
+    notes = [] if viewer.pseudonymous else [event for event in events if event.field == store.NOTE_FIELD]
     return site.page(request, "case.html", viewer, status=status, case=case, run=run, history=history,
                      events=events, related=related, related_cases=related_cases, reasons=reasons,
                      chart=waterfall(explanation), explanation=explanation, records=records,
                      income=monthly_bars(records.get("tax_income", [])), error=error, people=people,
-                     can_take=can_take)
+                     can_take=can_take, can_note=can_note, notes=notes)
 
 
 @area.route("GET", "/cases/{case_id}", roles=(*CASEWORKERS, PANEL))
@@ -91,6 +103,8 @@ STEPS: dict[str, tuple[Callable[[Session, Viewer, int, dict[str, Any]], Any], st
         str(form.get("note") or "")), "close case"),
     REOPEN: (lambda session, viewer, case_id, form: store.reopen(
         session, case_id, _version(form), viewer.name), "reopen case"),
+    NOTE: (lambda session, viewer, case_id, form: store.add_note(
+        session, case_id, viewer.name, str(form.get("note") or "")), "add note"),
 }
 """What each step's form asks of the store, and the access log's name for it."""
 

@@ -166,3 +166,26 @@ def test_my_cases_lists_the_viewer_s_open_cases_only(site):
     assert f'My cases <span class="count">{len(ivy_open)}</span>' in page and "<h1>My cases" in page
     assert theirs in _listed(ivy.get("/cases", params={"assignee": "investigator"}).text)
 
+
+def test_notes_are_shown_on_the_case_page_and_in_its_events_but_not_to_the_panel(site):
+    engine, app = site
+    ivy, ivy_token = _signed_in(app, "ivy")
+    case_id = int(ivy.post("/cases/claim-next", data={"csrf_token": ivy_token}).headers["location"].rsplit("/", 1)[1])
+    note = "Rang the landlord: <b>no answer</b>; will write."
+    assert ivy.post(f"/cases/{case_id}/note", data={"csrf_token": ivy_token, "note": note}).status_code == 303
+    page = ivy.get(f"/cases/{case_id}").text
+    notes = page[page.index('id="notes"'):page.index("</section>", page.index('id="notes"'))]
+    events = page[page.index('id="events"'):]
+    escaped = "Rang the landlord: &lt;b&gt;no answer&lt;/b&gt;; will write."
+    assert "<strong>ivy</strong>" in notes and escaped in notes and escaped in events
+    assert 'id="case-note"' in page and 'maxlength="4000"' in page
+    too_long = ivy.post(f"/cases/{case_id}/note", data={"csrf_token": ivy_token, "note": "x" * 4_001})
+    assert too_long.status_code == 409 and "a note is at most 4,000 characters" in too_long.text
+    assert ("ivy", "add note refused", str(case_id)) in {entry[:3] for entry in _log(engine)}
+    assert ivy.post(f"/cases/{case_id}/note", data={"csrf_token": "forged", "note": "x"}).status_code == 403
+    other, other_token = _signed_in(app, "investigator")
+    assert 'id="case-note"' not in other.get(f"/cases/{case_id}").text  # not offered on another's case
+    assert other.post(f"/cases/{case_id}/note", data={"csrf_token": other_token, "note": "x"}).status_code == 409
+    panel, _ = _signed_in(app, "panel")
+    shown = panel.get(f"/cases/{case_id}").text
+    assert "landlord" not in shown and 'id="notes"' not in shown

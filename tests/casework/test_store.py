@@ -411,3 +411,34 @@ def test_the_search_migration_indexes_the_cases_imported_before_it(engine, score
     with Session(engine) as session:
         assert [found.id for found in find_cases(session, case.subject_ref)[0]] == [case.id]
 
+
+@pytest.mark.slow
+def test_notes_are_events_of_cases_being_worked_by_their_assignee_or_a_supervisor(engine, store_url, scored):
+    import_run(engine, scored["first"])
+    with Session(engine) as session, session.begin():
+        run_id = store.latest_run(session).run_id
+        new_case = store.list_cases(session, run_id, store.CaseFilter(status="new"))[0][-1].id
+        case = store.claim_next(session, run_id, "ivy")
+        with pytest.raises(store.CaseworkError, match="is new: cannot add a note to it"):
+            store.add_note(session, new_case, "ivy", "too early")
+        with pytest.raises(store.CaseworkError, match="assigned to ivy, not ivan"):
+            store.add_note(session, case.id, "ivan", "not mine")
+        with pytest.raises(store.CaseworkError, match="a note is required"):
+            store.add_note(session, case.id, "ivy", " \n ")
+        with pytest.raises(store.CaseworkError, match="a note is at most 4,000 characters; this one has 4,001"):
+            store.add_note(session, case.id, "ivy", "x" * 4_001)
+        store.add_note(session, case.id, "ivy", "  Asked the employer for payslips.  ")
+        store.add_note(session, case.id, "sam", "Check the second address too.")
+        assert session.get(Case, case.id).version == case.version  # a note moves no version
+        case = store.start_review(session, case.id, case.version, "ivy")
+        store.close(session, case.id, case.version, "ivy", "no_issue", "payslips match the declaration")
+        with pytest.raises(store.CaseworkError, match="is closed: cannot add a note to it"):
+            store.add_note(session, case.id, "ivy", "after the end")
+        notes = [(event.actor, event.new_value) for event in store.case_events(session, case.id)
+                 if event.field == store.NOTE_FIELD]
+        case_id = case.id
+    assert notes == [("ivy", "Asked the employer for payslips."), ("sam", "Check the second address too.")]
+    store.purge_before(store_url, dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    with Session(engine) as session:
+        assert [event.new_value for event in store.case_events(session, case_id)
+                if event.field == store.NOTE_FIELD] == [store.PURGED_TEXT] * 2
