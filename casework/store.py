@@ -59,6 +59,8 @@ from casework.workflow import (
     START,
     STATUSES,
     TRANSITIONS,
+    TYPOLOGIES,
+    TYPOLOGY_OUTCOMES,
     refusal,
 )
 from features.contract import OUTCOMES as CONTRACT_OUTCOMES
@@ -111,6 +113,8 @@ class Case(Base):
     assignee: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str | None] = mapped_column(String(20))
     closing_note: Mapped[str | None] = mapped_column(Text)
+    typology: Mapped[str | None] = mapped_column(String(40))
+    """The kind of fraud or error the closing found (:data:`casework.workflow.TYPOLOGIES`)."""
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     purged_on: Mapped[dt.date | None] = mapped_column(Date)
     """When retention removed what identifies the subject (see :func:`purge_before`)."""
@@ -397,13 +401,27 @@ def _checked_note(note: str, what: str, limit: int) -> str:
 
 
 def close(session: Session, case_id: int, read_version: int, actor: str, outcome: str,
-          note: str) -> Case:
-    """Close a case under review with an outcome and a closing note (both required)."""
+          note: str, typology: str | None = None) -> Case:
+    """Close a case under review with an outcome and a closing note (both required), and a typology.
+
+    A fraud outcome names its typology, an error may, any other outcome may not; the typology is
+    one of the subject type's (:data:`casework.workflow.TYPOLOGIES`).
+    """
     if outcome not in OUTCOMES:
         raise CaseworkError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
     note = _checked_note(note, "a closing note", CLOSING_NOTE_LIMIT)
+    subject_type = session.scalar(select(Case.subject_type).where(Case.id == case_id))
+    known = TYPOLOGIES.get(subject_type or "", ())
+    typology = typology or None
+    if typology is None and outcome == "fraud":
+        raise CaseworkError(f"a fraud outcome names its typology: one of {', '.join(known)}")
+    if typology is not None and outcome not in TYPOLOGY_OUTCOMES:
+        raise CaseworkError(f"a typology is recorded with a fraud or error outcome, not with {outcome}")
+    if typology is not None and typology not in known:
+        raise CaseworkError(f"typology must be one of {', '.join(known)} for a {(subject_type or '').replace('_', ' ')}, "
+                            f"not {typology!r}")
     return take_step(session, case_id, read_version, actor, CLOSE, {
-        "outcome": outcome, "closing_note": note, "closed_on": now().date()})
+        "outcome": outcome, "closing_note": note, "closed_on": now().date(), "typology": typology})
 
 
 def add_note(session: Session, case_id: int, actor: str, note: str) -> Event:
@@ -436,7 +454,7 @@ def reopen(session: Session, case_id: int, read_version: int, actor: str) -> Cas
         raise CaseworkError(f"case {case_id} was purged on {purged_on.isoformat()} under the retention "
                             "limit: it no longer names its subject and cannot be reopened")
     return take_step(session, case_id, read_version, actor, REOPEN,
-                     {"outcome": None, "closing_note": None, "closed_on": None})
+                     {"outcome": None, "closing_note": None, "closed_on": None, "typology": None})
 
 
 def claim_next(session: Session, run_id: str, actor: str) -> Case | None:
@@ -608,16 +626,16 @@ OUTCOME_COLUMNS = ("subject_ref", "outcome", "closed_on", "typology", "control")
 def closed_outcomes(session: Session) -> list[dict[str, Any]]:
     """The latest closed case of each subject with a contract outcome, as contract rows.
 
-    ``typology`` is left empty: the store records an outcome, not which kind of fraud or error.
+    ``typology`` is the one recorded at closing, empty when none was (outcome ``no_issue``).
     """
     latest = (select(Case.subject_ref, func.max(Case.id).label("case_id"))
               .where(Case.status == CLOSED, Case.outcome.in_(CONTRACT_OUTCOMES), Case.purged_on.is_(None))
               .group_by(Case.subject_ref).subquery())
     rows = session.execute(
-        select(Case.subject_ref, Case.outcome, Case.closed_on, Case.control)
+        select(Case.subject_ref, Case.outcome, Case.closed_on, Case.typology, Case.control)
         .join(latest, latest.c.case_id == Case.id).order_by(Case.closed_on, Case.subject_ref))
-    return [{"subject_ref": ref, "outcome": outcome, "closed_on": closed_on.isoformat(), "typology": "",
-             "control": "true" if control else "false"} for ref, outcome, closed_on, control in rows]
+    return [{"subject_ref": ref, "outcome": outcome, "closed_on": closed_on.isoformat(), "typology": typology or "",
+             "control": "true" if control else "false"} for ref, outcome, closed_on, typology, control in rows]
 
 
 # ---------------------------------------------------------------------------------------- retention

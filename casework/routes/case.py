@@ -25,6 +25,7 @@ from casework.workflow import (
     REOPEN,
     START,
     TRANSITIONS,
+    TYPOLOGIES,
     refusal,
 )
 
@@ -72,7 +73,8 @@ def case_page(request: Request, viewer: Viewer, case_id: int, error: str | None 
                      events=events, related=related, related_cases=related_cases, reasons=reasons,
                      chart=waterfall(explanation), explanation=explanation, records=records,
                      income=monthly_bars(records.get("tax_income", [])), error=error, people=people,
-                     can_take=can_take, can_note=can_note, notes=notes)
+                     can_take=can_take, can_note=can_note, notes=notes,
+                     typologies=TYPOLOGIES.get(case.subject_type, ()))
 
 
 @area.route("GET", "/cases/{case_id}", roles=(*CASEWORKERS, PANEL))
@@ -100,7 +102,7 @@ STEPS: dict[str, tuple[Callable[[Session, Viewer, int, dict[str, Any]], Any], st
         session, case_id, _version(form), viewer.name), "start review"),
     CLOSE: (lambda session, viewer, case_id, form: store.close(
         session, case_id, _version(form), viewer.name, str(form.get("outcome") or ""),
-        str(form.get("note") or "")), "close case"),
+        str(form.get("note") or ""), str(form.get("typology") or "")), "close case"),
     REOPEN: (lambda session, viewer, case_id, form: store.reopen(
         session, case_id, _version(form), viewer.name), "reopen case"),
     NOTE: (lambda session, viewer, case_id, form: store.add_note(

@@ -119,6 +119,7 @@ def test_an_investigator_works_a_case_and_the_panel_sees_pseudonyms(scored, brow
 
         _submit(browser, (By.ID, "start-review"))
         Select(browser.find_element(By.ID, "outcome")).select_by_value("fraud")
+        Select(browser.find_element(By.ID, "typology")).select_by_index(1)
         browser.find_element(By.ID, "note").send_keys("Earnings confirmed with the employer; referred.")
         _submit(browser, (By.ID, "close-case"))
         assert browser.find_element(By.ID, "status").text == "closed"

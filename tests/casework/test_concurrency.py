@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from casework import audit, store
 from casework.imports import import_run
 from casework.store import OUTCOMES, Case, Event, StaleCaseError
+from casework.workflow import TYPOLOGIES
 from tests.casework.conftest import add_accounts, temporary_postgres
 
 REVIEWERS = 8
@@ -32,7 +33,8 @@ def _review(engine, run_id: str, name: str, done: list, errors: list) -> None:
             outcome = chooser.choice(OUTCOMES)
             with Session(engine) as session, session.begin():
                 case = store.start_review(session, case_id, version, name)
-                case = store.close(session, case_id, case.version, name, outcome, f"closed by {name}")
+                typology = TYPOLOGIES[case.subject_type][0] if outcome == "fraud" else None
+                case = store.close(session, case_id, case.version, name, outcome, f"closed by {name}", typology)
                 audit.record(session, name, "close case", str(case_id), outcome)
             # a save from a page opened before the close must be refused, not overwrite the outcome
             with Session(engine) as session, session.begin(), pytest.raises(StaleCaseError):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from casework import audit
 from casework.store import Case, CaseDetail
+from casework.workflow import TYPOLOGIES
 from tests.casework.conftest import PASSWORD, case_site
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -189,3 +190,21 @@ def test_notes_are_shown_on_the_case_page_and_in_its_events_but_not_to_the_panel
     panel, _ = _signed_in(app, "panel")
     shown = panel.get(f"/cases/{case_id}").text
     assert "landlord" not in shown and 'id="notes"' not in shown
+
+
+def test_a_fraud_closing_names_its_typology_on_the_page(site):
+    engine, app = site
+    ivy, token = _signed_in(app, "ivy")
+    case_id = int(ivy.post("/cases/claim-next", data={"csrf_token": token}).headers["location"].rsplit("/", 1)[1])
+    with Session(engine) as session:
+        case = session.get(Case, case_id)
+    ivy.post(f"/cases/{case_id}/start", data={"csrf_token": token, "version": str(case.version)})
+    page = ivy.get(f"/cases/{case_id}").text
+    typology = TYPOLOGIES[case.subject_type][-1]
+    assert f'<option value="{typology}">' in page
+    version = re.search(r'name="version" value="([0-9]+)"', page).group(1)
+    form = {"csrf_token": token, "version": version, "outcome": "fraud", "note": "Confirmed with the landlord."}
+    refused = ivy.post(f"/cases/{case_id}/close", data=form)
+    assert refused.status_code == 409 and "a fraud outcome names its typology" in refused.text
+    assert ivy.post(f"/cases/{case_id}/close", data={**form, "typology": typology}).status_code == 303
+    assert f'<span id="typology-shown">{typology.replace("_", " ")}</span>' in ivy.get(f"/cases/{case_id}").text

@@ -13,6 +13,7 @@ from casework import audit, store
 from casework.commands import export_outcomes
 from casework.imports import import_run, read_summary, run_id_of
 from casework.store import Case, CaseScore, Event, StaleCaseError
+from casework.workflow import TYPOLOGIES
 from features.contract import read_table, validate_table
 from tests.casework.conftest import add_accounts
 
@@ -48,10 +49,12 @@ def _cases(engine) -> dict[str, Case]:
 
 
 def _work_a_case(engine, case_id, actor="ivy", outcome="fraud"):
+    """Assign, review and close the case; a fraud outcome records the first typology of its subject type."""
     with Session(engine) as session, session.begin():
         case = store.assign(session, case_id, session.get(Case, case_id).version, actor, actor)
         case = store.start_review(session, case_id, case.version, actor)
-        store.close(session, case_id, case.version, actor, outcome, "checked the tax records")
+        typology = TYPOLOGIES[case.subject_type][0] if outcome == "fraud" else None
+        store.close(session, case_id, case.version, actor, outcome, "checked the tax records", typology)
 
 
 @pytest.mark.slow
@@ -180,9 +183,12 @@ def test_outcomes_export_is_the_contracts_table(engine, scored, tmp_path):
         store.OUTCOME_COLUMNS)
     assert dict(zip(valid["subject_ref"], valid["outcome"], strict=True)) == {
         cases[0].subject_ref: "fraud", cases[1].subject_ref: "error", cases[2].subject_ref: "no_issue"}
-    # the contract's optional control column
-    written = pd.read_csv(tmp_path / "out" / "investigation_outcomes.csv", dtype=str)
+    # the contract's optional control column, and the typology recorded at closing
+    written = pd.read_csv(tmp_path / "out" / "investigation_outcomes.csv", dtype=str, keep_default_na=False)
     assert set(written["control"]) == {"false"}
+    assert dict(zip(written["subject_ref"], written["typology"], strict=True)) == {
+        cases[0].subject_ref: TYPOLOGIES[cases[0].subject_type][0], cases[1].subject_ref: "",
+        cases[2].subject_ref: ""}
     with Session(engine) as session:
         assert audit.recent_entries(session, 1)[0].action == "export outcomes"
 
@@ -442,3 +448,26 @@ def test_notes_are_events_of_cases_being_worked_by_their_assignee_or_a_superviso
     with Session(engine) as session:
         assert [event.new_value for event in store.case_events(session, case_id)
                 if event.field == store.NOTE_FIELD] == [store.PURGED_TEXT] * 2
+
+
+@pytest.mark.slow
+def test_a_closing_records_a_typology_of_its_subject_type_for_fraud_and_may_for_an_error(engine, scored):
+    import_run(engine, scored["first"])
+    benefit = next(case for case in sorted(_cases(engine).values(), key=lambda case: case.rank)
+                   if case.subject_type == "benefit_claim")
+    with Session(engine) as session, session.begin():
+        case = store.assign(session, benefit.id, benefit.version, "ivy", "ivy")
+        case = store.start_review(session, case.id, case.version, "ivy")
+        with pytest.raises(store.CaseworkError, match="a fraud outcome names its typology: one of undeclared_earnings, "):
+            store.close(session, case.id, case.version, "ivy", "fraud", "found", "")
+        with pytest.raises(store.CaseworkError, match="typology must be one of .* for a benefit claim, not 'subletting'"):
+            store.close(session, case.id, case.version, "ivy", "fraud", "found", "subletting")
+        with pytest.raises(store.CaseworkError, match="recorded with a fraud or error outcome, not with no_issue"):
+            store.close(session, case.id, case.version, "ivy", "no_issue", "nothing", "living_together")
+        case = store.close(session, case.id, case.version, "ivy", "error", "overpaid by mistake", "undeclared_capital")
+        assert (case.outcome, case.typology) == ("error", "undeclared_capital")
+        case = store.reopen(session, case.id, case.version, "sam")
+        assert case.typology is None
+        assert ("sam", "undeclared_capital", None) in {(event.actor, event.old_value, event.new_value)
+                                                      for event in store.case_events(session, case.id)
+                                                      if event.field == "typology"}
