@@ -79,7 +79,7 @@ def search(request: Request, viewer: SignedIn, q: str = "") -> Response:
             # who looked whom up: a search names a person as surely as a case page does
             audit.record(session, viewer.name, "search cases", query, f"{len(cases)}{'+' if more else ''} found")
         session.expunge_all()
-    return site.page(request, "search.html", viewer, query=query, cases=cases, more=more, run=run,
+    return site.page(request, "search.html", viewer, search_query=query, cases=cases, more=more, run=run,
                      run_dates=run_dates, first_reason=first_reason, shown_reason=str)
 
 

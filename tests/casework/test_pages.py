@@ -140,9 +140,10 @@ def test_caseworkers_search_by_nino_and_the_panel_may_not_search(site):
             if any(row["nino"] for row in json.loads(detail.records)["benefit_claims"]))
     nino = next(row["nino"] for row in records["benefit_claims"] if row["nino"])
     ivy, _ = _signed_in(app, "ivy")
-    assert 'id="search-query"' in ivy.get("/cases").text
+    assert 'id="search-query" value=""' in ivy.get("/cases", params={"view": "mine", "sort": "rank"}).text
     found = ivy.get("/cases/search", params={"q": nino.lower()})
     assert found.status_code == 200 and case.id in _listed(found.text)
+    assert f'id="search-query" value="{nino.lower()}"' in found.text
     assert ("ivy", "search cases", nino.lower()) in {entry[:3] for entry in _log(engine)}
     assert "No case matches" in ivy.get("/cases/search", params={"q": "ZZ999999Z"}).text
     panel, _ = _signed_in(app, "panel")

@@ -411,9 +411,12 @@ def test_the_search_migration_indexes_the_cases_imported_before_it(engine, score
     config.set_main_option("script_location", str(store.MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0003")
-        assert not {"case_search_terms"} & set(inspect(connection).get_table_names())
-        command.upgrade(config, "head")
+        # the store as it was before the search: no index, at the revision before it
+        connection.execute(text("DROP TABLE case_search_terms"))
+        command.stamp(config, "0003")
+        command.upgrade(config, "0004")
+        assert "case_search_terms" in inspect(connection).get_table_names()
+        command.stamp(config, "head")
     with Session(engine) as session:
         assert [found.id for found in find_cases(session, case.subject_ref)[0]] == [case.id]
 
