@@ -35,6 +35,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
     create_engine,
     delete,
     event,
@@ -44,6 +45,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from casework.workflow import (
@@ -52,6 +54,8 @@ from casework.workflow import (
     CLAIM,
     CLOSE,
     CLOSED,
+    CONFIRM,
+    FOUR_EYES_OUTCOMES,
     NEW,
     NOTE,
     OUTCOMES,
@@ -61,6 +65,7 @@ from casework.workflow import (
     TRANSITIONS,
     TYPOLOGIES,
     TYPOLOGY_OUTCOMES,
+    UNASSIGN,
     refusal,
 )
 from features.contract import OUTCOMES as CONTRACT_OUTCOMES
@@ -115,6 +120,8 @@ class Case(Base):
     closing_note: Mapped[str | None] = mapped_column(Text)
     typology: Mapped[str | None] = mapped_column(String(40))
     """The kind of fraud or error the closing found (:data:`casework.workflow.TYPOLOGIES`)."""
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    """Who confirmed a closing whose outcome needs a second person (:func:`confirm`)."""
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     purged_on: Mapped[dt.date | None] = mapped_column(Date)
     """When retention removed what identifies the subject (see :func:`purge_before`)."""
@@ -133,6 +140,16 @@ class Case(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)
+
+    @hybrid_property
+    def awaiting_confirmation(self) -> bool:
+        """Closed with an outcome that counts only once a second person confirms it, not yet confirmed."""
+        return self.status == CLOSED and self.outcome in FOUR_EYES_OUTCOMES and self.confirmed_by is None
+
+    @awaiting_confirmation.inplace.expression
+    @classmethod
+    def _awaiting_confirmation(cls) -> Any:
+        return and_(cls.status == CLOSED, cls.outcome.in_(FOUR_EYES_OUTCOMES), cls.confirmed_by.is_(None))
 
 
 class CaseDetail(Base):
@@ -344,7 +361,7 @@ def take_step(session: Session, case_id: int, read_version: int, actor: str, ste
         raise CaseworkError(f"no case {case_id}")
     if case.version != read_version:
         raise _stale(case)
-    fields = {"status": TRANSITIONS[step].to, **(fields or {})}
+    fields = {**({"status": TRANSITIONS[step].to} if TRANSITIONS[step].to else {}), **(fields or {})}
     new_assignee = fields.get("assignee")
     refused = refusal(step, case_id, case.status, case.assignee, actor, role_of(session, actor),
                       new_assignee, role_of(session, new_assignee) if new_assignee else None)
@@ -444,6 +461,34 @@ def add_note(session: Session, case_id: int, actor: str, note: str) -> Event:
     return event
 
 
+def unassign(session: Session, case_id: int, read_version: int, actor: str) -> Case:
+    """A supervisor takes an assigned or in-review case off its assignee: new again, for anyone to claim."""
+    return take_step(session, case_id, read_version, actor, UNASSIGN, {"assignee": None})
+
+
+def closed_by(session: Session, case_id: int) -> str | None:
+    """Who closed the case last (its events say); None when it was never closed."""
+    return session.scalar(select(Event.actor).where(Event.case_id == case_id, Event.field == "status",
+                                                    Event.new_value == CLOSED).order_by(Event.id.desc()).limit(1))
+
+
+def confirm(session: Session, case_id: int, read_version: int, actor: str) -> Case:
+    """A supervisor other than the closer confirms a closing awaiting confirmation (four eyes).
+
+    Until then a :data:`casework.workflow.FOUR_EYES_OUTCOMES` outcome is not exported as an outcome.
+    """
+    case = session.get(Case, case_id)
+    if case is None:
+        raise CaseworkError(f"no case {case_id}")
+    if not case.awaiting_confirmation:
+        raise CaseworkError(f"case {case_id} awaits no confirmation: only a closing with a "
+                            f"{' or '.join(FOUR_EYES_OUTCOMES)} outcome not yet confirmed does")
+    if actor == closed_by(session, case_id):
+        raise CaseworkError(f"{actor} closed case {case_id}: its {case.outcome} outcome is confirmed by a second "
+                            "person, a supervisor other than the closer")
+    return take_step(session, case_id, read_version, actor, CONFIRM, {"confirmed_by": actor})
+
+
 def reopen(session: Session, case_id: int, read_version: int, actor: str) -> Case:
     """Reopen a closed case: back to its assignee, its outcome cleared (the events keep it).
 
@@ -454,7 +499,8 @@ def reopen(session: Session, case_id: int, read_version: int, actor: str) -> Cas
         raise CaseworkError(f"case {case_id} was purged on {purged_on.isoformat()} under the retention "
                             "limit: it no longer names its subject and cannot be reopened")
     return take_step(session, case_id, read_version, actor, REOPEN,
-                     {"outcome": None, "closing_note": None, "closed_on": None, "typology": None})
+                     {"outcome": None, "closing_note": None, "closed_on": None, "typology": None,
+                      "confirmed_by": None})
 
 
 def claim_next(session: Session, run_id: str, actor: str) -> Case | None:
@@ -535,6 +581,8 @@ class CaseFilter:
     top_feature: str | None = None
     open_only: bool = False
     """Only cases not yet closed (the "my cases" view: the viewer's work in hand)."""
+    awaiting_confirmation: bool = False
+    """Only closings awaiting a second person's confirmation (:func:`confirm`)."""
 
 
 SORTS = {"rank": Case.rank, "score": Case.score, "status": Case.status, "assignee": Case.assignee,
@@ -545,9 +593,9 @@ def on_work_list(run_id: str) -> Any:
     """The cases of the work list when ``run_id`` is the latest run: its own, and every open case.
 
     An open case stays on the list until it is closed, whatever later runs show; its
-    ``latest_run_id`` says which run last flagged it.
+    ``latest_run_id`` says which run last flagged it. So does a closing awaiting confirmation.
     """
-    return or_(Case.latest_run_id == run_id, Case.status != CLOSED)
+    return or_(Case.latest_run_id == run_id, Case.status != CLOSED, Case.awaiting_confirmation)
 
 
 def list_cases(session: Session, run_id: str, filters: CaseFilter, sort: str = "queue",
@@ -561,6 +609,8 @@ def list_cases(session: Session, run_id: str, filters: CaseFilter, sort: str = "
             query = query.where(column == value)
     if filters.open_only:
         query = query.where(Case.status != CLOSED)
+    if filters.awaiting_confirmation:
+        query = query.where(Case.awaiting_confirmation)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     order = SORTS.get(sort, Case.priority)
     # the run's own queue first, then open cases from earlier runs, as claim_next hands them out
@@ -568,6 +618,17 @@ def list_cases(session: Session, run_id: str, filters: CaseFilter, sort: str = "
     query = query.order_by(*((earlier_run.desc(), order.desc()) if descending else (earlier_run, order)), Case.id)
     cases = session.scalars(query.offset((max(page, 1) - 1) * page_size).limit(page_size)).all()
     return list(cases), int(total or 0)
+
+
+def workload(session: Session, names: Iterable[str]) -> dict[str, dict[str, int]]:
+    """The open cases of each account of ``names`` per status (assigned, in review), zero included."""
+    open_statuses = [status for status in STATUSES if status not in (NEW, CLOSED)]
+    counts = {name: dict.fromkeys(open_statuses, 0) for name in names}
+    for assignee, status, count in session.execute(
+            select(Case.assignee, Case.status, func.count()).where(Case.status.in_(open_statuses))
+            .group_by(Case.assignee, Case.status)):
+        counts.setdefault(assignee, dict.fromkeys(open_statuses, 0))[status] = count
+    return counts
 
 
 def filter_choices(session: Session, run_id: str) -> dict[str, list[str]]:
@@ -626,10 +687,12 @@ OUTCOME_COLUMNS = ("subject_ref", "outcome", "closed_on", "typology", "control")
 def closed_outcomes(session: Session) -> list[dict[str, Any]]:
     """The latest closed case of each subject with a contract outcome, as contract rows.
 
-    ``typology`` is the one recorded at closing, empty when none was (outcome ``no_issue``).
+    ``typology`` is the one recorded at closing, empty when none was (outcome ``no_issue``). A
+    closing awaiting confirmation (:func:`confirm`) does not count yet.
     """
     latest = (select(Case.subject_ref, func.max(Case.id).label("case_id"))
-              .where(Case.status == CLOSED, Case.outcome.in_(CONTRACT_OUTCOMES), Case.purged_on.is_(None))
+              .where(Case.status == CLOSED, Case.outcome.in_(CONTRACT_OUTCOMES), Case.purged_on.is_(None),
+                     ~Case.awaiting_confirmation)
               .group_by(Case.subject_ref).subquery())
     rows = session.execute(
         select(Case.subject_ref, Case.outcome, Case.closed_on, Case.typology, Case.control)

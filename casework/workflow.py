@@ -9,7 +9,8 @@ calls it before every change, and the pages call it to offer only the steps a vi
 Roles, each also what the roles below it in this list may not do:
 
 - ``investigator``: sees the work list and cases, searches them, claims, reviews (with notes) and closes cases;
-- ``supervisor``: as an investigator, and assigns cases to others (one or many) and reopens them;
+- ``supervisor``: as an investigator, and assigns cases to others (one or many), unassigns and reopens them,
+  sees each caseworker's workload, and confirms another's fraud outcome (four eyes);
 - ``panel``: aggregate figures and cases under pseudonyms only (no names, NINOs or addresses);
 - ``admin``: manages accounts and reads the access log; sees no case.
 """
@@ -35,6 +36,8 @@ TYPOLOGIES: dict[str, tuple[str, ...]] = {"benefit_claim": tuple(BENEFIT_TYPOLOG
 """The typologies a closing may record, by subject type: the kinds of fraud the project knows, declared
 once with the synthetic world's share of each; the outcomes export writes them in its ``typology`` column."""
 TYPOLOGY_OUTCOMES = ("fraud", "error")
+FOUR_EYES_OUTCOMES = ("fraud",)
+"""Outcomes that count (in the outcomes export) only once a supervisor other than the closer confirms them."""
 """Outcomes that record a typology: a fraud outcome names one; an error may (what was wrongly claimed)."""
 
 
@@ -49,7 +52,7 @@ class Transition:
     allowed_from : tuple of str
         The statuses the step starts from.
     to : str or None
-        The status it leads to; None for a step that changes no field of the case (a note).
+        The status it leads to; None for a step that leaves the status as it is (a note, a confirmation).
     roles : tuple of str
         The roles that may take the step at all.
     on_others_cases : tuple of str
@@ -68,6 +71,7 @@ class Transition:
 
 
 CLAIM, ASSIGN, START, CLOSE, REOPEN, NOTE = "claim", "assign", "start", "close", "reopen", "note"
+UNASSIGN, CONFIRM = "unassign", "confirm"
 TRANSITIONS: dict[str, Transition] = {
     CLAIM: Transition("claim", (NEW,), ASSIGNED, CASEWORKERS),
     ASSIGN: Transition("assign", (NEW, ASSIGNED), ASSIGNED, CASEWORKERS, on_others_cases=(SUPERVISOR,),
@@ -76,6 +80,8 @@ TRANSITIONS: dict[str, Transition] = {
     CLOSE: Transition("close", (IN_REVIEW,), CLOSED, CASEWORKERS, on_others_cases=(SUPERVISOR,)),
     REOPEN: Transition("reopen", (CLOSED,), ASSIGNED, (SUPERVISOR,), on_others_cases=(SUPERVISOR,)),
     NOTE: Transition("add a note to", (ASSIGNED, IN_REVIEW), None, CASEWORKERS, on_others_cases=(SUPERVISOR,)),
+    UNASSIGN: Transition("unassign", (ASSIGNED, IN_REVIEW), NEW, (SUPERVISOR,), on_others_cases=(SUPERVISOR,)),
+    CONFIRM: Transition("confirm the outcome of", (CLOSED,), None, (SUPERVISOR,), on_others_cases=(SUPERVISOR,)),
 }
 """Every step a case can take, by name (the name is also its page's action: ``/cases/{id}/{name}``)."""
 

@@ -20,12 +20,14 @@ from casework.workflow import (
     ASSIGN,
     CASEWORKERS,
     CLOSE,
+    CONFIRM,
     NOTE,
     PANEL,
     REOPEN,
     START,
     TRANSITIONS,
     TYPOLOGIES,
+    UNASSIGN,
     refusal,
 )
 
@@ -54,6 +56,7 @@ def case_page(request: Request, viewer: Viewer, case_id: int, error: str | None 
         related_cases = store.cases_of_subjects(session, [ref for ref, _ in related])
         secret = store.store_secret(session) if viewer.pseudonymous else b""
         people = [user.name for user in accounts(session) if user.role in CASEWORKERS]
+        closer = store.closed_by(session, case_id) if case.awaiting_confirmation else None
         audit.record(session, viewer.name, "view case", str(case_id),
                      case.pseudonym if viewer.pseudonymous else case.subject_ref)
         session.expunge_all()
@@ -74,7 +77,9 @@ def case_page(request: Request, viewer: Viewer, case_id: int, error: str | None 
                      chart=waterfall(explanation), explanation=explanation, records=records,
                      income=monthly_bars(records.get("tax_income", [])), error=error, people=people,
                      can_take=can_take, can_note=can_note, notes=notes,
-                     typologies=TYPOLOGIES.get(case.subject_type, ()))
+                     typologies=TYPOLOGIES.get(case.subject_type, ()), closer=closer,
+                     can_confirm=closer not in (None, viewer.name) and refusal(
+                         CONFIRM, case.id, case.status, case.assignee, viewer.name, viewer.role) is None)
 
 
 @area.route("GET", "/cases/{case_id}", roles=(*CASEWORKERS, PANEL))
@@ -107,6 +112,10 @@ STEPS: dict[str, tuple[Callable[[Session, Viewer, int, dict[str, Any]], Any], st
         session, case_id, _version(form), viewer.name), "reopen case"),
     NOTE: (lambda session, viewer, case_id, form: store.add_note(
         session, case_id, viewer.name, str(form.get("note") or "")), "add note"),
+    UNASSIGN: (lambda session, viewer, case_id, form: store.unassign(
+        session, case_id, _version(form), viewer.name), "unassign case"),
+    CONFIRM: (lambda session, viewer, case_id, form: store.confirm(
+        session, case_id, _version(form), viewer.name), "confirm outcome"),
 }
 """What each step's form asks of the store, and the access log's name for it."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casework import audit, store
@@ -12,16 +13,17 @@ from casework.auth import accounts, locked_accounts
 from casework.disclosure import first_reason, masked
 from casework.notices import notice_query, shown_notice
 from casework.search import QUERY_LIMIT, find_cases
-from casework.store import CaseFilter, CaseworkError, User
+from casework.store import Case, CaseFilter, CaseworkError, User
 from casework.web import Area, SignedIn, checked_form, site_of
-from casework.workflow import CASEWORKERS, PANEL, SUPERVISOR
+from casework.workflow import CASEWORKERS, NEW, PANEL, SUPERVISOR
 
 area = Area("work list")
 PAGE_SIZE = 50
 MAX_PAGE = 10**9
 """Page numbers above this are read as it: the offset stays a 64-bit integer in every database."""
-MINE = "mine"
-"""The work list's view of the viewer's own open cases (``/cases?view=mine``)."""
+MINE, AWAITING = "mine", "awaiting"
+"""The work list's views: the viewer's own open cases (``/cases?view=mine``), and for supervisors the
+closings awaiting confirmation (``/cases?view=awaiting``)."""
 
 
 @area.route("GET", "/cases", roles=(*CASEWORKERS, PANEL))
@@ -32,11 +34,12 @@ def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type
     page_number = min(max(page_number, 1), MAX_PAGE)
     # "my cases" is the work list of the viewer's open cases (the panel has none, and sees the whole list)
     mine = view == MINE and viewer.role in CASEWORKERS
+    awaiting = view == AWAITING and viewer.role == SUPERVISOR
     filters = CaseFilter(status or None, subject_type or None, viewer.name if mine else assignee or None,
-                         la_code or None, top_feature or None, open_only=mine)
+                         la_code or None, top_feature or None, open_only=mine, awaiting_confirmation=awaiting)
     with Session(site.engine) as session:
         run = store.latest_run(session)
-        cases, total, choices, people, run_dates, my_open = [], 0, {}, [], {}, 0
+        cases, total, choices, people, run_dates, my_open, to_confirm = [], 0, {}, [], {}, 0, 0
         locked = locked_accounts(session) if viewer.role == SUPERVISOR else []
         secret = store.store_secret(session)
         notice = shown_notice(session, request.query_params)
@@ -54,15 +57,30 @@ def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type
             if viewer.role in CASEWORKERS:
                 my_open = total if mine else store.list_cases(
                     session, run.run_id, CaseFilter(assignee=viewer.name, open_only=True), page_size=1)[1]
-    query = {key: value for key, value in (("view", MINE if mine else ""), ("status", status),
+            if viewer.role == SUPERVISOR:
+                to_confirm = total if awaiting else store.list_cases(
+                    session, run.run_id, CaseFilter(awaiting_confirmation=True), page_size=1)[1]
+    query = {key: value for key, value in (("view", MINE if mine else AWAITING if awaiting else ""), ("status", status),
                                            ("subject_type", subject_type), ("assignee", "" if mine else assignee),
                                            ("la_code", la_code), ("top_feature", top_feature), ("sort", sort),
                                            ("order", order)) if value}
     return site.page(request, "list.html", viewer, run=run, cases=cases, total=total, choices=choices,
                      filters=filters, sort=sort, order=order, page_number=page_number, mine=mine, my_open=my_open,
+                     awaiting=awaiting, to_confirm=to_confirm,
                      pages=max(1, -(-total // PAGE_SIZE)), query=query, people=people, notice=notice, run_dates=run_dates, locked=locked,
                      first_reason=first_reason,
                      shown_reason=(lambda reason: masked(reason, secret)) if viewer.pseudonymous else str)
+
+
+@area.route("GET", "/cases/workload", roles=(SUPERVISOR,))
+def workload(request: Request, viewer: SignedIn) -> Response:
+    """Each caseworker's open cases per status, and how many new cases nobody has yet."""
+    site = site_of(request)
+    with Session(site.engine) as session:
+        roles = {user.name: user.role for user in accounts(session) if user.role in CASEWORKERS}
+        counts = store.workload(session, roles)
+        unassigned = session.scalar(select(func.count()).select_from(Case).where(Case.status == NEW))
+    return site.page(request, "workload.html", viewer, counts=counts, roles=roles, unassigned=unassigned)
 
 
 @area.route("GET", "/cases/search", roles=CASEWORKERS)

@@ -92,7 +92,7 @@ def _shot(driver, directory: Path, name: str) -> Path:
 
 
 @pytest.mark.slow
-def test_an_investigator_works_a_case_and_the_panel_sees_pseudonyms(scored, browser, tmp_path):
+def test_an_investigator_works_a_case_a_supervisor_confirms_it_and_the_panel_sees_pseudonyms(scored, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -117,6 +117,24 @@ def test_an_investigator_works_a_case_and_the_panel_sees_pseudonyms(scored, brow
         assert len(bars) >= 5 and len(income) == 4
         _shot(browser, shots, "2-case-claimed")
 
+        # the investigator: notes during the review, "My cases" and the search
+        browser.find_element(By.ID, "case-note").send_keys("Asked the employer for the last three payslips.")
+        _submit(browser, (By.ID, "add-note"))
+        browser.find_element(By.ID, "case-note").send_keys("Payslips received: earnings twice those declared.")
+        _submit(browser, (By.ID, "add-note"))
+        notes = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#note-list li")]
+        assert len(notes) == 2 and notes[0].startswith("ivy · ") and "last three payslips" in notes[0]
+        assert "Payslips received" in browser.find_element(By.ID, "events").text
+        _shot(browser, shots, "3-case-with-notes")
+        _submit(browser, (By.LINK_TEXT, "← Work list"))
+        _submit(browser, (By.ID, "my-cases"))
+        assert [link.text for link in browser.find_elements(By.CSS_SELECTOR, "#cases tbody a")] == [case.subject_ref]
+        _shot(browser, shots, "4-my-cases")
+        browser.find_element(By.ID, "search-query").send_keys(case.subject_ref.lower())
+        _submit(browser, (By.ID, "search"))
+        assert case.subject_ref in [link.text for link in browser.find_elements(By.CSS_SELECTOR, "#cases tbody a")]
+        _submit(browser, (By.LINK_TEXT, case.subject_ref))
+
         _submit(browser, (By.ID, "start-review"))
         Select(browser.find_element(By.ID, "outcome")).select_by_value("fraud")
         Select(browser.find_element(By.ID, "typology")).select_by_index(1)
@@ -124,9 +142,22 @@ def test_an_investigator_works_a_case_and_the_panel_sees_pseudonyms(scored, brow
         _submit(browser, (By.ID, "close-case"))
         assert browser.find_element(By.ID, "status").text == "closed"
         assert browser.find_element(By.ID, "outcome-shown").text == "fraud"
+        assert browser.find_element(By.ID, "awaiting").text == "awaiting confirmation"
         events = browser.find_element(By.ID, "events").text
         assert "in review" in events and "Earnings confirmed" in events
-        _shot(browser, shots, "3-case-closed")
+        _shot(browser, shots, "5-case-closed")
+
+        # the supervisor: four eyes on the fraud outcome
+        _submit(browser, (By.CSS_SELECTOR, ".signout button"))
+        _sign_in(browser, base, "supervisor")
+        _submit(browser, (By.ID, "awaiting-confirmation"))
+        _submit(browser, (By.LINK_TEXT, case.subject_ref))
+        _submit(browser, (By.ID, "confirm"))
+        assert browser.find_element(By.ID, "confirmed-by").text == "supervisor"
+        assert not browser.find_elements(By.ID, "awaiting")
+        _submit(browser, (By.LINK_TEXT, "← Work list"))
+        _submit(browser, (By.ID, "workload-link"))
+        _shot(browser, shots, "6-workload")
 
         _submit(browser, (By.CSS_SELECTOR, ".signout button"))
         _sign_in(browser, base, "panel")
@@ -139,7 +170,12 @@ def test_an_investigator_works_a_case_and_the_panel_sees_pseudonyms(scored, brow
         assert browser.find_element(By.TAG_NAME, "h1").text.startswith("S-")
         assert not browser.find_elements(By.ID, "records") and not browser.find_elements(By.ID, "actions")
         assert "Earnings confirmed" not in browser.page_source  # a closing note may name people
-        _shot(browser, shots, "4-panel-case")
+        assert "payslips" not in browser.page_source.lower()  # nor may a note
+        _shot(browser, shots, "7-panel-case")
+        # the panel: no search, since it sees no identifier
+        assert not browser.find_elements(By.ID, "search-query")
+        browser.get(f"{base}/cases/search?q={case.subject_ref}")
+        assert "Not allowed" in browser.find_element(By.TAG_NAME, "h1").text
         browser.get(f"{base}/admin/log")
         assert "Not allowed" in browser.find_element(By.TAG_NAME, "h1").text
     print(f"\nscreenshots of the case-review page: {shots}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casework import audit
@@ -209,3 +209,57 @@ def test_a_fraud_closing_names_its_typology_on_the_page(site):
     assert refused.status_code == 409 and "a fraud outcome names its typology" in refused.text
     assert ivy.post(f"/cases/{case_id}/close", data={**form, "typology": typology}).status_code == 303
     assert f'<span id="typology-shown">{typology.replace("_", " ")}</span>' in ivy.get(f"/cases/{case_id}").text
+
+
+def _closed_as_fraud(app, engine, name: str) -> int:
+    """A case claimed, reviewed and closed by ``name`` with a fraud outcome, through the pages."""
+    client, token = _signed_in(app, name)
+    case_id = int(client.post("/cases/claim-next", data={"csrf_token": token}).headers["location"].rsplit("/", 1)[1])
+    with Session(engine) as session:
+        case = session.get(Case, case_id)
+    client.post(f"/cases/{case_id}/start", data={"csrf_token": token, "version": str(case.version)})
+    assert client.post(f"/cases/{case_id}/close", data={
+        "csrf_token": token, "version": str(case.version + 1), "outcome": "fraud", "note": "Found.",
+        "typology": TYPOLOGIES[case.subject_type][0]}).status_code == 303
+    return case_id
+
+
+def test_a_fraud_closing_awaits_a_second_supervisor_s_confirmation(site):
+    engine, app = site
+    by_ivy = _closed_as_fraud(app, engine, "ivy")
+    ivy, _ = _signed_in(app, "ivy")
+    page = ivy.get(f"/cases/{by_ivy}").text
+    assert 'id="awaiting">awaiting confirmation' in page and 'id="confirm"' not in page
+    supervisor, token = _signed_in(app, "supervisor")
+    assert by_ivy in _listed(supervisor.get("/cases", params={"view": "awaiting"}).text)
+    page = supervisor.get(f"/cases/{by_ivy}").text
+    version = re.search(r'name="version" value="([0-9]+)"', page).group(1)
+    assert supervisor.post(f"/cases/{by_ivy}/confirm", data={"csrf_token": token, "version": version}).status_code == 303
+    page = supervisor.get(f"/cases/{by_ivy}").text
+    assert 'id="confirmed-by">supervisor</strong>' in page and 'id="awaiting"' not in page
+    by_supervisor = _closed_as_fraud(app, engine, "supervisor")
+    page = supervisor.get(f"/cases/{by_supervisor}").text
+    assert 'id="confirm"' not in page and "you closed it, so another supervisor confirms" in page
+    version = re.search(r'name="version" value="([0-9]+)"', page).group(1)
+    refused = supervisor.post(f"/cases/{by_supervisor}/confirm", data={"csrf_token": token, "version": version})
+    assert refused.status_code == 409 and "a supervisor other than the closer" in refused.text
+    assert ("supervisor", "confirm outcome refused", str(by_supervisor)) in {entry[:3] for entry in _log(engine)}
+
+
+def test_a_supervisor_unassigns_from_the_case_page_and_reads_the_workload(site):
+    engine, app = site
+    ivy, ivy_token = _signed_in(app, "ivy")
+    case_id = int(ivy.post("/cases/claim-next", data={"csrf_token": ivy_token}).headers["location"].rsplit("/", 1)[1])
+    supervisor, token = _signed_in(app, "supervisor")
+    with Session(engine) as session:
+        ivy_open = session.scalar(select(func.count()).select_from(Case).where(
+            Case.assignee == "ivy", Case.status == "assigned"))
+    workload = supervisor.get("/cases/workload").text
+    assert f'<a href="/cases?assignee=ivy&amp;status=assigned">{ivy_open}</a>' in workload
+    page = supervisor.get(f"/cases/{case_id}").text
+    assert 'id="unassign"' in page and 'id="unassign"' not in ivy.get(f"/cases/{case_id}").text
+    version = re.search(r'name="version" value="([0-9]+)"', page).group(1)
+    assert supervisor.post(f"/cases/{case_id}/unassign", data={"csrf_token": token, "version": version}).status_code == 303
+    with Session(engine) as session:
+        assert (session.get(Case, case_id).status, session.get(Case, case_id).assignee) == ("new", None)
+    assert ivy.get("/cases/workload").status_code == 403

@@ -174,6 +174,8 @@ def test_outcomes_export_is_the_contracts_table(engine, scored, tmp_path):
     cases = sorted(_cases(engine).values(), key=lambda case: case.rank)
     for case, outcome in zip(cases, ["fraud", "error", "no_issue", "not_investigated"], strict=False):
         _work_a_case(engine, case.id, outcome=outcome)
+    with Session(engine) as session, session.begin():
+        store.confirm(session, cases[0].id, session.get(Case, cases[0].id).version, "sam")  # four eyes
     line = export_outcomes(engine, tmp_path / "out")
     assert line.startswith("3 closed cases (0 from the control sample)")
     raw = read_table(tmp_path / "out", "investigation_outcomes")
@@ -474,3 +476,54 @@ def test_a_closing_records_a_typology_of_its_subject_type_for_fraud_and_may_for_
         assert ("sam", "undeclared_capital", None) in {(event.actor, event.old_value, event.new_value)
                                                       for event in store.case_events(session, case.id)
                                                       if event.field == "typology"}
+
+
+@pytest.mark.slow
+def test_a_fraud_outcome_counts_once_a_supervisor_other_than_the_closer_confirms_it(engine, scored, tmp_path):
+    import_run(engine, scored["first"])
+    ranked = sorted(_cases(engine).values(), key=lambda case: case.rank)
+    by_ivy, by_sam, no_issue = ranked[:3]
+    _work_a_case(engine, by_ivy.id)
+    _work_a_case(engine, by_sam.id, actor="sam")
+    _work_a_case(engine, no_issue.id, outcome="no_issue")
+    second = import_run(engine, scored["second"])
+    with Session(engine) as session, session.begin():
+        awaiting = store.list_cases(session, second.run_id, store.CaseFilter(awaiting_confirmation=True))[0]
+        assert {case.id for case in awaiting} == {by_ivy.id, by_sam.id}  # on the work list whatever the run
+        assert {row["subject_ref"] for row in store.closed_outcomes(session)} == {no_issue.subject_ref}
+        version = session.get(Case, by_sam.id).version
+        with pytest.raises(store.CaseworkError, match="the investigator role cannot confirm the outcome of a case"):
+            store.confirm(session, by_sam.id, version, "ivy")
+        with pytest.raises(store.CaseworkError, match=f"sam closed case {by_sam.id}: .* a supervisor other than"):
+            store.confirm(session, by_sam.id, version, "sam")
+        with pytest.raises(store.CaseworkError, match="awaits no confirmation"):
+            store.confirm(session, no_issue.id, session.get(Case, no_issue.id).version, "sam")
+        confirmed = store.confirm(session, by_sam.id, version, "sue")
+        assert (confirmed.confirmed_by, confirmed.awaiting_confirmation, confirmed.status) == ("sue", False, "closed")
+        store.confirm(session, by_ivy.id, session.get(Case, by_ivy.id).version, "sam")
+        reopened = store.reopen(session, by_ivy.id, session.get(Case, by_ivy.id).version, "sue")
+        assert reopened.confirmed_by is None
+    line = export_outcomes(engine, tmp_path / "out")
+    assert line.startswith("2 closed cases")
+    assert set(pd.read_csv(tmp_path / "out" / "investigation_outcomes.csv")["subject_ref"]) == {
+        by_sam.subject_ref, no_issue.subject_ref}
+
+
+@pytest.mark.slow
+def test_a_supervisor_unassigns_a_case_and_sees_the_workload_of_each_caseworker(engine, scored):
+    import_run(engine, scored["first"])
+    with Session(engine) as session, session.begin():
+        run_id = store.latest_run(session).run_id
+        first = store.claim_next(session, run_id, "ivy")
+        second = store.claim_next(session, run_id, "ivy")
+        store.start_review(session, second.id, second.version, "ivy")
+        store.claim_next(session, run_id, "ivan")
+        assert store.workload(session, ["ivy", "ivan", "ian"]) == {
+            "ivy": {"assigned": 1, "in_review": 1}, "ivan": {"assigned": 1, "in_review": 0},
+            "ian": {"assigned": 0, "in_review": 0}}
+        with pytest.raises(store.CaseworkError, match="the investigator role cannot unassign a case"):
+            store.unassign(session, first.id, first.version, "ivy")
+        case = store.unassign(session, first.id, first.version, "sam")
+        assert (case.status, case.assignee) == ("new", None)
+        assert store.workload(session, ["ivy"])["ivy"] == {"assigned": 0, "in_review": 1}
+        assert store.claim_next(session, run_id, "ian").id == first.id  # back in the queue, in its place

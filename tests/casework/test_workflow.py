@@ -9,6 +9,7 @@ from casework.workflow import (
     ASSIGNED,
     CLOSE,
     CLOSED,
+    CONFIRM,
     IN_REVIEW,
     INVESTIGATOR,
     NEW,
@@ -19,6 +20,7 @@ from casework.workflow import (
     STATUSES,
     SUPERVISOR,
     TRANSITIONS,
+    UNASSIGN,
     refusal,
 )
 
@@ -49,10 +51,13 @@ def test_an_investigator_acts_only_on_cases_of_their_own(step, status):
     assert refusal(step, 3, status, "ann", "ann", INVESTIGATOR) is None
 
 
-def test_a_supervisor_reassigns_closes_and_reopens_others_cases_but_reviews_only_their_own():
+def test_a_supervisor_reassigns_unassigns_closes_confirms_and_reopens_others_cases_but_reviews_only_their_own():
     assert refusal(ASSIGN, 3, ASSIGNED, "bob", "sue", SUPERVISOR, new_assignee="ann",
                    new_assignee_role=INVESTIGATOR) is None
+    assert refusal(UNASSIGN, 3, IN_REVIEW, "bob", "sue", SUPERVISOR) is None
+    assert refusal(UNASSIGN, 3, ASSIGNED, "bob", "bob", INVESTIGATOR) == "the investigator role cannot unassign a case"
     assert refusal(CLOSE, 3, IN_REVIEW, "bob", "sue", SUPERVISOR) is None
+    assert refusal(CONFIRM, 3, CLOSED, "bob", "sue", SUPERVISOR) is None
     assert refusal(REOPEN, 3, CLOSED, "bob", "sue", SUPERVISOR) is None
     assert refusal(START, 3, ASSIGNED, "bob", "sue", SUPERVISOR) is not None
 
