@@ -12,7 +12,7 @@ from models.evaluate import EvaluationError
 from models.registry import FeatureTableError, ModelIntegrityError, ModelNotFoundError
 from oversight.signoff import SignOffError
 from oversight.subject import SubjectNotFoundError
-from pipelines.runs import ImportFailedError
+from pipelines.runs import ImportFailedError, OutputCopyError
 from pipelines.schedule import ScheduleError
 from pipelines.workspace import WorkspaceError
 from synthetic.truth import TruthFormatError
@@ -31,6 +31,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     SignOffError,
     SubjectNotFoundError,
     ImportFailedError,
+    OutputCopyError,
     FileNotFoundError,
     FileExistsError,
     ScheduleError,

@@ -5,9 +5,10 @@ start time, unique per run) and keeps its outputs in ``<workspace>/runs/<run_id>
 A run writes into a hidden staging directory beside it, flushes every file to disk,
 then renames the directory: a run killed at any point leaves no directory that looks
 complete, only a hidden ``.partial-`` one that the history ignores. The copy in a
-run's ``--out`` directory is written the same way file by file, with
-``run_summary.json`` removed first and replaced last, so that an output directory whose
-run summary says ``"status": "complete"`` holds that run's complete outputs (a run
+run's ``--out`` directory (:func:`copy_outputs`, made once the run's work list went to the
+case store, so a copy that fails leaves no run unimported) is written the same way file by
+file, with ``run_summary.json`` removed first and replaced last, so that an output directory
+whose run summary says ``"status": "complete"`` holds that run's complete outputs (a run
 stopped by the contract check leaves its rejects and a summary without that status).
 """
 
@@ -72,8 +73,8 @@ def _fsync_tree(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_run(runs_dir: str | Path, run_id: str, out_dir: str | Path | None = None) -> Iterator[Path]:
-    """A staging directory that becomes ``runs_dir/run_id`` (and is copied to ``out_dir``) on success.
+def staged_run(runs_dir: str | Path, run_id: str) -> Iterator[Path]:
+    """A staging directory that becomes ``runs_dir/run_id`` on success.
 
     Parameters
     ----------
@@ -81,9 +82,6 @@ def staged_run(runs_dir: str | Path, run_id: str, out_dir: str | Path | None = N
         The workspace's run history (created when missing).
     run_id : str
         From :func:`new_run_id`.
-    out_dir : path, optional
-        Also receives a copy of every file (created when missing; files of the same
-        names replaced, ``run_summary.json`` last).
 
     Yields
     ------
@@ -105,12 +103,11 @@ def staged_run(runs_dir: str | Path, run_id: str, out_dir: str | Path | None = N
     _fsync_tree(staging)
     os.rename(staging, final)
     _fsync(runs_dir)
-    if out_dir is not None:
-        copy_outputs(final, Path(out_dir))
 
 
 def copy_outputs(run_dir: Path, out_dir: Path) -> None:
-    """Copy the files of ``run_dir`` into ``out_dir``, each through a temporary name and a rename.
+    """Copy the files of ``run_dir`` into ``out_dir`` (created when missing; files of the same names
+    replaced), each through a temporary name and a rename.
 
     ``run_summary.json`` is removed before the first file is replaced and written after
     the last, so a copy interrupted half-way has no run summary. Temporary files that such
@@ -126,9 +123,14 @@ def copy_outputs(run_dir: Path, out_dir: Path) -> None:
     _fsync(out_dir)
     for source in files:
         temporary = out_dir / f".{source.name}.{secrets.token_hex(4)}.tmp"
-        shutil.copyfile(source, temporary)
-        _fsync(temporary)
-        os.replace(temporary, out_dir / source.name)
+        try:
+            shutil.copyfile(source, temporary)
+            _fsync(temporary)
+            os.replace(temporary, out_dir / source.name)
+        except OSError as error:
+            # a full disk keeps no half-written copy; the error names the output, not its temporary name
+            temporary.unlink(missing_ok=True)
+            raise OSError(error.errno, error.strerror, str(out_dir / source.name)) from error
     _fsync(out_dir)
 
 
@@ -220,29 +222,42 @@ class ImportFailedError(RuntimeError):
                "({error}); the next scoring run retries it, or: counterfraud cases import --run {run_dir}")
 
 
+class OutputCopyError(RuntimeError):
+    """A complete run could not be copied to its ``--out`` directory; its files stay in the run history."""
+
+    MESSAGE = ("run {run_id} is complete in {run_dir}{imported}, but its copy to --out {out_dir} failed "
+               "({cause}); its files are in {run_dir}")
+
+    @classmethod
+    def of(cls, run_dir: Path, out_dir: Path, error: OSError, import_outcome: str) -> OutputCopyError:
+        """The error for ``error`` raised while copying ``run_dir``; ``import_outcome`` says what became of
+        its work list (empty when runs are not imported)."""
+        cause = (f"cannot write {error.filename}: {error.strerror}" if error.filename and error.strerror
+                 else f"{type(error).__name__}: {error}")
+        return cls(cls.MESSAGE.format(run_id=run_dir.name, run_dir=run_dir, out_dir=out_dir, cause=cause,
+                                      imported=import_outcome and f" and {import_outcome}"))
+
+
 def write_summary(summary: Mapping[str, Any], path: Path) -> Path:
     """Write the run summary as indented JSON."""
     path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return path
 
 
-def record_import(run_dir: Path, status: str, error: str = "", out_dir: Path | None = None) -> None:
-    """Write the outcome of a run's case-store import into its ``run_summary.json`` (and its ``--out`` copy).
+def record_import(run_dir: Path, status: str, error: str = "") -> None:
+    """Write the outcome of a run's case-store import into its ``run_summary.json``.
 
-    Each file is replaced through a temporary name and a rename, so a kill leaves the old summary or the new.
+    The file is replaced through a temporary name and a rename, so a kill leaves the old summary or the new.
     """
-    for directory in (run_dir, out_dir):
-        path = None if directory is None else directory / SUMMARY_FILE
-        if path is None or not path.is_file():
-            continue
-        summary = json.loads(path.read_text(encoding="utf-8"))
-        summary[IMPORT_KEY] = {"status": status, **({"error": error} if error else {})}
-        temporary = write_summary(summary, path.with_name(f".{SUMMARY_FILE}.{secrets.token_hex(4)}.tmp"))
-        _fsync(temporary)
-        os.replace(temporary, path)
+    path = run_dir / SUMMARY_FILE
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    summary[IMPORT_KEY] = {"status": status, **({"error": error} if error else {})}
+    temporary = write_summary(summary, path.with_name(f".{SUMMARY_FILE}.{secrets.token_hex(4)}.tmp"))
+    _fsync(temporary)
+    os.replace(temporary, path)
 
 
-def import_work_lists(runs_dir: Path, run_dir: Path, url: str, out_dir: Path | None = None) -> list[str]:
+def import_work_lists(runs_dir: Path, run_dir: Path, url: str) -> list[str]:
     """Import the work list of ``run_dir`` into the case store at ``url``, after every earlier run whose
     import failed; return what each import did, in words.
 
@@ -260,7 +275,7 @@ def import_work_lists(runs_dir: Path, run_dir: Path, url: str, out_dir: Path | N
         try:
             done.append(import_into_store(directory, url).describe())
         except SQLAlchemyError as error:
-            record_import(directory, IMPORT_FAILED, type(error).__name__, out_dir if directory == run_dir else None)
+            record_import(directory, IMPORT_FAILED, type(error).__name__)
             if directory == run_dir:
                 raise ImportFailedError(ImportFailedError.MESSAGE.format(
                     run_id=directory.name, error=type(error).__name__, run_dir=directory)) from None

@@ -71,7 +71,16 @@ from pipelines.drift import (
 from pipelines.engine import DASK, dask_task_runner, gathered, row_partitions
 from pipelines.extract_cache import describe_read
 from pipelines.prepare import prepare_features
-from pipelines.runs import COMPLETE, import_work_lists, new_run_id, staged_run, write_summary
+from pipelines.runs import (
+    COMPLETE,
+    ImportFailedError,
+    OutputCopyError,
+    copy_outputs,
+    import_work_lists,
+    new_run_id,
+    staged_run,
+    write_summary,
+)
 from pipelines.validate import REJECTS_FILE, SUMMARY_FILE, format_tables
 from pipelines.workspace import Workspace
 
@@ -176,6 +185,14 @@ def score_flow(
         ``run_id``, ``run_dir``, ``extract`` (whether it was read from the workspace's cache of
         validated extracts, ``pipelines.extract_cache``), ``status``, ``data_fingerprint`` and ``drift`` (its worst figures
         and ``alert``; an alert also emits the Prefect event ``counterfraud.drift.alert``).
+
+    Raises
+    ------
+    pipelines.runs.ImportFailedError
+        When the case store could not take the complete run's work list (recorded, retried by the next run).
+    pipelines.runs.OutputCopyError
+        When the complete run could not be copied to ``out_dir`` (a full disk): its work list was
+        imported first, and its files stay in the workspace's ``runs/<run_id>/``.
     """
     flow_run = scoring_flow
     if settings.orchestration.engine == DASK:
@@ -253,8 +270,8 @@ def scoring_flow(
                         training=training_profiles(model.model_name, model.version),
                         previous=previous_run_drift(workspace.runs_dir), threshold=settings.drift.psi_alert,
                         run_id=run_id, model_version=model.version)
-    # the run's directory appears, complete, only when the block ends; then --out gets its copy
-    with staged_run(workspace.runs_dir, run_id, out_dir) as staging:
+    # the run's directory appears, complete, only when the block ends
+    with staged_run(workspace.runs_dir, run_id) as staging:
         with clock.stage("write"):
             cases_csv, cases_parquet = write_cases(cases, staging)
             written = {
@@ -289,12 +306,27 @@ def scoring_flow(
     if alert(summary):
         log.warning("drift alert: %s", ", ".join(summary["drift"]["drifted"]))
     publish_summary(summary)
-    log.info("run %s kept in %s; case list written to %s", run_id, summary["run_dir"],
-             summary["outputs"]["cases_csv"])
+    run_dir = Path(summary["run_dir"])
+    log.info("run %s kept in %s", run_id, run_dir)
+    # the work list goes to the case store before --out gets its copy: a copy that fails (a full disk)
+    # leaves the run imported, or recorded as a failed import that the next run retries
+    import_failure, import_outcome = None, ""
     if settings.case_store.import_runs:
-        for done in store_cases(workspace.runs_dir, Path(summary["run_dir"]),
-                                store_url(settings.case_store.url, workspace.root), out_dir):
-            log.info(done)
+        try:
+            for done in store_cases(workspace.runs_dir, run_dir, store_url(settings.case_store.url, workspace.root)):
+                log.info(done)
+            import_outcome = "its work list imported into the case store"
+        except ImportFailedError as error:
+            import_failure = error
+            import_outcome = "its work list not imported into the case store (the next scoring run retries it)"
+    if out_dir is not None:
+        try:
+            copy_outputs(run_dir, out_dir)
+        except OSError as error:
+            raise OutputCopyError.of(run_dir, out_dir, error, import_outcome) from None
+        log.info("case list written to %s", summary["outputs"]["cases_csv"])
+    if import_failure is not None:
+        raise import_failure
     return summary
 
 

@@ -218,3 +218,49 @@ def test_runs_list_shows_each_complete_run_and_its_alert(drift_runs, killed_and_
     assert len(rows) == len(killed_and_rerun["complete_before"]) + 4  # two killed (one published), rerun, drift
     assert rows[drift_runs["shifted"]["run_id"]][-2:] == ["yes", "complete"]
     assert rows[drift_runs["unshifted"]["run_id"]][-2:] == ["no", "complete"]
+
+
+def _full_out_command(command: list[str], out: Path) -> list[str] | None:
+    """``command`` run with ``out`` a 64 KiB file system of its own (its own mount namespace), which the
+    contract check's rejects and summary fit in and the run's copy does not; ``None`` where it cannot be
+    mounted (only root may)."""
+    mounted = ["unshare", "--mount", "sh", "-c", 'mount -t tmpfs -o size=64k tmpfs "$0" && exec "$@"', str(out)]
+    if shutil.which("unshare") is None or subprocess.run([*mounted, "true"], capture_output=True).returncode:
+        return None
+    return [*mounted, *command]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["full disk", "directory in the way"])
+def test_a_run_whose_out_copy_fails_is_imported_and_ends_in_one_line(world, settings, trained, tmp_path, fault):
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from casework.store import Run, open_store, store_url
+    from pipelines.cli import EXIT_USER_ERROR
+
+    out = tmp_path / "out"
+    out.mkdir()
+    command = _score_command(world, trained, out)
+    if fault == "full disk":
+        command = _full_out_command(command, out)
+        if command is None:
+            pytest.skip("no file system of its own can be mounted here (not root)")
+        expected = "No space left on device"
+    else:
+        (out / "cases.parquet" / "kept").mkdir(parents=True)  # what an earlier run's place holds
+        expected = f"cannot write {out / 'cases.parquet'}: Is a directory"
+    before = {record.run_id for record in completed_runs(trained.runs_dir)}
+
+    finished = subprocess.run(command, env=_environment(), capture_output=True, text=True)
+
+    assert finished.returncode == EXIT_USER_ERROR, finished.stderr
+    assert "Traceback" not in finished.stderr
+    last = finished.stderr.strip().splitlines()[-1]
+    (run,) = [record for record in completed_runs(trained.runs_dir) if record.run_id not in before]
+    assert last.startswith(f"counterfraud score: error: run {run.run_id} is complete in {run.path} and its "
+                           "work list imported into the case store, but its copy to --out"), last
+    assert f"(cannot write {out}/" in last and expected in last and last.endswith(f"its files are in {run.path}")
+    with Session(open_store(store_url(settings.case_store.url, trained.root))) as session:
+        assert run.run_id in set(session.scalars(select(Run.run_id)))
+    assert not (out / SUMMARY_FILE).exists() and not list(out.glob(".*.tmp"))

@@ -18,6 +18,7 @@ from pipelines.runs import (
     STAGING_PREFIX,
     SUMMARY_FILE,
     completed_runs,
+    copy_outputs,
     describe_run,
     format_runs,
     new_run_id,
@@ -64,25 +65,26 @@ def test_a_run_appears_complete_only_when_its_block_ends(tmp_path: Path):
     (out / SUMMARY_FILE).write_text("{\"run_id\": \"older\"}", encoding="utf-8")
     (out / "notes.txt").write_text("kept", encoding="utf-8")
     run_id = new_run_id(NOW)
-    with staged_run(runs_dir, run_id, out) as staging:
+    with staged_run(runs_dir, run_id) as staging:
         (staging / "cases.csv").write_text("subject_ref\nB1\n", encoding="utf-8")
         (staging / SUMMARY_FILE).write_text(json.dumps(_summary(run_id)), encoding="utf-8")
         assert staging.name == f"{STAGING_PREFIX}{run_id}"
         assert completed_runs(runs_dir) == []
-        assert json.loads((out / SUMMARY_FILE).read_text())["run_id"] == "older"
     assert [record.run_id for record in completed_runs(runs_dir)] == [run_id]
     assert sorted(path.name for path in runs_dir.iterdir()) == [run_id]
+    assert json.loads((out / SUMMARY_FILE).read_text())["run_id"] == "older"
+    copy_outputs(runs_dir / run_id, out)
     assert json.loads((out / SUMMARY_FILE).read_text())["run_id"] == run_id
     assert (out / "cases.csv").read_bytes() == (runs_dir / run_id / "cases.csv").read_bytes()
     assert sorted(path.name for path in out.iterdir()) == ["cases.csv", "notes.txt", SUMMARY_FILE]
 
 
 def test_a_failed_run_leaves_nothing(tmp_path: Path):
-    runs_dir, out = tmp_path / "runs", tmp_path / "out"
-    with pytest.raises(RuntimeError), staged_run(runs_dir, new_run_id(NOW), out) as staging:
+    runs_dir = tmp_path / "runs"
+    with pytest.raises(RuntimeError), staged_run(runs_dir, new_run_id(NOW)) as staging:
         (staging / "cases.csv").write_text("half", encoding="utf-8")
         raise RuntimeError("killed")
-    assert list(runs_dir.iterdir()) == [] and not out.exists()
+    assert list(runs_dir.iterdir()) == []
 
 
 def test_runs_list_shows_every_complete_run_newest_first(tmp_path: Path, capsys):
