@@ -48,9 +48,11 @@ test: install
 
 bench: install
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.reliability
 
 bench-smoke: install
 	$(BIN)/python -m benchmarks.run --smoke
+	$(BIN)/python -m benchmarks.reliability --smoke
 
 ui: install
 	$(BIN)/counterfraud ui --workspace .counterfraud
