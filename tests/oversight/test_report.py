@@ -90,17 +90,22 @@ def test_every_figure_of_the_html_is_the_one_in_report_json(panel_world):
     assert len(figures) > 200
     checked = set()
     for path, text in figures:
-        expected = _at(report, path)
-        number = text.replace(",", "").replace("%", "").strip()
-        if expected is None:
-            assert number == "–", path
-            continue
-        decimals = len(number.split(".")[1]) if "." in number else 0
-        value = float(number) / 100 if text.strip().endswith("%") else float(number)
-        tolerance = 0.5 * 10.0 ** -decimals / (100 if text.strip().endswith("%") else 1) + 1e-12
-        assert abs(value - float(expected)) <= tolerance, (path, text, expected)
+        assert_figure_shows(report, path, text)
         checked.add(path.split(".")[0])
     assert {"fairness", "drivers", "metrics", "proxies", "data_quality", "capacity"} <= checked
+
+
+def assert_figure_shows(report: dict, path: str, text: str) -> None:
+    """The page's ``text`` at figure ``path`` is the value of ``report.json`` there, as rounded on the page."""
+    expected = _at(report, path)
+    number = text.replace(",", "").replace("%", "").strip()
+    if expected is None:
+        assert number == "–", path
+        return
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    value = float(number) / 100 if text.strip().endswith("%") else float(number)
+    tolerance = 0.5 * 10.0 ** -decimals / (100 if text.strip().endswith("%") else 1) + 1e-12
+    assert abs(value - float(expected)) <= tolerance, (path, text, expected)
 
 
 def test_a_report_on_the_champion_itself_says_so_instead_of_comparing(panel_world):

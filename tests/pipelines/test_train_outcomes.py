@@ -23,6 +23,7 @@ from pipelines.prepare import prepare_features
 from synthetic import generate_world
 from synthetic.truth import read_truth
 from tests.conftest import activated_workspace, train_approved
+from tests.oversight.test_report import _parse, assert_figure_shows
 
 PEOPLE = 3000
 CONTROL_SHARE = 0.3
@@ -122,8 +123,9 @@ def trained(world: dict[str, Path], settings: Settings, prefect_harness: None) -
         learnt = load_model(found["learnt"]["version"], model_name=settings.registry.model_name)
         found["learnt_scores"] = learnt.score(table)[SCORE_COLUMN].to_numpy()
         found["learnt_model"] = learnt
-        found["report"] = json.loads((download_report(settings.registry.model_name, found["learnt"]["version"],
-                                                      world["root"] / "report") / "report.json").read_text())
+        report_dir = download_report(settings.registry.model_name, found["learnt"]["version"], world["root"] / "report")
+        found["report"] = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+        found["report_html"] = (report_dir / "report.html").read_text(encoding="utf-8")
         found["weights"] = pd.read_csv(MlflowClient().download_artifacts(found["learnt"]["run_id"],
                                                                          "outcomes/weights.csv",
                                                                          str(world["root"])))
@@ -182,3 +184,12 @@ def test_the_report_shows_what_the_outcomes_changed(trained):
     assert pytest.approx(sum(row["after"] for row in changed["weights"])) == 1.0
     assert changed["group_flag_rates"]
     assert trained["report"]["model_card"]["details"]["outcomes_used"].startswith("yes: ")
+
+
+def test_the_page_shows_the_figures_of_report_json_for_what_the_outcomes_changed(trained):
+    shown = [(path, text) for path, text in _parse(trained["report_html"]).figures
+             if path.startswith("outcomes_changed.")]
+    assert {path.split(".")[1] for path, _ in shown} >= {"sources", "weights", "entered", "moved_by_typology",
+                                                         "group_flag_rates", "anomaly_weight"}
+    for path, text in shown:
+        assert_figure_shows(trained["report"], path, text)
