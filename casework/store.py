@@ -663,11 +663,16 @@ def cases_of_subjects(session: Session, subject_refs: Iterable[str]) -> dict[str
 
 
 def status_counts(session: Session) -> dict[str, Any]:
-    """Aggregate figures for the panel: cases per status, and outcomes of flagged and control cases."""
+    """Aggregate figures for the panel: cases per status, and outcomes of flagged and control cases.
+
+    An outcome awaiting confirmation (:func:`confirm`) is not counted yet, as the export does not
+    count it; ``awaiting_confirmation`` says how many there are.
+    """
     statuses = dict(session.execute(select(Case.status, func.count()).group_by(Case.status)).all())
     outcomes = session.execute(
-        select(Case.control, Case.outcome, func.count()).where(Case.status == CLOSED)
+        select(Case.control, Case.outcome, func.count()).where(Case.status == CLOSED, ~Case.awaiting_confirmation)
         .group_by(Case.control, Case.outcome)).all()
+    awaiting = session.scalar(select(func.count()).select_from(Case).where(Case.awaiting_confirmation))
     by_sample = {"flagged": dict.fromkeys(OUTCOMES, 0), "control": dict.fromkeys(OUTCOMES, 0)}
     for control, outcome, count in outcomes:
         by_sample["control" if control else "flagged"][outcome] = count
@@ -675,7 +680,7 @@ def status_counts(session: Session) -> dict[str, Any]:
                                   Run.work_list_size, Run.control_size)
                            .order_by(Run.as_of.desc(), Run.imported_at.desc())).all()
     return {"statuses": {status: statuses.get(status, 0) for status in STATUSES},
-            "outcomes": by_sample, "runs": runs}
+            "outcomes": by_sample, "awaiting_confirmation": int(awaiting or 0), "runs": runs}
 
 
 # ------------------------------------------------------------------------------------------ outcomes

@@ -491,6 +491,9 @@ def test_a_fraud_outcome_counts_once_a_supervisor_other_than_the_closer_confirms
         awaiting = store.list_cases(session, second.run_id, store.CaseFilter(awaiting_confirmation=True))[0]
         assert {case.id for case in awaiting} == {by_ivy.id, by_sam.id}  # on the work list whatever the run
         assert {row["subject_ref"] for row in store.closed_outcomes(session)} == {no_issue.subject_ref}
+        figures = store.status_counts(session)
+        assert (figures["awaiting_confirmation"], figures["statuses"]["closed"]) == (2, 3)
+        assert sum(figures["outcomes"]["flagged"].values()) + sum(figures["outcomes"]["control"].values()) == 1
         version = session.get(Case, by_sam.id).version
         with pytest.raises(store.CaseworkError, match="the investigator role cannot confirm the outcome of a case"):
             store.confirm(session, by_sam.id, version, "ivy")
