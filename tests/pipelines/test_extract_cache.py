@@ -291,3 +291,27 @@ def test_prepare_from_the_cache_writes_the_feature_table_of_validating(scored):
     cached, uncached = scored["prepared"]["cached"], scored["prepared"]["uncached"]
     assert cached.read_bytes() == uncached.read_bytes()
     assert len(cached_entries(scored["workspace"].extracts_dir)) == 1
+
+
+@pytest.mark.slow
+def test_the_command_line_says_where_the_extract_came_from_and_no_cache_validates(tmp_path, prefect_harness):
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    data_dir = write_contract_dir(tmp_path / "extract")
+    workspace = tmp_path / "workspace"
+
+    def prepare(*extra: str) -> str:
+        command = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "prepare", "--data", str(data_dir), "--out", str(tmp_path / "out"),
+             "--workspace", str(workspace), *extra],
+            env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}, capture_output=True, text=True,
+            cwd=Path(__file__).parents[2], check=True)
+        return command.stdout + command.stderr
+
+    assert "extract: validated from the files, and cached for later runs on the same files" in prepare()
+    assert "extract: read from the cache of validated extracts" in prepare()
+    assert "extract: validated from the files (no cache)" in prepare("--no-cache")
+    assert len(cached_entries(workspace / "extracts")) == 1
