@@ -7,10 +7,14 @@ draws that same dict into one self-contained, printable HTML page, and
 Every number the HTML shows carries a ``data-figure`` attribute holding its path in
 ``report.json``, so a test can check that the page and the JSON agree.
 
-Sections, in order: model card; what it uses (and must never use); why it flags
-(global drivers, worked examples under pseudonyms); how well it works (truth file,
-past investigations as a biased sample, control-sample lift); whom it flags
-(fairness audit at capacity); possible proxies; data quality; against the champion.
+The page opens with a one-page summary and the panel's decision checklist: what to check
+before approving, each item with the figures that answer it (``summary`` in ``report.json``)
+and a link to its section. The full sections follow, each collapsed until opened (and open
+when printed): model card; what it uses (and must never use); why it flags (global drivers,
+worked examples under pseudonyms); how well it works (truth file, past investigations as a
+biased sample, control-sample lift); whom it flags (fairness audit at capacity); possible
+proxies; data quality; against the champion (with the drift of the data since the champion
+was trained).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from casework.disclosure import without_addresses
 from configs.settings import Settings
 from features.contract import CONTRACT, EQUALITY_COLUMNS, Extract
 from features.definitions import CONTEXT, FEATURES_BY_NAME, feature_label
+from models.drift import SCORE, compare
 from models.evaluate import (
     TRUTH,
     Evaluation,
@@ -259,6 +264,7 @@ def build_report(
     champion: ChampionScores | None = None,
     evaluations: list[Evaluation] | None = None,
     outcome_note: str = "",
+    champion_training: Mapping[str, Any] | None = None,
 ) -> Report:
     """Compute every figure of the report of one version.
 
@@ -293,6 +299,9 @@ def build_report(
     outcome_note : str
         Training's one-line account of the reviewed cases it learnt from, or of why it did
         not (the version's ``outcomes`` tag).
+    champion_training : mapping, optional
+        The champion's training profiles (:func:`models.drift.distribution_profiles`), to measure
+        how far this data has moved since the champion was trained.
 
     Returns
     -------
@@ -374,6 +383,9 @@ def build_report(
                                               capacity, sample_positions, sample_contributions, audit, truth,
                                               rates, settings),
     }
+    data["drift"] = _drift_since_champion(champion_training, champion, facts, feature_table, names, scores,
+                                          settings.drift.psi_alert)
+    data["summary"] = _decision_summary(data)
     figures = _shap_plots(contributions, sample_contributions, float(base_value), values[flagged_positions],
                           values[sample_positions], names,
                           [(int(rank), example["pseudonym"]) for rank, example in zip(example_ranks, examples,
@@ -591,6 +603,88 @@ def _outcomes_changed(detector: Explainable, note: str, outcomes: pd.DataFrame, 
                                                       this="with_outcomes")),
     )
     return result
+def _drift_since_champion(profiles: Mapping[str, Any] | None, champion: ChampionScores | None, facts: VersionFacts,
+                          feature_table: pd.DataFrame, names: Sequence[str], scores: np.ndarray,
+                          threshold: float) -> dict[str, Any]:
+    """How far this data's features and scores have moved from the champion's training data (PSI), and
+    which features one version reads and the other does not."""
+    if champion is None or champion.version == facts.version or profiles is None:
+        note = ("There is no champion yet: no earlier training data to measure drift against." if champion is None
+                else "This version is the champion: its training data is the reference later runs are measured "
+                     "against." if champion.version == facts.version
+                else f"The champion, version {champion.version}, was trained without drift profiles: drift cannot "
+                     "be measured against it.")
+        return {"against": None, "note": note}
+    psi = compare(feature_table, names, scores, {"champion_training": profiles})
+    ordered = psi.sort_values(["psi", "name"], ascending=[False, True], kind="mergesort")
+    features = ordered[ordered["name"] != SCORE]
+    worst = features.iloc[0] if len(features) else None
+    score_psi = ordered.loc[ordered["name"] == SCORE, "psi"]
+    return {
+        "against": champion.version, "threshold": threshold, "note": "",
+        "worst_feature": None if worst is None else str(worst["name"]),
+        "worst_psi": None if worst is None else float(worst["psi"]),
+        "score_psi": float(score_psi.iloc[0]) if len(score_psi) else None,
+        "over_threshold": [str(name) for name in features.loc[features["psi"] > threshold, "name"]],
+        "features_added": sorted(set(names) - set(profiles)),
+        "features_removed": sorted(set(profiles) - set(names) - {SCORE}),
+    }
+
+
+def _largest(rows: Sequence[Mapping[str, Any]], size: Any, keep: Any = lambda row: True) -> int | None:
+    """The position of the row of ``rows`` (not suppressed, kept by ``keep``) with the largest ``size``."""
+    candidates = [(size(row), position) for position, row in enumerate(rows)
+                  if not row.get("suppressed") and keep(row) and size(row) is not None]
+    return max(candidates, key=lambda pair: (pair[0], -pair[1]))[1] if candidates else None
+
+
+def _gap(row: Mapping[str, Any]) -> float | None:
+    """How far a group's flag rate is from everyone's, either way: |ln ratio| (a group never flagged is furthest)."""
+    ratio = row.get("ratio")
+    return None if ratio is None else abs(math.log(max(ratio, 1e-9)))
+
+
+def _decision_summary(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What the decision checklist shows beside each question: positions into the report's tables, and the
+    few figures no table holds (honest subjects flagged in all), so that every figure has one source."""
+    evaluations = data["metrics"]["evaluations"]
+    first = evaluations[0] if evaluations else None
+    honest = None
+    if first is not None and first["precision_at_capacity"] is not None:
+        honest_subjects = first["n_labelled"] - first["n_fraud"]
+        flagged = round(first["n_labelled_flagged"] * (1 - first["precision_at_capacity"]))
+        honest = {"source": first["source"], "honest_subjects": honest_subjects, "honest_flagged": flagged,
+                  "per_1000": 1000 * flagged / honest_subjects if honest_subjects else None}
+    rules = data["fairness_rules"]
+    single = lambda row: fairness.INTERSECTION not in row["characteristic"]  # noqa: E731
+    gap = _largest(data["fairness"], _gap, single)
+    quality = data["data_quality"]
+    champion = data["champion"]
+    attention = {
+        "performance": first is None or first["precision_at_capacity"] is None,
+        "honest": honest is None,
+        "fairness": bool(data["fairness_call_outs"]),
+        "proxies": any(row["possible_proxy"] for row in data["proxies"]),
+        "drift": bool(data["drift"]["against"] is not None and data["drift"]["over_threshold"]),
+        "quality": any(row["validity"] is not None and row["validity"] < 0.99 for row in quality),
+        "change": bool(champion["version"] is not None and champion["overlap"] is not None
+                       and champion["overlap"] < 0.8),
+    }
+    return {
+        "honest_flagged": honest,
+        "largest_gap": gap,
+        "largest_gap_significant": bool(gap is not None and data["fairness"][gap]["p_adjusted"] is not None
+                                        and data["fairness"][gap]["p_adjusted"] < rules["false_discovery_rate"]),
+        "highest_burden": _largest(data["false_positive_burden"], lambda row: row.get("per_1000"), single),
+        "strongest_proxy": _largest(data["proxies"], lambda row: row.get("auc")),
+        "proxies_named": sum(bool(row["possible_proxy"]) for row in data["proxies"]),
+        "rows_refused": sum(row["rows_refused"] for row in quality),
+        "least_valid_table": _largest(quality, lambda row: None if row["validity"] is None else -row["validity"]),
+        "precision_change": next((position for position, row in enumerate(champion.get("metrics", []))
+                                  if first is not None and row["source"] == first["source"]
+                                  and row["metric"] == "precision_at_capacity"), None),
+        "attention": [key for key, flagged in attention.items() if flagged],
+    }
 
 
 # ------------------------------------------------------------------------------------------- rendering

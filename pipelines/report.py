@@ -19,6 +19,7 @@ from models.evaluate import configured_capacity
 from models.registry import OUTCOMES_TAG, SCORE_COLUMN, LoadedModel, load_model, resolve_version
 from oversight.report import ChampionScores, build_report, write_report
 from oversight.signoff import TRAINED_BY_TAG, champion_scores, version_facts
+from pipelines.drift import training_profiles
 from pipelines.extract_cache import describe_read
 from pipelines.prepare import prepare_features
 from synthetic.truth import read_truth
@@ -76,7 +77,9 @@ def report_flow(
                   feature_table=feature_table, scores=scores, detector=model.detector,
                   feature_names=model.feature_names, extract=extract, links=links,
                   capacity=configured_capacity(settings.capacity), as_of=as_of, truth=truth, champion=champion,
-                  outcome_note=model.tags.get(OUTCOMES_TAG, ""))
+                  outcome_note=model.tags.get(OUTCOMES_TAG, ""),
+                  champion_training=None if champion is None or champion.version == version
+                  else training_profiles(name, champion.version))
     html = write_report(made, out_dir, settings)["html"]
     return {"version": version, "html": html, "extract": describe_read(extract, settings),
             "seconds": {"inputs": round(prepared - started, 3), "report": round(time.perf_counter() - prepared, 3)}}

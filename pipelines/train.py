@@ -35,7 +35,7 @@ from models.registry import (
 )
 from oversight.report import build_report, write_report
 from oversight.signoff import champion_scores, record_training, trainer_name, version_facts
-from pipelines.drift import log_training_profiles
+from pipelines.drift import log_training_profiles, training_profiles
 from pipelines.extract_cache import describe_read
 from pipelines.prepare import prepare_features
 from pipelines.validate import REJECTS_FILE
@@ -126,7 +126,8 @@ def train_flow(
                   scores=model.detector.decision_scores_, detector=model.detector,
                   feature_names=model.pipeline.columns, extract=extract, links=links, capacity=capacity,
                   as_of=as_of, truth=truth, champion=champion, evaluations=evaluations,
-                  outcome_note=learning.note)
+                  outcome_note=learning.note,
+                  champion_training=None if champion is None else training_profiles(version.model_name, champion.version))
     with tempfile.TemporaryDirectory() as staging:
         write_report(made, staging, settings)
         report_sha = log_report(version.model_name, version.version, version.run_id, trained_by, staging)

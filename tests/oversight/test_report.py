@@ -261,3 +261,35 @@ def test_least_complete_column_leaves_out_columns_whose_empty_cell_is_an_answer(
 
     assert quality["least_complete_column"] == "nino"
     assert quality["least_completeness"] == pytest.approx(sum(bool(row["nino"]) for row in claims) / len(claims))
+
+
+def test_the_report_opens_with_a_summary_and_a_checklist_linked_to_its_collapsed_sections(panel_world):
+    html, report = _read(panel_world)
+    first_screen = html[:html.index("<details")]
+    assert "Before approving, check" in first_screen and "<h2" not in first_screen.replace('<h2 class="plain"', "")
+    targets = re.findall(r'<td><a href="#(\w+)">', first_screen)
+    assert {"performance", "whom", "proxies", "uses", "drift", "champion", "quality"} <= set(targets)
+    assert all(f'id="{target}"' in html[html.index("<details"):] for target in targets)
+    # every numbered section is a <details> of its own, closed until opened
+    assert html.count('<details class="section">') == len(SECTIONS) and "<details open" not in html
+    paths = {path for path, _ in _parse(first_screen).figures}
+    assert {"metrics.evaluations.0.precision_at_capacity", "summary.honest_flagged.per_1000",
+            f"fairness.{report['summary']['largest_gap']}.ratio", "capacity.flagged"} <= paths
+    honest = report["summary"]["honest_flagged"]
+    truth = report["metrics"]["evaluations"][0]
+    assert honest["honest_subjects"] == truth["n_labelled"] - truth["n_fraud"]
+    gap = report["fairness"][report["summary"]["largest_gap"]]
+    assert not gap["suppressed"] and all(
+        abs(np.log(max(row["ratio"], 1e-9))) <= abs(np.log(max(gap["ratio"], 1e-9))) + 1e-12
+        for row in report["fairness"] if not row["suppressed"] and INTERSECTION not in row["characteristic"])
+
+
+def test_drift_since_the_champion_was_trained_is_measured_and_features_compared(panel_world):
+    fresh = json.loads((panel_world["fresh_report"]["html"].parent / "report.json").read_text(encoding="utf-8"))
+    drift = fresh["drift"]
+    # version 2 was trained on the champion's own data: nothing moved, the same features
+    assert drift["against"] == "1" and drift["worst_psi"] < 0.01 and drift["score_psi"] < 0.01
+    assert drift["over_threshold"] == drift["features_added"] == drift["features_removed"] == []
+    assert "drift" not in fresh["summary"]["attention"]
+    own = json.loads((panel_world["champion_report"]["html"].parent / "report.json").read_text(encoding="utf-8"))
+    assert own["drift"]["against"] is None and own["drift"]["note"].startswith("This version is the champion")
