@@ -63,12 +63,12 @@ from casework.workflow import (
     START,
     STATUSES,
     TRANSITIONS,
-    TYPOLOGIES,
     TYPOLOGY_OUTCOMES,
     UNASSIGN,
     refusal,
 )
 from features.contract import OUTCOMES as CONTRACT_OUTCOMES
+from features.contract import TYPOLOGIES
 
 STORE_FILE = "cases.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -119,7 +119,7 @@ class Case(Base):
     outcome: Mapped[str | None] = mapped_column(String(20))
     closing_note: Mapped[str | None] = mapped_column(Text)
     typology: Mapped[str | None] = mapped_column(String(40))
-    """The kind of fraud or error the closing found (:data:`casework.workflow.TYPOLOGIES`)."""
+    """The kind of fraud or error the closing found (:data:`features.contract.TYPOLOGIES`)."""
     confirmed_by: Mapped[str | None] = mapped_column(String(64))
     """Who confirmed a closing whose outcome needs a second person (:func:`confirm`)."""
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -422,7 +422,7 @@ def close(session: Session, case_id: int, read_version: int, actor: str, outcome
     """Close a case under review with an outcome and a closing note (both required), and a typology.
 
     A fraud outcome names its typology, an error may, any other outcome may not; the typology is
-    one of the subject type's (:data:`casework.workflow.TYPOLOGIES`).
+    one of the subject type's (:data:`features.contract.TYPOLOGIES`).
     """
     if outcome not in OUTCOMES:
         raise CaseworkError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")

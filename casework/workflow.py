@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from features.contract import OUTCOMES as CONTRACT_OUTCOMES
-from synthetic.constants import BENEFIT_TYPOLOGY_SHARES, HOUSING_TYPOLOGY_SHARES
 
 INVESTIGATOR, SUPERVISOR, PANEL, ADMIN = "investigator", "supervisor", "panel", "admin"
 ROLES = (INVESTIGATOR, SUPERVISOR, PANEL, ADMIN)
@@ -31,10 +30,6 @@ NEW, ASSIGNED, IN_REVIEW, CLOSED = "new", "assigned", "in_review", "closed"
 STATUSES = (NEW, ASSIGNED, IN_REVIEW, CLOSED)
 OUTCOMES = (*CONTRACT_OUTCOMES, "not_investigated")
 """A case's outcome: the contract's outcomes, or not investigated (which says nothing of the subject)."""
-TYPOLOGIES: dict[str, tuple[str, ...]] = {"benefit_claim": tuple(BENEFIT_TYPOLOGY_SHARES),
-                                          "housing_claim": tuple(HOUSING_TYPOLOGY_SHARES)}
-"""The typologies a closing may record, by subject type: the kinds of fraud the project knows, declared
-once with the synthetic world's share of each; the outcomes export writes them in its ``typology`` column."""
 TYPOLOGY_OUTCOMES = ("fraud", "error")
 FOUR_EYES_OUTCOMES = ("fraud",)
 """Outcomes that count (in the outcomes export) only once a supervisor other than the closer confirms them."""

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.contract import TYPOLOGIES
+
 LAST_TAX_MONTH = "2026-09"
 """The last month the tax records cover; live claims are live at its end."""
 
@@ -28,21 +30,10 @@ SELF_EMPLOYMENT_VOLATILITY = 0.35
 CHUNK_PEOPLE = 50_000
 """People generated together; every household, ring and pair lives inside one chunk."""
 
-BENEFIT_TYPOLOGY_SHARES = {
-    "undeclared_earnings": 0.20,
-    "living_together": 0.15,
-    "undeclared_capital": 0.12,
-    "inflated_housing_costs": 0.08,
-    "shared_details_ring": 0.12,
-}
-"""Share of all frauds falling to each benefit-claim typology."""
+BENEFIT_TYPOLOGY_SHARES = dict(zip(TYPOLOGIES["benefit_claim"], (0.20, 0.15, 0.12, 0.08, 0.12), strict=True))
+"""Share of all frauds falling to each benefit-claim typology (:data:`features.contract.TYPOLOGIES`)."""
 
-HOUSING_TYPOLOGY_SHARES = {
-    "single_person_discount": 0.12,
-    "duplicate_housing_claim": 0.08,
-    "subletting": 0.07,
-    "inflated_housing_costs": 0.06,
-}
+HOUSING_TYPOLOGY_SHARES = dict(zip(TYPOLOGIES["housing_claim"], (0.12, 0.08, 0.07, 0.06), strict=True))
 """Share of all frauds falling to each housing-claim typology."""
 
 UC, PC, ESA, JSA, CA = range(5)  # positions in features.contract.BENEFIT_TYPES

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.contract import TYPOLOGIES
 from synthetic.constants import (
-    BENEFIT_TYPOLOGY_SHARES,
     CA,
     ESA,
-    HOUSING_TYPOLOGY_SHARES,
     JSA,
     LA_LONDON,
     MALE,
@@ -18,8 +17,8 @@ from synthetic.constants import (
 )
 from synthetic.population import AS_OF_DAY, CHILD, DAYS_PER_YEAR, day_array
 
-BENEFIT_TYPOLOGIES = tuple(BENEFIT_TYPOLOGY_SHARES)
-HOUSING_TYPOLOGIES = tuple(HOUSING_TYPOLOGY_SHARES)
+BENEFIT_TYPOLOGIES = TYPOLOGIES["benefit_claim"]
+HOUSING_TYPOLOGIES = TYPOLOGIES["housing_claim"]
 
 
 def make_electoral_register(people: pd.DataFrame, extra: pd.DataFrame,

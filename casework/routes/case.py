@@ -26,10 +26,10 @@ from casework.workflow import (
     REOPEN,
     START,
     TRANSITIONS,
-    TYPOLOGIES,
     UNASSIGN,
     refusal,
 )
+from features.contract import TYPOLOGIES
 
 area = Area("case")
 LARGEST_CASE_ID = 2**63 - 1

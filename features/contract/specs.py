@@ -23,6 +23,14 @@ BENEFIT_TYPES = (
 """``benefit_claims.benefit_type``."""
 OUTCOMES = ("fraud", "error", "no_issue")
 """``investigation_outcomes.outcome``: what a closed investigation found about its subject."""
+TYPOLOGIES: dict[str, tuple[str, ...]] = {
+    "benefit_claim": ("undeclared_earnings", "living_together", "undeclared_capital", "inflated_housing_costs",
+                      "shared_details_ring"),
+    "housing_claim": ("single_person_discount", "duplicate_housing_claim", "subletting", "inflated_housing_costs"),
+}
+"""The kinds of fraud the project knows, by subject type: a closing records one, the outcomes export writes it
+in ``investigation_outcomes.typology`` (free text in the contract: another source may name its own), and the
+generator plants each."""
 APPLICATION_CHANNELS = ("online", "phone", "in_person")
 """``benefit_claims.application_channel``."""
 INCOME_TYPES = ("paye_employment", "self_employment", "savings_interest", "property")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from casework import audit, store
 from casework.imports import import_run
 from casework.store import OUTCOMES, Case, Event, StaleCaseError
-from casework.workflow import TYPOLOGIES
+from features.contract import TYPOLOGIES
 from tests.casework.conftest import add_accounts, temporary_postgres
 
 REVIEWERS = 8

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from casework import audit
 from casework.store import Case, CaseDetail
-from casework.workflow import TYPOLOGIES
+from features.contract import TYPOLOGIES
 from tests.casework.conftest import PASSWORD, case_site
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

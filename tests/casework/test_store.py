@@ -13,8 +13,7 @@ from casework import audit, store
 from casework.commands import export_outcomes
 from casework.imports import import_run, read_summary, run_id_of
 from casework.store import Case, CaseScore, Event, StaleCaseError
-from casework.workflow import TYPOLOGIES
-from features.contract import read_table, validate_table
+from features.contract import TYPOLOGIES, read_table, validate_table
 from tests.casework.conftest import add_accounts
 
 ACCOUNTS = {"ivy": "investigator", "ivan": "investigator", "ian": "investigator", "sam": "supervisor",
