@@ -229,6 +229,14 @@ class World:
 def build_world(profile: Profile, root: Path, env: dict[str, str], log: Path) -> World:
     """Generate, train, approve and score once (the reference run, imported into a PostgreSQL store)."""
     database = create_database("reliability")
+    try:
+        return _built_world(profile, root, env, log, database)
+    except BaseException:
+        drop_database(database)  # the caller drops it only once it has the world
+        raise
+
+
+def _built_world(profile: Profile, root: Path, env: dict[str, str], log: Path, database: str) -> World:
     data, workspace, reference, truth = root / "data", root / "workspace", root / "reference", root / "truth.parquet"
     root.mkdir(parents=True, exist_ok=True)
     config = _config(root / "config.yaml", POSTGRES_URL.format(database=database))
