@@ -31,7 +31,9 @@ from pipelines.validate import SUMMARY_FILE
 COMPLETE = "complete"
 IMPORT_KEY = "case_store_import"
 """Key of ``run_summary.json`` recording that the run's work list could not be imported (and, later, that it was)."""
-IMPORT_FAILED, IMPORTED = "failed", "imported"
+IMPORT_PENDING, IMPORT_FAILED, IMPORTED = "pending", "failed", "imported"
+"""A run to import is published as pending and marked imported or failed after: a kill in between leaves it
+pending, and the next scoring run imports it as it does a failed one."""
 """``status`` of the run summary of a run whose every output is written."""
 STAGING_PREFIX = ".partial-"
 RUN_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -190,7 +192,8 @@ def runs_table(records: list[RunRecord]) -> list[dict[str, str]]:
             "flagged": f"{summary.get('flagged', 0):,}",
             "drift alert": ("yes" if drift.get("alert") else "no") if drift else "-",
             "status": str(summary["status"]),
-            "case store": {IMPORT_FAILED: "import failed", IMPORTED: "imported on retry"}.get(
+            "case store": {IMPORT_PENDING: "not imported yet", IMPORT_FAILED: "import failed",
+                           IMPORTED: "imported"}.get(
                 (summary.get(IMPORT_KEY) or {}).get("status", ""), ""),
         })
     return rows
@@ -257,9 +260,14 @@ def record_import(run_dir: Path, status: str, error: str = "") -> None:
     os.replace(temporary, path)
 
 
+def import_record(run_dir: Path) -> dict[str, str]:
+    """What became of the run's case-store import, as its ``run_summary.json`` records it."""
+    return json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))[IMPORT_KEY]
+
+
 def import_work_lists(runs_dir: Path, run_dir: Path, url: str) -> list[str]:
     """Import the work list of ``run_dir`` into the case store at ``url``, after every earlier run whose
-    import failed; return what each import did, in words.
+    import failed or never finished (a kill after the run was published); return what each import did, in words.
 
     A failed import is recorded in the run's summary by the class of its error only (a store's message
     can quote the rows it refused), and :class:`ImportFailedError` is raised once the earlier runs were tried.
@@ -269,7 +277,8 @@ def import_work_lists(runs_dir: Path, run_dir: Path, url: str) -> list[str]:
     from casework.imports import import_into_store
 
     pending = [record.path for record in completed_runs(runs_dir)
-               if (record.summary.get(IMPORT_KEY) or {}).get("status") == IMPORT_FAILED and record.path != run_dir]
+               if (record.summary.get(IMPORT_KEY) or {}).get("status") in (IMPORT_PENDING, IMPORT_FAILED)
+               and record.path != run_dir]
     done = []
     for directory in [*pending, run_dir]:
         try:
@@ -280,6 +289,5 @@ def import_work_lists(runs_dir: Path, run_dir: Path, url: str) -> list[str]:
                 raise ImportFailedError(ImportFailedError.MESSAGE.format(
                     run_id=directory.name, error=type(error).__name__, run_dir=directory)) from None
             continue
-        if directory != run_dir:
-            record_import(directory, IMPORTED)
+        record_import(directory, IMPORTED)
     return done

@@ -73,9 +73,12 @@ from pipelines.extract_cache import describe_read
 from pipelines.prepare import prepare_features
 from pipelines.runs import (
     COMPLETE,
+    IMPORT_KEY,
+    IMPORT_PENDING,
     ImportFailedError,
     OutputCopyError,
     copy_outputs,
+    import_record,
     import_work_lists,
     new_run_id,
     staged_run,
@@ -299,6 +302,7 @@ def scoring_flow(
             "run_dir": str(workspace.runs_dir / run_id),
             "extract": describe_read(extract, settings),
             "status": COMPLETE,
+            **({IMPORT_KEY: {"status": IMPORT_PENDING}} if settings.case_store.import_runs else {}),
             "data_fingerprint": data_fingerprint(fingerprints),
             "drift": drift_summary(drift),
         }
@@ -319,6 +323,7 @@ def scoring_flow(
         except ImportFailedError as error:
             import_failure = error
             import_outcome = "its work list not imported into the case store (the next scoring run retries it)"
+        summary[IMPORT_KEY] = import_record(run_dir)
     if out_dir is not None:
         try:
             copy_outputs(run_dir, out_dir)

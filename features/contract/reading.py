@@ -198,8 +198,11 @@ def _read_csv_row_by_row(spec: TableSpec, path: Path, header: list[str],
             else:
                 kept.append([row[position] or None for position in positions])
                 numbers.append(number)
-    logger.warning("table %s: %d rows of %s could not be read as they stand: refused, the rest read", spec.name,
-                   len(faults), path)
+    if faults:
+        logger.warning("table %s: %d rows of %s could not be read as they stand: refused, the rest read", spec.name,
+                       len(faults), path)
+    else:  # Arrow's reader refuses some files Python's reads whole (a NUL at a field's end)
+        logger.info("table %s: %s read row by row, every row as it stands", spec.name, path)
     frame = pd.DataFrame(kept, columns=present, index=np.array(numbers, dtype=np.int64), dtype="str")
     return frame, pd.DataFrame(
         {"table": spec.name, "row": np.array([fault[0] for fault in faults], dtype=np.int64), "column": "",

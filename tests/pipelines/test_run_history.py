@@ -216,8 +216,8 @@ def test_runs_list_shows_each_complete_run_and_its_alert(drift_runs, killed_and_
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.strip().splitlines()[1:]}
     assert set(rows) == {record.run_id for record in completed_runs(trained.runs_dir)}
     assert len(rows) == len(killed_and_rerun["complete_before"]) + 4  # two killed (one published), rerun, drift
-    assert rows[drift_runs["shifted"]["run_id"]][-2:] == ["yes", "complete"]
-    assert rows[drift_runs["unshifted"]["run_id"]][-2:] == ["no", "complete"]
+    assert rows[drift_runs["shifted"]["run_id"]][-3:] == ["yes", "complete", "imported"]
+    assert rows[drift_runs["unshifted"]["run_id"]][-3:] == ["no", "complete", "imported"]
 
 
 def _full_out_command(command: list[str], out: Path) -> list[str] | None:

@@ -275,7 +275,14 @@ def test_a_failed_import_is_recorded_shown_and_retried_by_the_next_run(world, se
     from sqlalchemy.orm import Session
 
     from casework.store import Run, open_store, store_url
-    from pipelines.runs import IMPORT_KEY, ImportFailedError, completed_runs, format_runs
+    from pipelines.runs import (
+        IMPORT_KEY,
+        IMPORT_PENDING,
+        ImportFailedError,
+        completed_runs,
+        format_runs,
+        record_import,
+    )
     from pipelines.score import score_flow
     from pipelines.workspace import Workspace
 
@@ -297,3 +304,16 @@ def test_a_failed_import_is_recorded_shown_and_retried_by_the_next_run(world, se
     assert retried.summary[IMPORT_KEY] == {"status": "imported"}
     with Session(open_store(store_url(settings.case_store.url, trained.root))) as session:
         assert failed.run_id in set(session.scalars(select(Run.run_id)))
+
+    # a kill after the run was published and before its import leaves it pending: the next run imports it
+    killed = completed_runs(trained.runs_dir)[-1]
+    assert killed.summary[IMPORT_KEY] == {"status": "imported"}
+    record_import(killed.path, IMPORT_PENDING)
+    assert "not imported yet" in format_runs(completed_runs(trained.runs_dir))
+    fresh = settings.model_copy(update={"case_store": settings.case_store.model_copy(
+        update={"url": f"sqlite:///{world['root'] / 'fresh_store.db'}"})})
+    score_flow(world["data"], world["root"] / "run_after_kill", Workspace(trained.root, fresh), fresh)
+    assert next(record for record in completed_runs(trained.runs_dir)
+                if record.run_id == killed.run_id).summary[IMPORT_KEY] == {"status": "imported"}
+    with Session(open_store(store_url(fresh.case_store.url, trained.root))) as session:
+        assert killed.run_id in set(session.scalars(select(Run.run_id)))
