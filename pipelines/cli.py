@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "(not the version's trainer); its password is read from stdin")
         verb.add_argument("--note", required=True, help="the reason for the decision")
         _add_workspace_option(verb)
+        verb.add_argument("--config", type=Path, help="YAML file of settings to change (case_store.url: the "
+                                                        "store holding the panel accounts)")
         if decision == "approve":
             verb.add_argument("--promote", action="store_true", help="also make the version champion")
 

@@ -180,3 +180,22 @@ def test_a_decision_on_a_version_needs_a_panel_account_and_its_password(tmp_path
         assert code == EXIT_USER_ERROR
         assert f"{name} is not a panel account of the case store, or the password is wrong" in _error_line(capsys)
     assert commands.panel_member(engine, "pat", "a long panel password", "approve model version") == "pat"
+
+
+def test_a_decision_reads_the_panel_accounts_of_the_configured_case_store(tmp_path, capsys, monkeypatch):
+    import io
+
+    from casework import commands
+    from configs.settings import load_settings
+
+    config = tmp_path / "store.yaml"
+    config.write_text(f"case_store:\n  url: sqlite:///{tmp_path / 'team_store.db'}\n", encoding="utf-8")
+    commands.add_account(commands.case_store(load_settings(config), tmp_path), "pat", "panel", "a long panel password")
+    refused = "pat is not a panel account of the case store, or the password is wrong"
+    for extra in ([], ["--config", str(config)]):
+        monkeypatch.setattr(sys, "stdin", io.StringIO("a long panel password\n"))
+        main(["approve", "--model-version", "1", "--by", "pat", "--note", "read it",
+              "--workspace", str(tmp_path / "workspace"), *extra])
+        # the workspace's own store has no such account; the configured one has, so only the version is unknown
+        error = capsys.readouterr().err
+        assert (refused in error) == (not extra) and "error:" in error
