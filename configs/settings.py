@@ -189,6 +189,10 @@ class OutcomeLearningSettings(_Strict):
 class TrainingSettings(_Strict):
     """How ``train`` makes a version."""
 
+    max_subjects: int | None = Field(None, ge=2)
+    """When the extract has more subjects, the detector is fitted on a seeded sample of this many
+    (drawn within each subject type in proportion to it, with the top-level ``seed``); its
+    evaluation and report, and every scoring run, still score every subject. Null = fit on all."""
     outcomes: OutcomeLearningSettings = OutcomeLearningSettings()
 
 

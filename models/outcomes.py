@@ -281,13 +281,13 @@ def _penalised_log_loss(theta: np.ndarray, design: np.ndarray, fraud: np.ndarray
 
 def fit_outcome_layer(detector: CombinedDetector, X: np.ndarray, directions: Sequence[str],
                       positions: np.ndarray, fraud: np.ndarray, weights: np.ndarray, *,
-                      l2: float) -> OutcomeWeightedDetector:
+                      l2: float, anomaly_scores: np.ndarray | None = None) -> OutcomeWeightedDetector:
     """Fit ``a``, ``w`` and ``b`` on the reviewed rows of the training matrix.
 
     Parameters
     ----------
     detector : CombinedDetector
-        Fitted on ``X``; ``decision_scores_`` are the anomaly scores of its rows.
+        Fitted on ``X`` or on a sample of its rows (see ``anomaly_scores``).
     X : ndarray of shape (n_samples, n_features)
         The training matrix (every subject of the extract): the evidence tails are fitted on it.
     directions : sequence of {"high", "low"}
@@ -296,6 +296,9 @@ def fit_outcome_layer(detector: CombinedDetector, X: np.ndarray, directions: Seq
         Rows of ``X`` that were reviewed, whether each was fraud, and its weight.
     l2 : float
         Penalty on the per-feature weights.
+    anomaly_scores : ndarray of shape (n_samples,), optional
+        The detector's scores of the rows of ``X``; default its ``decision_scores_`` (a
+        detector fitted on every row of ``X``, not on a sample of them).
 
     Returns
     -------
@@ -304,7 +307,7 @@ def fit_outcome_layer(detector: CombinedDetector, X: np.ndarray, directions: Seq
     """
     X = np.asarray(X, dtype=np.float64)
     tails = EmpiricalTails.fit(X * signs_of(directions), _TAIL_MAX_KNOTS)
-    anomaly = np.asarray(detector.decision_scores_, dtype=np.float64)
+    anomaly = np.asarray(detector.decision_scores_ if anomaly_scores is None else anomaly_scores, dtype=np.float64)
     terms = evidence_terms(tails, X, directions)
     positions = np.asarray(positions, dtype=np.int64)
     design = np.column_stack([anomaly[positions], terms[positions]])
@@ -335,7 +338,8 @@ class OutcomeLearning:
 
 def learn_from_outcomes(detector: CombinedDetector, X: np.ndarray, subject_refs: Sequence[str],
                         directions: Sequence[str], outcomes: pd.DataFrame | None,
-                        settings: OutcomeLearningSettings) -> OutcomeLearning:
+                        settings: OutcomeLearningSettings,
+                        anomaly_scores: np.ndarray | None = None) -> OutcomeLearning:
     """Fit the outcome layer when the extract holds enough reviewed subjects, else say why not.
 
     Parameters
@@ -350,6 +354,8 @@ def learn_from_outcomes(detector: CombinedDetector, X: np.ndarray, subject_refs:
     outcomes : DataFrame or None
         The extract's ``investigation_outcomes``.
     settings : OutcomeLearningSettings
+    anomaly_scores : ndarray, optional
+        The detector's scores of the rows of ``X`` (:func:`fit_outcome_layer`).
     """
     reviewed = reviewed_subjects(outcomes, subject_refs, use_untracked=settings.use_untracked)
     if outcomes is None or outcomes.empty:
@@ -360,7 +366,7 @@ def learn_from_outcomes(detector: CombinedDetector, X: np.ndarray, subject_refs:
         return OutcomeLearning(reviewed, None, NOT_FITTED_TOO_FEW.format(
             reviewed=n_reviewed, fraud=n_fraud, min_reviewed=settings.min_reviewed, min_fraud=settings.min_fraud))
     layer = fit_outcome_layer(detector, X, directions, used["position"].to_numpy(), used["fraud"].to_numpy(),
-                              used["weight"].to_numpy(), l2=settings.l2)
+                              used["weight"].to_numpy(), l2=settings.l2, anomaly_scores=anomaly_scores)
     sources = "; ".join(
         f"{row.source} {row.reviewed} ({row.fraud} fraud, weight {row.weight:.4g} each)" if row.used
         else f"{row.source} {row.reviewed} (left out)"

@@ -91,6 +91,8 @@ OUTCOME_LAYER_TAG = "outcome_layer"
 """Model-version tag: ``fitted`` when the version learnt from reviewed cases, else ``none``."""
 OUTCOMES_TAG = "outcomes"
 """Model-version tag: which reviewed cases the version learnt from and how they were weighted, or why none."""
+TRAINING_SAMPLE_TAG = "training_sample"
+"""Run and model-version tag: JSON of the subjects the detector was fitted on (:meth:`TrainingSample.record`)."""
 
 ARTIFACT_MANIFEST_TAG = "artifact_sha256"
 """Model-version tag: JSON ``{file path in the model: sha256}`` of every file of the model."""
@@ -346,28 +348,133 @@ def feature_set_hash(definitions: pd.DataFrame) -> str:
     return hashlib.sha256(definitions.to_json(orient="records").encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class TrainingSample:
+    """The rows of a feature table a detector is fitted on: every row, or a seeded sample of them.
+
+    Attributes
+    ----------
+    positions : ndarray of int
+        Row positions in the feature table, ascending.
+    population : int
+        Rows of the feature table.
+    by_type : dict of str to int
+        Rows drawn per subject type.
+    seed : int or None
+        Seed of the draw; ``None`` when every row is used.
+    """
+
+    positions: np.ndarray
+    population: int
+    by_type: dict[str, int]
+    seed: int | None = None
+
+    @property
+    def is_everyone(self) -> bool:
+        """Whether every row of the feature table is in the sample."""
+        return len(self.positions) == self.population
+
+    def record(self) -> dict[str, Any]:
+        """The sample as JSON-ready data: what the version's tag and its model card hold.
+
+        Examples
+        --------
+        >>> table = pd.DataFrame({"subject_type": ["benefit_claim"] * 8 + ["housing_claim"] * 2})
+        >>> draw_training_sample(table, max_subjects=None, seed=3).record()
+        {'subjects': 10, 'population': 10, 'by_type': {'benefit_claim': 8, 'housing_claim': 2}, 'seed': None}
+        """
+        return {"subjects": len(self.positions), "population": self.population, "by_type": dict(self.by_type),
+                "seed": self.seed}
+
+
+def _proportional_quotas(counts: pd.Series, total: int) -> pd.Series:
+    """``total`` split over ``counts`` in proportion, by largest remainder (ties: the order of ``counts``)."""
+    exact = counts * total / counts.sum()
+    quotas = np.floor(exact).astype(int)
+    short = total - int(quotas.sum())
+    largest_remainders = (exact - quotas).sort_values(ascending=False, kind="mergesort").index[:short]
+    quotas[largest_remainders] += 1
+    return quotas
+
+
+def draw_training_sample(feature_table: pd.DataFrame, max_subjects: int | None, seed: int) -> TrainingSample:
+    """Every row of ``feature_table``, or, past ``max_subjects`` rows, a seeded sample of that many.
+
+    The sample is drawn without replacement within each ``subject_type``, in proportion to
+    the type's rows, so the sample keeps the population's mix of benefit and housing claims.
+    The same table, ``max_subjects`` and ``seed`` always draw the same rows.
+
+    Parameters
+    ----------
+    feature_table : DataFrame
+        One row per subject, with ``subject_type``.
+    max_subjects : int or None
+        Largest sample; ``None`` = every row.
+    seed : int
+        Seed of the draw.
+
+    Returns
+    -------
+    TrainingSample
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"subject_type": ["benefit_claim"] * 8 + ["housing_claim"] * 2})
+    >>> sample = draw_training_sample(table, max_subjects=5, seed=3)
+    >>> sample.by_type, len(sample.positions), sample.population
+    ({'benefit_claim': 4, 'housing_claim': 1}, 5, 10)
+    """
+    kinds = feature_table["subject_type"].astype("str").to_numpy()
+    counts = pd.Series(kinds).value_counts().sort_index()
+    if max_subjects is None or len(kinds) <= max_subjects:
+        return TrainingSample(positions=np.arange(len(kinds)), population=len(kinds),
+                              by_type={str(kind): int(count) for kind, count in counts.items()})
+    quotas = _proportional_quotas(counts, max_subjects)
+    rng = np.random.default_rng(seed)
+    drawn = [rng.choice(np.flatnonzero(kinds == kind), size=int(quota), replace=False)
+             for kind, quota in quotas.items()]
+    return TrainingSample(positions=np.sort(np.concatenate(drawn)), population=len(kinds),
+                          by_type={str(kind): int(quota) for kind, quota in quotas.items()}, seed=seed)
+
+
 def fit_detector(feature_table: pd.DataFrame, feature_specs: Sequence[FeatureSpec],
-                 settings: Settings) -> DetectorModel:
+                 settings: Settings, sample: TrainingSample | None = None) -> DetectorModel:
     """Fit ``make_detector`` of the settings on the model columns of ``feature_table``.
 
-    Seeded with ``settings.seed``: the same table and settings give bit-identical scores.
+    Fitted on the rows of ``sample`` when given (:func:`draw_training_sample`), on every row
+    otherwise. Seeded with ``settings.seed``: the same table, sample and settings give
+    bit-identical scores.
     """
     pipeline = FeaturePipeline(tuple(spec.name for spec in feature_specs))
     detector = make_detector(settings.detector, random_state=settings.seed)
-    return DetectorModel(detector.fit(pipeline.matrix(feature_table)), pipeline)
+    fitted_rows = feature_table if sample is None or sample.is_everyone else feature_table.iloc[sample.positions]
+    return DetectorModel(detector.fit(pipeline.matrix(fitted_rows)), pipeline)
+
+
+def training_scores(model: DetectorModel, feature_table: pd.DataFrame, sample: TrainingSample) -> np.ndarray:
+    """The score of every row of ``feature_table`` under a model fitted on ``sample`` of it.
+
+    A fit on every row scored every row already (``decision_scores_``): no second pass.
+    """
+    if sample.is_everyone:
+        return model.detector.decision_scores_
+    return model.score(feature_table)[SCORE_COLUMN].to_numpy(dtype="float64")
 
 
 def learn_outcomes(model: DetectorModel, feature_table: pd.DataFrame, feature_specs: Sequence[FeatureSpec],
-                   outcomes: pd.DataFrame | None, settings: Settings) -> tuple[DetectorModel, OutcomeLearning]:
+                   outcomes: pd.DataFrame | None, settings: Settings,
+                   anomaly_scores: np.ndarray | None = None) -> tuple[DetectorModel, OutcomeLearning]:
     """``model`` with an outcome layer fitted on the extract's reviewed subjects, when there are enough.
 
     Returns the model unchanged (the detector alone) when there are too few; the
     ``OutcomeLearning`` says which outcomes were used, with which weights, or why none were.
+    ``anomaly_scores`` are the detector's scores of every row of ``feature_table``
+    (:func:`training_scores`); default its fit's own, when it was fitted on every row.
     """
     directions = [spec.suspicious for spec in feature_specs]
     learning = learn_from_outcomes(model.detector, model.pipeline.matrix(feature_table),
                                    feature_table["subject_ref"].astype(str).tolist(), directions, outcomes,
-                                   settings.training.outcomes)
+                                   settings.training.outcomes, anomaly_scores)
     if learning.layer is None:
         return model, learning
     return DetectorModel(learning.layer, model.pipeline), learning
@@ -510,6 +617,7 @@ def log_model_run(
     data_quality: Mapping[str, Any] | None = None,
     artifact_location: str | None = None,
     outcome_learning: OutcomeLearning | None = None,
+    sample: TrainingSample | None = None,
 ) -> LoggedRun:
     """Log a fitted detector with everything it was made from, as one MLflow run (not yet registered).
 
@@ -538,6 +646,9 @@ def log_model_run(
         ``learn_outcomes``' account of the reviewed cases: the version is tagged
         ``outcome_layer`` (``fitted`` or ``none``) and ``outcomes`` (the one-line account), and
         logs ``outcomes/reviewed_by_source.csv`` and, when fitted, ``outcomes/weights.csv``.
+    sample : TrainingSample, optional
+        The rows the detector was fitted on, recorded as the tag ``TRAINING_SAMPLE_TAG`` and the
+        metric ``n_fitted_subjects``; default every row of ``feature_table``.
 
     Returns
     -------
@@ -549,12 +660,15 @@ def log_model_run(
         raise FeatureTableError(SPECS_MISMATCH_ERROR.format(columns=list(model.pipeline.columns)))
     model_input = feature_table.loc[:, list(model.pipeline.columns)]
     signature = infer_signature(model_input, model.score(model_input))
+    if sample is None:
+        sample = draw_training_sample(feature_table, max_subjects=None, seed=settings.seed)
     tags = {
         "data_fingerprint": data_fingerprint(fingerprints),
         "feature_set": feature_set_hash(definitions),
         "code_version": code_version(),
         "as_of": as_of.isoformat(),
         OUTCOME_LAYER_TAG: "fitted" if isinstance(model.detector, OutcomeWeightedDetector) else "none",
+        TRAINING_SAMPLE_TAG: json.dumps(sample.record(), sort_keys=True),
     }
     if outcome_learning is not None:
         tags[OUTCOMES_TAG] = outcome_learning.note
@@ -568,6 +682,7 @@ def log_model_run(
         if data_quality is not None:
             mlflow.log_dict(dict(data_quality), "data_quality.json")
         mlflow.log_metrics({"n_subjects": float(len(feature_table)),
+                            "n_fitted_subjects": float(len(sample.positions)),
                             "n_features": float(len(model.pipeline.columns))})
         if outcome_learning is not None:
             mlflow.log_text(outcome_learning.reviewed.summary().to_csv(index=False),

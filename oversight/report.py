@@ -95,6 +95,9 @@ class VersionFacts:
     data_fingerprint: str
     trained_by: str
     registered_at: str
+    training_sample: dict[str, Any] | None = None
+    """The subjects the detector was fitted on (``models.registry.TrainingSample.record``);
+    ``None`` for a version registered before it was recorded."""
 
 
 @dataclass(frozen=True)
@@ -406,6 +409,7 @@ def _model_card(facts: VersionFacts, settings: Settings, feature_table: pd.DataF
             "model_name": facts.model_name, "version": facts.version, "registered_at": facts.registered_at,
             "as_of": facts.as_of, "code_version": facts.code_version, "data_fingerprint": facts.data_fingerprint,
             "trained_by": facts.trained_by,
+            "fitted_on": facts.training_sample,
             "detector": "isolation forest, autoencoder and empirical tails, combined with weights "
                         + ", ".join(f"{name} {weight:g}" for name, weight in settings.detector.weights.items())
                         + ("; with an outcome layer learnt from reviewed cases" if learnt else ""),
@@ -585,7 +589,8 @@ def _outcomes_changed(detector: Explainable, note: str, outcomes: pd.DataFrame, 
         "learned_weight": detector.feature_weights,
     })
     weights["change"] = weights["after"] - weights["before"]
-    before = flagged_mask(alone.decision_scores_, refs, capacity)
+    # the detector alone's scores of these subjects: its own training scores may be of a sample or another extract
+    before = flagged_mask(alone.decision_function(values), refs, capacity)
     typology = "all subjects"
     if truth is not None:
         labels = labels_from_truth(feature_table, truth)
@@ -650,7 +655,8 @@ def _decision_summary(data: Mapping[str, Any]) -> dict[str, Any]:
     evaluations = data["metrics"]["evaluations"]
     first = evaluations[0] if evaluations else None
     honest = None
-    if first is not None and first["precision_at_capacity"] is not None:
+    # no labelled subject among the flagged: precision is NaN, and no honest subject is known flagged
+    if first is not None and first["precision_at_capacity"] is not None and not math.isnan(first["precision_at_capacity"]):
         honest_subjects = first["n_labelled"] - first["n_fraud"]
         flagged = round(first["n_labelled_flagged"] * (1 - first["precision_at_capacity"]))
         honest = {"source": first["source"], "honest_subjects": honest_subjects, "honest_flagged": flagged,

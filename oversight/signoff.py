@@ -41,6 +41,7 @@ from configs.settings import Settings
 from models.registry import (
     CHAMPION,
     SCORE_COLUMN,
+    TRAINING_SAMPLE_TAG,
     ModelNotFoundError,
     file_sha256,
     load_model,
@@ -289,7 +290,8 @@ def version_facts(model_name: str, version: str, trained_by: str) -> VersionFact
     return VersionFacts(model_name=model_name, version=str(version), as_of=tags.get("as_of", ""),
                         code_version=tags.get("code_version", ""), data_fingerprint=tags.get("data_fingerprint", ""),
                         trained_by=tags.get(TRAINED_BY_TAG, trained_by),
-                        registered_at=registered.isoformat(timespec="seconds"))
+                        registered_at=registered.isoformat(timespec="seconds"),
+                        training_sample=json.loads(tags[TRAINING_SAMPLE_TAG]) if TRAINING_SAMPLE_TAG in tags else None)
 
 
 def champion_scores(model_name: str, feature_table: pd.DataFrame,

@@ -25,6 +25,7 @@ from features.contract import extract_summary
 from features.definitions import FEATURES
 from models.evaluate import configured_capacity, evaluate_training
 from models.registry import (
+    draw_training_sample,
     extract_row_counts,
     fingerprint_inputs,
     fit_detector,
@@ -32,6 +33,7 @@ from models.registry import (
     log_model_run,
     name_challenger,
     register_logged_model,
+    training_scores,
 )
 from oversight.report import build_report, write_report
 from oversight.signoff import champion_scores, record_training, trainer_name, version_facts
@@ -48,8 +50,10 @@ STORE_RETRY_DELAY_SECONDS = 5
 # Inputs are frames and fitted models: never hash them for Prefect's cache.
 prepare = task(prepare_features, name="prepare features", cache_policy=NO_CACHE)
 fingerprint = task(fingerprint_inputs, name="fingerprint input tables", cache_policy=NO_CACHE)
+draw_sample = task(draw_training_sample, name="draw training sample", cache_policy=NO_CACHE)
 fit = task(fit_detector, name="fit detector", cache_policy=NO_CACHE)
 learn = task(learn_outcomes, name="learn from reviewed cases", cache_policy=NO_CACHE)
+score_all = task(training_scores, name="score every subject", cache_policy=NO_CACHE)
 read_labels = task(read_truth, name="read truth file", cache_policy=NO_CACHE)
 evaluate = task(evaluate_training, name="evaluate against labels", cache_policy=NO_CACHE)
 # the steps that talk to the MLflow store (possibly remote) are retried
@@ -93,7 +97,8 @@ def train_flow(
     -------
     dict
         ``model_name``, ``version``, ``alias``, ``run_id``, ``as_of`` (ISO date),
-        ``n_subjects``, ``data_fingerprint``, ``metrics`` (name to value, per label source),
+        ``n_subjects``, ``n_fitted_subjects`` (the detector's sample of them: ``training.max_subjects``),
+        ``data_fingerprint``, ``metrics`` (name to value, per label source),
         ``rejects_file`` (the extract's refused rows, written to the workspace's ``training_dir``
         before the reject limit can stop the run; their counts go to MLflow), ``extract`` (whether
         it was read from the workspace's cache of validated extracts), ``trained_by``,
@@ -104,26 +109,30 @@ def train_flow(
     extract, links, feature_table, as_of = prepare(data_dir, settings, report_dir=workspace.training_dir,
                                                    cache_dir=workspace.extracts_dir)
     fingerprints = fingerprint(data_dir, extract_row_counts(extract), extract.digests)
-    model = fit(feature_table, FEATURES, settings)
+    sample = draw_sample(feature_table, settings.training.max_subjects, settings.seed)
+    model = fit(feature_table, FEATURES, settings, sample)
+    # the detector's score of every subject: the outcome layer, evaluation, drift reference and
+    # report are of every subject, as a scoring run sees them, whatever the fit saw
+    anomaly = score_all(model, feature_table, sample)
     # with enough reviewed subjects, an outcome layer on top of the detector; else the detector alone
-    model, learning = learn(model, feature_table, FEATURES, extract.investigation_outcomes, settings)
+    model, learning = learn(model, feature_table, FEATURES, extract.investigation_outcomes, settings, anomaly)
+    scores = anomaly if learning.layer is None else model.detector.decision_scores_
     truth = read_labels(truth_path) if truth_path is not None else None
-    # the detector scored every training row while fitting: no second pass
     capacity = configured_capacity(settings.capacity)
-    evaluations = evaluate(feature_table, model.detector.decision_scores_, capacity,
-                           truth=truth, outcomes=extract.investigation_outcomes)
+    evaluations = evaluate(feature_table, scores, capacity, truth=truth,
+                           outcomes=extract.investigation_outcomes)
     # the champion before this version is registered: what the panel would be switching from
     champion = score_champion(settings.registry.model_name, feature_table)
     logged = log_run(model=model, feature_table=feature_table, feature_specs=FEATURES, settings=settings,
                      as_of=as_of, fingerprints=fingerprints, evaluations=evaluations,
                      data_quality=extract_summary(extract), artifact_location=workspace.artifact_location,
-                     outcome_learning=learning)
+                     outcome_learning=learning, sample=sample)
     # the distributions later scoring runs measure their drift against, logged before the version exists
-    log_profiles(logged.run_id, feature_table, model.pipeline.columns, model.detector.decision_scores_)
+    log_profiles(logged.run_id, feature_table, model.pipeline.columns, scores)
     version = register(logged, model_name=settings.registry.model_name)
     facts = version_facts(version.model_name, version.version, trained_by)
     made = report(facts=facts, settings=settings, feature_table=feature_table,
-                  scores=model.detector.decision_scores_, detector=model.detector,
+                  scores=scores, detector=model.detector,
                   feature_names=model.pipeline.columns, extract=extract, links=links, capacity=capacity,
                   as_of=as_of, truth=truth, champion=champion, evaluations=evaluations,
                   outcome_note=learning.note,
@@ -140,6 +149,7 @@ def train_flow(
         "run_id": version.run_id,
         "as_of": as_of.isoformat(),
         "n_subjects": len(feature_table),
+        "n_fitted_subjects": len(sample.positions),
         "data_fingerprint": version.tags["data_fingerprint"],
         "metrics": {name: value for evaluation in evaluations for name, value in evaluation.metrics().items()},
         "rejects_file": str(workspace.training_dir / REJECTS_FILE),

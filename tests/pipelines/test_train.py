@@ -29,7 +29,7 @@ from models.registry import (
 from pipelines.prepare import prepare_features
 from pipelines.train import train_flow
 from synthetic import generate_world
-from tests.conftest import FAST_DETECTOR, activated_workspace
+from tests.conftest import FAST_DETECTOR, activated_workspace, train_approved
 
 PROJECT = Path(__file__).resolve().parents[2]
 KILL_WAIT_SECONDS = 600
@@ -196,3 +196,58 @@ def test_a_training_killed_while_registering_leaves_no_alias_on_a_half_recorded_
     complete = {("1", TRAINED_BY_TAG), ("1", REPORT_SHA_TAG)} <= rows["tags"]
     assert rows["versions"] == {"1"}
     assert complete or not rows["aliases"], "a version without its trainer and report took an alias"
+
+
+def test_a_capped_training_fits_a_seeded_sample_and_every_subject_is_still_scored(prefect_harness, tmp_path,
+                                                                                   world):
+    from models.registry import TRAINING_SAMPLE_TAG, draw_training_sample
+    from pipelines.score import score_flow
+
+    capped = load_settings(seed=5, detector=SMALL_DETECTOR, training={"max_subjects": 150})
+    _, _, feature_table, _ = prepare_features(world / "data", capped)
+    results, case_lists, registered = [], [], []
+    for attempt in ("first", "second"):  # two workspaces: the same version number, the same case list
+        with activated_workspace(tmp_path / attempt / "workspace", capped) as workspace:
+            results.append(train_approved(world / "data", workspace, capped))
+            scored = score_flow(world / "data", tmp_path / attempt / "run", workspace, capped)
+            case_lists.append((tmp_path / attempt / "run" / "cases.csv").read_bytes())
+            registered.append(load_model(1, model_name=capped.registry.model_name).score(feature_table))
+            version = MlflowClient().get_model_version(capped.registry.model_name, "1")
+            run = MlflowClient().get_run(version.run_id)
+            report_dir = Path(MlflowClient().download_artifacts(version.run_id, "report", str(tmp_path / attempt)))
+    first, second = results
+    assert first["n_fitted_subjects"] == second["n_fitted_subjects"] == 150 < first["n_subjects"]
+    assert case_lists[0] == case_lists[1]
+
+    # the fit saw only the sample, yet evaluation and scoring cover every subject
+    cases = pd.read_csv(tmp_path / "second" / "run" / "cases.csv")
+    assert scored["subjects"]["scored"] == len(feature_table) == first["n_subjects"]
+    assert sorted(cases["subject_ref"]) == sorted(feature_table["subject_ref"])
+    sample = draw_training_sample(feature_table, 150, seed=5)
+    on_sample = fit_detector(feature_table, FEATURES, capped, sample).score(feature_table)[SCORE_COLUMN]
+    on_everyone = fit_detector(feature_table, FEATURES, capped).score(feature_table)[SCORE_COLUMN]
+    for scores in registered:
+        assert np.array_equal(scores[SCORE_COLUMN].to_numpy(), on_sample.to_numpy())
+    assert not np.array_equal(on_sample.to_numpy(), on_everyone.to_numpy())
+
+    # drawn within each subject type in proportion, and recorded on the version and in its model card
+    types = feature_table["subject_type"].value_counts()
+    assert sum(sample.by_type.values()) == 150
+    for kind, drawn in sample.by_type.items():
+        assert abs(drawn - 150 * types[kind] / len(feature_table)) < 1
+    recorded = json.loads(version.tags[TRAINING_SAMPLE_TAG])
+    assert recorded == {"subjects": 150, "population": len(feature_table), "by_type": sample.by_type, "seed": 5}
+    assert run.data.metrics["n_fitted_subjects"] == 150 and run.data.params["training.max_subjects"] == "150"
+    assert json.loads((report_dir / "report.json").read_text())["model_card"]["details"]["fitted_on"] == recorded
+    html = (report_dir / "report.html").read_text()
+    assert 'a seeded sample of <span data-figure="model_card.details.fitted_on.subjects">150</span>' in html
+
+
+def test_an_uncapped_training_records_that_it_fitted_every_subject(trained_twice):
+    from models.registry import TRAINING_SAMPLE_TAG
+
+    first = trained_twice["first"]
+    version = MlflowClient().get_model_version(first["model_name"], first["version"])
+    recorded = json.loads(version.tags[TRAINING_SAMPLE_TAG])
+    assert recorded["subjects"] == recorded["population"] == first["n_subjects"] == first["n_fitted_subjects"]
+    assert recorded["seed"] is None
