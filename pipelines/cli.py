@@ -297,6 +297,8 @@ def _run(args: argparse.Namespace) -> None:
     if args.verb == "generate":
         from synthetic import generate_world
 
+        # a line per chunk of people written, whatever --verbose says: a large world takes minutes
+        logging.getLogger("synthetic.world").setLevel(logging.INFO)
         generate_world(args.out, people=args.people, seed=args.seed, truth_path=args.truth,
                        file_format=args.format, force=args.force, variant=args.variant)
         print(f"world of {args.people:,} people ({args.variant} variant) written to {args.out}; truth in {args.truth}")

@@ -237,6 +237,7 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
     truth_sink = TableSink(truth_path, TRUTH_COLUMNS, truth_format(truth_path))
     pool = build_name_pool()
     offsets = Offsets()
+    n_chunks = -(-people // chunk_people)
     try:
         for chunk, start in enumerate(range(0, people, chunk_people)):
             n_people = min(chunk_people, people - start)
@@ -246,7 +247,8 @@ def generate_world(out_dir: str | Path, *, people: int, seed: int, truth_path: s
             for rows in built.truth:
                 truth_sink.write(rows)
             offsets = built.offsets
-            logger.info("chunk %d: %d of %d people written", chunk, offsets.person, people)
+            logger.info("chunk %d of %d: %s of %s people written", chunk + 1, n_chunks, f"{offsets.person:,}",
+                        f"{people:,}")
     finally:
         for sink in (*sinks.values(), truth_sink):
             sink.close()

@@ -248,6 +248,31 @@ def test_chunks_keep_identifiers_unique(tmp_path):
     assert counts["truth"] == len(truth)
 
 
+def test_a_chunked_world_is_its_chunks_with_unique_keys(tmp_path):
+    from synthetic.names import build_name_pool
+    from synthetic.world import Offsets, build_chunk, chunk_rng
+
+    counts = generate_world(tmp_path / "data", people=1100, seed=6, truth_path=tmp_path / "t.parquet",
+                            file_format="parquet", chunk_people=550)
+    pool, offsets, chunk_rows = build_name_pool(), Offsets(), []
+    for chunk in (0, 1):
+        built = build_chunk(550, offsets, pool, chunk_rng(6, chunk))
+        chunk_rows.append({table: rows.num_rows for table, rows in built.tables.items()}
+                          | {"truth": sum(rows.num_rows for rows in built.truth)})
+        offsets = built.offsets
+    assert counts == {table: chunk_rows[0][table] + chunk_rows[1][table] for table in counts}
+    for table, key in (("benefit_claims", "claim_id"), ("housing_claims", "housing_claim_id"),
+                       ("tax_records", "record_id"), ("address_register", "uprn"),
+                       ("electoral_register", "elector_id"), ("equality_monitoring", "subject_ref")):
+        keys = pq.read_table(tmp_path / "data" / f"{table}.parquet", columns=[key]).column(key).to_pandas()
+        assert len(keys) == counts[table] and keys.is_unique, table
+    # a row group per chunk: a reader can take the file a chunk at a time
+    assert pq.ParquetFile(tmp_path / "data" / "benefit_claims.parquet").num_row_groups == 2
+    # the second chunk's people are numbered after the first's
+    people = read_truth(tmp_path / "t.parquet")["person_id"].str.removeprefix("P").astype(int)
+    assert people.min() < 550 <= people.max() < offsets.person == 1100
+
+
 def test_truth_inside_the_data_directory_is_refused(tmp_path):
     with pytest.raises(ValueError, match="outside"):
         generate_world(tmp_path / "data", people=50, seed=1, truth_path=tmp_path / "data" / "truth.csv")
