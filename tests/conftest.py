@@ -15,6 +15,11 @@ detector:
   autoencoder: {hidden_neurons: [8, 4, 8], epochs: 2}
 """
 """A configuration file's text for a detector small enough for end-to-end tests."""
+SMALL_DETECTOR = {
+    "isolation_forest": {"n_estimators": 25, "max_samples": 64},
+    "autoencoder": {"hidden_neurons": [8, 4, 8], "epochs": 3, "batch_size": 64},
+}
+"""The ``detector`` settings of a small detector, for tests that build their settings in code."""
 
 # ---------------------------------------------------------------- Prefect and MLflow
 

@@ -33,12 +33,8 @@ from models.registry import (
     log_training_run,
     resolve_version,
 )
-from tests.conftest import activated_workspace
+from tests.conftest import SMALL_DETECTOR, activated_workspace
 
-SMALL_DETECTOR = {
-    "isolation_forest": {"n_estimators": 25, "max_samples": 64},
-    "autoencoder": {"hidden_neurons": [8, 4, 8], "epochs": 3, "batch_size": 64},
-}
 AS_OF = dt.date(2024, 6, 30)
 
 

@@ -29,16 +29,12 @@ from models.registry import (
 from pipelines.prepare import prepare_features
 from pipelines.train import train_flow
 from synthetic import generate_world
-from tests.conftest import FAST_DETECTOR, activated_workspace, train_approved
+from tests.conftest import FAST_DETECTOR, SMALL_DETECTOR, activated_workspace, train_approved
 
 PROJECT = Path(__file__).resolve().parents[2]
 KILL_WAIT_SECONDS = 600
 
 PEOPLE = 1500
-SMALL_DETECTOR = {
-    "isolation_forest": {"n_estimators": 25, "max_samples": 64},
-    "autoencoder": {"hidden_neurons": [8, 4, 8], "epochs": 3, "batch_size": 64},
-}
 
 
 @pytest.fixture(scope="module")

@@ -22,16 +22,12 @@ from oversight.signoff import download_report
 from pipelines.prepare import prepare_features
 from synthetic import generate_world
 from synthetic.truth import read_truth
-from tests.conftest import activated_workspace, train_approved
+from tests.conftest import SMALL_DETECTOR, activated_workspace, train_approved
 from tests.oversight.test_report import _parse, assert_figure_shows
 
 PEOPLE = 3000
 CONTROL_SHARE = 0.3
 """Share of the unflagged subjects reviewed as controls: large, so that a small world holds enough of them."""
-SMALL_DETECTOR = {
-    "isolation_forest": {"n_estimators": 25, "max_samples": 64},
-    "autoencoder": {"hidden_neurons": [8, 4, 8], "epochs": 3, "batch_size": 64},
-}
 
 
 @pytest.fixture(scope="module")
