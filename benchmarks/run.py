@@ -66,11 +66,22 @@ PRECISION_TARGET_MIN_FRAUD_SHARE = 0.02
 
 
 @dataclass(frozen=True)
+class LoopProfile:
+    """Which investigation loops to run (:mod:`benchmarks.loop`): ``(variant, training seed, fresh seed)``
+    triples at ``people`` people, rounds 0 to ``rounds``."""
+
+    people: int
+    variants: tuple[tuple[str, int, int], ...]
+    rounds: int
+
+
+@dataclass(frozen=True)
 class Profile:
-    """Which worlds to build; ``(people, seed, variant)`` triples."""
+    """Which worlds to build (``(people, seed, variant)`` triples) and which investigation loops to run."""
 
     worlds: tuple[tuple[int, int, str], ...]
     adbench_seeds: tuple[int, ...]
+    loop: LoopProfile
 
 
 # seeds 101.. were never used while tuning features or detectors
@@ -78,8 +89,11 @@ FULL = Profile(worlds=((20_000, 101, "standard"), (20_000, 101, "newcomers"), (2
                        (20_000, 101, "mixed"), (20_000, 101, "subtle"), (20_000, 202, "mixed"),
                        (20_000, 505, "typos"), (20_000, 606, "other_means"),
                        (100_000, 303, "mixed"), (100_000, 303, "subtle"), (1_000_000, 404, "subtle")),
-               adbench_seeds=(0, 1, 2))
-SMOKE = Profile(worlds=((1_500, 101, "standard"),), adbench_seeds=())
+               adbench_seeds=(0, 1, 2),
+               # seeds 6xx: never used while tuning; mixed and subtle: held-out variants
+               loop=LoopProfile(people=5_000, variants=(("subtle", 611, 612), ("mixed", 621, 622)), rounds=3))
+SMOKE = Profile(worlds=((1_500, 101, "standard"),), adbench_seeds=(),
+                loop=LoopProfile(people=2_000, variants=(("subtle", 611, 612),), rounds=1))
 
 
 @dataclass(frozen=True)
