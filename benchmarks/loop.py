@@ -18,8 +18,9 @@ The store keeps every closed case, so each export holds every round's outcomes s
 latest per subject). A round reports average precision, precision and recall at capacity and recall
 per typology on the fresh world, and the honest people its work list sent to the investigator.
 
-``python -m benchmarks.loop`` runs the loops of the benchmark's profile (:data:`benchmarks.run.FULL`;
-``--smoke``: :data:`benchmarks.run.SMOKE`) and writes their section into ``benchmarks/RESULTS.md``.
+``make bench`` (``make bench-smoke``) runs the loops of :data:`benchmarks.run.FULL`
+(:data:`benchmarks.run.SMOKE`) with the other benchmarks; ``python -m benchmarks.loop`` runs them
+alone (``--variant`` for some of them) and writes their section into ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -243,8 +244,8 @@ def run_loop(variant: str, people: int, training_seed: int, fresh_seed: int, rou
          SUPERVISOR_PASSWORD)
 
     def train_approved(data_dir: Path, number: int) -> None:
-        learning_from = ("the extract's past investigations" if number == 0
-                         else f"the outcomes of rounds 0-{number - 1}")
+        learning_from = {0: "the extract's past investigations", 1: "the outcomes of round 0"}.get(
+            number, f"the outcomes of rounds 0-{number - 1}")
         step(f"round {number}: train with {learning_from}",
              ["train", "--data", str(data_dir), "--config", str(config), "--by", BENCH_TRAINER, *on_workspace])
         step(f"round {number}: approve", ["approve", "--model-version", "challenger", "--by", BENCH_PANEL,
@@ -388,9 +389,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="report whose investigation-loop section is written "
                                                  "(default: benchmarks/RESULTS.md; with --smoke a temporary file)")
     parser.add_argument("--workdir", type=Path, help="where worlds, workspaces and runs are written (default: temporary)")
+    parser.add_argument("--variant", action="append", dest="variants", metavar="VARIANT",
+                        help="run only this variant's loop of the profile (repeatable; default: every loop)")
     args = parser.parse_args(argv)
     profile = (SMOKE if args.smoke else FULL).loop
-    command = "python -m benchmarks.loop" + (" --smoke" if args.smoke else "")
+    if args.variants:
+        unknown = sorted(set(args.variants) - {variant for variant, _, _ in profile.variants})
+        if unknown:
+            parser.error(f"no loop of variant {', '.join(unknown)} in the profile")
+        profile = replace(profile, variants=tuple(loop for loop in profile.variants if loop[0] in args.variants))
+    command = " ".join(["python -m benchmarks.loop", *(["--smoke"] if args.smoke else []),
+                        *(f"--variant {variant}" for variant in args.variants or ())])
     with contextlib.ExitStack() as stack:
         workdir = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cf-loop-")))
         workdir.mkdir(parents=True, exist_ok=True)

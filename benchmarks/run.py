@@ -353,7 +353,7 @@ def _throughput_table(runs: list[dict]) -> str:
 
 
 def render_report(runs: list[dict], adbench: pd.DataFrame | None, started: dt.datetime,
-                  command: str) -> str:
+                  command: str, loop_section: str = "") -> str:
     parts = [
         "# Benchmark results",
         "",
@@ -380,6 +380,7 @@ def render_report(runs: list[dict], adbench: pd.DataFrame | None, started: dt.da
         "",
         _typology_table(runs),
         "",
+        *([loop_section.rstrip(), ""] if loop_section else []),
         "## Speed and memory",
         "",
         "Each stage is the real command in its own process; peak memory is the resident set of "
@@ -418,10 +419,14 @@ def run_benchmarks(profile: Profile, out: Path, workdir: Path, command: str) -> 
     with prefect_server(workdir / "prefect-server", log) as api_url:
         env = {**os.environ, "PREFECT_API_URL": api_url}
         runs = [run_world(people, seed, workdir, env, log, variant) for people, seed, variant in profile.worlds]
+        # imported here: the loop is built from this module's stages
+        from benchmarks.loop import format_loop_section, run_loops
+
+        loop_section = format_loop_section(run_loops(profile.loop, workdir, env, log), command)
     adbench = run_adbench(adbench_dir, seeds=profile.adbench_seeds) if adbench_dir else None
     largest = max(runs, key=lambda run: run["people"])
     casework = format_section(largest["people"], measure_casework(largest["run_dir"], workdir))
-    report = render_report(runs, adbench, started, command) + "\n" + casework + "\n"
+    report = render_report(runs, adbench, started, command, loop_section) + "\n" + casework + "\n"
     out.write_text(report, encoding="utf-8")
     return report
 

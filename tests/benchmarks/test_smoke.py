@@ -19,13 +19,15 @@ def test_smoke_benchmark_writes_a_report_with_every_section(tmp_path: Path) -> N
         patch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
         main(["--smoke", "--workdir", str(tmp_path / "work"), "--out", str(report)])
     text = report.read_text()
-    for heading in ("## Targets", "## Typologies: quality at capacity", "## Speed and memory",
+    for heading in ("## Targets", "## Typologies: quality at capacity", "## The investigation loop",
+                    "## Speed and memory",
                     "## Targets not met: what was tried, what limits them, what would move them"):
         assert heading in text
     assert "| 1,500 people, seed 101, standard (tuning variant) |" in text
     assert "| baseline |" in text and "| pipeline |" in text
     assert "| average precision ≥ 0.75 on every held-out world |" in text
     assert "| every typology recalled ≥ 0.6 at 2 % on every held-out world |" in text
+    assert "Variant subtle, training seed 611, fresh seed 612:" in text and "| 1 | 2 |" in text
     for stage in ("generate", "train", "score", "baseline"):
         assert f"| 1,500 | {stage} |" in text
     # findings written after a run are carried into its report, with every measured figure kept
