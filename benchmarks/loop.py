@@ -380,7 +380,7 @@ def run_loops(profile: LoopProfile, workdir: Path, env: dict[str, str], log: Pat
               config_text: str = "") -> list[LoopRun]:
     """Every loop of ``profile``, one after the other (the machine's cores go to each command)."""
     return [run_loop(variant, profile.people, training_seed, fresh_seed, profile.rounds, workdir, env, log,
-                     config_text) for variant, training_seed, fresh_seed in profile.variants]
+                     profile.config + config_text) for variant, training_seed, fresh_seed in profile.variants]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -391,15 +391,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, help="where worlds, workspaces and runs are written (default: temporary)")
     parser.add_argument("--variant", action="append", dest="variants", metavar="VARIANT",
                         help="run only this variant's loop of the profile (repeatable; default: every loop)")
+    parser.add_argument("--rounds", type=int, help="the last round (default: the profile's)")
     args = parser.parse_args(argv)
     profile = (SMOKE if args.smoke else FULL).loop
+    if args.rounds is not None:
+        profile = replace(profile, rounds=args.rounds)
     if args.variants:
         unknown = sorted(set(args.variants) - {variant for variant, _, _ in profile.variants})
         if unknown:
             parser.error(f"no loop of variant {', '.join(unknown)} in the profile")
         profile = replace(profile, variants=tuple(loop for loop in profile.variants if loop[0] in args.variants))
     command = " ".join(["python -m benchmarks.loop", *(["--smoke"] if args.smoke else []),
-                        *(f"--variant {variant}" for variant in args.variants or ())])
+                        *(f"--variant {variant}" for variant in args.variants or ()),
+                        *([f"--rounds {args.rounds}"] if args.rounds is not None else [])])
     with contextlib.ExitStack() as stack:
         workdir = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cf-loop-")))
         workdir.mkdir(parents=True, exist_ok=True)

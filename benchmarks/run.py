@@ -73,6 +73,8 @@ class LoopProfile:
     people: int
     variants: tuple[tuple[str, int, int], ...]
     rounds: int
+    config: str = ""
+    """Settings (YAML text) every training and scoring command of the loops reads."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,9 @@ FULL = Profile(worlds=((20_000, 101, "standard"), (20_000, 101, "newcomers"), (2
                        (100_000, 303, "mixed"), (100_000, 303, "subtle"), (1_000_000, 404, "subtle")),
                adbench_seeds=(0, 1, 2),
                # seeds 6xx: never used while tuning; mixed and subtle: held-out variants
-               loop=LoopProfile(people=5_000, variants=(("subtle", 611, 612), ("mixed", 621, 622)), rounds=3))
+               loop=LoopProfile(people=5_000, variants=(("subtle", 611, 612), ("mixed", 621, 622)), rounds=3,
+                                # a round reviews about 90 cases at 5,000 people (2 % and the control sample)
+                                config="training:\n  outcomes:\n    min_reviewed: 80\n"))
 SMOKE = Profile(worlds=((1_500, 101, "standard"),), adbench_seeds=(),
                 loop=LoopProfile(people=2_000, variants=(("subtle", 611, 612),), rounds=1))
 
