@@ -48,9 +48,11 @@ from benchmarks.run import (
     BENCH_PANEL_PASSWORD,
     BENCH_TRAINER,
     RESULTS,
+    _free_port,
     _machine,
     measure,
     prefect_server,
+    serving,
 )
 
 HEADING = "## Reliability"
@@ -575,39 +577,17 @@ def _supervise(client: _Client, until: float, rng: random.Random, investigators:
         time.sleep(0.2)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _app(world: World) -> Iterator[str]:
     """``counterfraud app`` on the world's store, until the block ends."""
-    import httpx
-
     port = _free_port()
     with world.log.open("ab") as sink:
         server = subprocess.Popen(_cli("app", "--port", str(port), "--workspace", str(world.workspace),
                                        "--config", str(world.config)), env=world.env, stdout=sink,
                                   stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"counterfraud app did not start; see {world.log}")
-            time.sleep(0.3)
+    with serving(server, f"{base}/healthz", 120, f"counterfraud app did not start; see {world.log}"):
         yield base
-    finally:
-        server.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(timeout=30)
 
 
 def load_and_outage(world: World, investigators: int, seconds: float, outage_seconds: float,

@@ -161,16 +161,26 @@ def prefect_server(home: Path, log: Path) -> Iterator[str]:
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
              "--port", str(port)], env=env, stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/api"
+    with serving(server, f"{url}/health", 180, f"Prefect server did not start; see {log}"):
+        yield url
+
+
+@contextlib.contextmanager
+def serving(server: subprocess.Popen, probe: str, seconds: float, failure: str) -> Iterator[None]:
+    """The block runs once ``probe`` answers with success; ``server`` is stopped when it ends.
+
+    Raises :class:`StageFailed` with ``failure`` when the server exits, or ``seconds`` pass, first.
+    """
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + seconds
         while True:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/health", timeout=2):
+            with contextlib.suppress(OSError):  # refused, reset, or an HTTP error status: not yet serving
+                with urllib.request.urlopen(probe, timeout=2):
                     break
             if server.poll() is not None or time.monotonic() > deadline:
-                raise StageFailed(f"Prefect server did not start; see {log}")
+                raise StageFailed(failure)
             time.sleep(0.5)
-        yield url
+        yield
     finally:
         server.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):

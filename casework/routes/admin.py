@@ -115,11 +115,16 @@ async def _change(request: Request, viewer: Viewer, name: str, action: str,
     return RedirectResponse(f"/admin/users/{name}?" + notice_query(notice, account=name, **fields), status_code=303)
 
 
+def _sessions_ended(count: int) -> dict:
+    """The notice fields of a change that ended ``count`` of the account's sessions."""
+    return {"count": count, "detail": f"{count} session(s) ended"}
+
+
 @area.route("POST", "/admin/users/{name}/disable", roles=(ADMIN,))
 async def disable(request: Request, viewer: SignedIn, name: str) -> Response:
     def change(session: Session, _form: dict) -> tuple[str, dict]:
         ended = disable_account(session, viewer.name, name)
-        return "account_disabled", {"count": ended, "detail": f"{ended} session(s) ended"}
+        return "account_disabled", _sessions_ended(ended)
     return await _change(request, viewer, name, "disable account", change)
 
 
@@ -137,7 +142,7 @@ async def delete(request: Request, viewer: SignedIn, name: str) -> Response:
         if form.get("confirm") != name:
             raise CaseworkError(f"type the account's name, {name}, to confirm that it is to be deleted")
         ended = delete_account(session, viewer.name, name)
-        return "account_deleted", {"count": ended, "detail": f"{ended} session(s) ended"}
+        return "account_deleted", _sessions_ended(ended)
     return await _change(request, viewer, name, "delete account", change)
 
 
@@ -145,7 +150,7 @@ async def delete(request: Request, viewer: SignedIn, name: str) -> Response:
 async def new_password(request: Request, viewer: SignedIn, name: str) -> Response:
     def change(session: Session, form: dict) -> tuple[str, dict]:
         ended = reset_password(session, viewer.name, name, str(form.get("password") or ""))
-        return "password_reset", {"count": ended, "detail": f"{ended} session(s) ended"}
+        return "password_reset", _sessions_ended(ended)
     return await _change(request, viewer, name, "reset password", change)
 
 
