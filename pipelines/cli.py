@@ -402,7 +402,7 @@ def _operate(args: argparse.Namespace, workspace: Workspace) -> None:
     elif args.verb == "purge":
         from pipelines.retention import format_purge, purge_workspace
 
-        print(format_purge(purge_workspace(workspace.root, workspace.runs_dir, workspace.settings)))
+        print(format_purge(purge_workspace(workspace.root, workspace.runs_dir, workspace.extracts_dir, workspace.settings)))
     elif args.verb == "server":
         from pipelines.schedule import run_server
 

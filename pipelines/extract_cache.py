@@ -13,7 +13,8 @@ so an entry never answers for files it was not made from.
 An entry is written in a hidden staging directory, flushed, then renamed into place: a run killed
 while writing leaves only a ``.partial-`` directory, which no run reads and a later store removes
 once it is an hour old. Storing keeps at most ``extract_cache.keep`` entries, the least recently
-used removed first. An entry that cannot be read (removed meanwhile, damaged) is replaced by
+used removed first; a purge (``pipelines.retention``) removes those not used within ``retention.days``,
+as they hold the extract's personal data. An entry that cannot be read (removed meanwhile, damaged) is replaced by
 validating the files afresh; a file that changes while it is validated is not stored.
 """
 
@@ -254,6 +255,15 @@ def prune(cache_dir: str | Path, keep: int, now: float | None = None) -> list[Pa
     removed += [path for path in cache_dir.glob(f"{STAGING_PREFIX}*")
                 if (stat := _stat(path)) is not None and now - stat[1] / 1e9 > STALE_STAGING_SECONDS]
     removed += list(cache_dir.glob(f"{DISCARDED_PREFIX}*"))  # left by a run killed while discarding
+    for path in removed:
+        _discard(path)
+    return removed
+
+
+def expire(cache_dir: str | Path, cutoff: dt.datetime) -> list[Path]:
+    """Remove the entries last used before ``cutoff``; returns the directories removed."""
+    removed = [path for path in cached_entries(cache_dir)
+               if (stat := _stat(path)) is not None and stat[1] / 1e9 < cutoff.timestamp()]
     for path in removed:
         _discard(path)
     return removed

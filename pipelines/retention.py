@@ -1,7 +1,7 @@
 """Retention: run outputs past ``retention.days`` are deleted, and what was deleted is recorded.
 
 ``purge_workspace`` deletes the run directories (and staging directories left by
-killed runs) older than the limit, has the case store purge what identifies the
+killed runs) older than the limit and the cached validated extracts not used since then, has the case store purge what identifies the
 subjects of cases closed before the limit (``casework.store.purge_before``; open
 cases are kept), and appends one JSON line per purge to ``<workspace>/purge_log.jsonl``.
 """
@@ -17,6 +17,7 @@ from typing import Any
 
 from casework.store import purge_before, store_url
 from configs.settings import Settings
+from pipelines.extract_cache import expire
 from pipelines.runs import RUN_ID_PATTERN, STAGING_PREFIX, completed_runs, run_started_at
 
 PURGE_LOG = "purge_log.jsonl"
@@ -39,8 +40,8 @@ def expired_staging(runs_dir: Path, cutoff: dt.datetime) -> list[Path]:
     return found
 
 
-def purge_workspace(workspace_root: str | Path, runs_dir: str | Path, settings: Settings,
-                    now: dt.datetime | None = None) -> dict[str, Any]:
+def purge_workspace(workspace_root: str | Path, runs_dir: str | Path, extracts_dir: str | Path,
+                    settings: Settings, now: dt.datetime | None = None) -> dict[str, Any]:
     """Delete what is past ``settings.retention.days`` and record it in ``purge_log.jsonl``.
 
     Parameters
@@ -49,6 +50,8 @@ def purge_workspace(workspace_root: str | Path, runs_dir: str | Path, settings: 
         Holds the purge log.
     runs_dir : path
         The run history.
+    extracts_dir : path
+        The cache of validated extracts (``pipelines.extract_cache``).
     settings : Settings
     now : datetime, optional
         The time the limit counts back from (default: now, UTC).
@@ -57,7 +60,8 @@ def purge_workspace(workspace_root: str | Path, runs_dir: str | Path, settings: 
     -------
     dict
         The logged record: ``purged_at``, ``retention_days``, ``cutoff``, ``runs`` (ids of the
-        run directories deleted), ``staging`` (staging directories of killed runs deleted) and
+        run directories deleted), ``staging`` (staging directories of killed runs deleted),
+        ``extracts`` (keys of the cached extracts deleted) and
         ``case_store`` (what the case store purged: ``cases``, the number of closed cases).
     """
     now = dt.datetime.now(dt.UTC) if now is None else now.astimezone(dt.UTC)
@@ -73,6 +77,7 @@ def purge_workspace(workspace_root: str | Path, runs_dir: str | Path, settings: 
         "cutoff": cutoff.isoformat(),
         "runs": [record.run_id for record in expired],
         "staging": [path.name for path in staging],
+        "extracts": [path.name for path in expire(extracts_dir, cutoff)],
         "case_store": purge_before(store_url(settings.case_store.url, workspace_root), cutoff),
     }
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,4 +92,5 @@ def format_purge(entry: dict[str, Any]) -> str:
     """One line saying what a purge deleted."""
     store = f"; identifiers of {entry['case_store']['cases']:,} closed case(s) purged from the case store"
     return (f"purged {len(entry['runs'])} run(s) and {len(entry['staging'])} unfinished run(s) started before "
-            f"{entry['cutoff'][:10]} (retention {entry['retention_days']} days){store}")
+            f"{entry['cutoff'][:10]}, and {len(entry['extracts'])} cached extract(s) not used since "
+            f"(retention {entry['retention_days']} days){store}")

@@ -136,11 +136,11 @@ def scheduled_train_flow(workspace: str, config: str | None = None) -> dict[str,
 
 @flow(name="purge")
 def purge_flow(workspace: str, config: str | None = None) -> dict[str, Any]:
-    """Delete run outputs past ``retention.days`` and record what was deleted."""
+    """Delete run outputs and cached extracts past ``retention.days`` and record what was deleted."""
     from pipelines.retention import format_purge, purge_workspace
 
     active, settings = _activated(workspace, config)
-    entry = purge_workspace(active.root, active.runs_dir, settings)
+    entry = purge_workspace(active.root, active.runs_dir, active.extracts_dir, settings)
     get_run_logger().info(format_purge(entry))
     return entry
 

@@ -12,7 +12,7 @@ import pytest
 
 from configs.settings import load_settings
 from pipelines.cli import main
-from pipelines.retention import PURGE_LOG, purge_workspace
+from pipelines.retention import PURGE_LOG, format_purge, purge_workspace
 from pipelines.runs import (
     RUN_ID_PATTERN,
     STAGING_PREFIX,
@@ -108,12 +108,20 @@ def test_purge_deletes_runs_past_retention_and_logs_them(tmp_path: Path):
     recent = _publish(runs_dir, NOW - dt.timedelta(days=29))
     killed = runs_dir / f"{STAGING_PREFIX}{new_run_id(NOW - dt.timedelta(days=60))}"
     killed.mkdir()
+    # cached validated extracts hold personal data too: one last used before the limit goes
+    extracts_dir = workspace / "extracts"
+    unused, used = (extracts_dir / ("a" * 64), extracts_dir / ("b" * 64))
+    for entry_dir, last_used in ((unused, NOW - dt.timedelta(days=31)), (used, NOW - dt.timedelta(days=1))):
+        entry_dir.mkdir(parents=True)
+        os.utime(entry_dir, (last_used.timestamp(), last_used.timestamp()))
     settings = load_settings(retention={"days": 30})
-    entry = purge_workspace(workspace, runs_dir, settings, now=NOW)
+    entry = purge_workspace(workspace, runs_dir, extracts_dir, settings, now=NOW)
     assert entry["runs"] == [old] and entry["staging"] == [killed.name]
+    assert entry["extracts"] == [unused.name] and not unused.exists() and used.is_dir()
+    assert "1 cached extract(s) not used since" in format_purge(entry)
     assert entry["case_store"] == {"cases": 0}  # the workspace's store has no closed case
     assert [record.run_id for record in completed_runs(runs_dir)] == [recent] and not killed.exists()
-    again = purge_workspace(workspace, runs_dir, settings, now=NOW)
+    again = purge_workspace(workspace, runs_dir, extracts_dir, settings, now=NOW)
     log = [json.loads(line) for line in (workspace / PURGE_LOG).read_text().splitlines()]
     assert log == [json.loads(json.dumps(entry)), json.loads(json.dumps(again))]
     assert again["runs"] == [] and log[0]["cutoff"] == "2026-05-02T12:00:00+00:00"
