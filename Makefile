@@ -10,7 +10,7 @@ DEMO_PANEL ?= demo-panel
 # the demo panel account's password, for the generated demo world only
 DEMO_PANEL_PASSWORD ?= demo panel password
 
-.PHONY: install system-packages demo test lint bench bench-smoke ui app clean
+.PHONY: install system-packages demo test lint bench bench-smoke bench-scale ui app clean
 
 $(BIN)/counterfraud: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: install
 bench-smoke: install
 	$(BIN)/python -m benchmarks.run --smoke
 	$(BIN)/python -m benchmarks.reliability --smoke
+
+# 1 M, 3 M and 10 M people on a Dask LocalCluster (1 M on local too; SCALE_PEOPLE="1000000" for one size); worlds kept in .bench-scale/
+bench-scale: install
+	$(BIN)/python -m benchmarks.scale $(if $(SCALE_PEOPLE),--people $(SCALE_PEOPLE))
 
 ui: install
 	$(BIN)/counterfraud ui --workspace .counterfraud

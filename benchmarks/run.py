@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import socket
 import subprocess
 import sys
@@ -102,44 +103,89 @@ SMOKE = Profile(worlds=((1_500, 101, "standard"),), adbench_seeds=(),
 
 @dataclass(frozen=True)
 class Measured:
-    """One command: wall time, peak resident memory of its process tree, exit status."""
+    """One command: wall time, peak resident memory of its process tree, CPU time."""
 
     wall_s: float
     peak_rss_mb: float
+    cpu_s: float = float("nan")
+    """User and system CPU seconds of the command and every process it started and waited for: what
+    it cost, whatever else the machine was running."""
 
 
 class StageFailed(RuntimeError):
-    """A benchmarked command exited non-zero."""
+    """A benchmarked command exited non-zero, or was stopped at its time or memory limit.
+
+    ``reason`` says which (``exited 1``, a limit), ``measured`` holds its wall time and peak memory to
+    that point (``None`` when it never ran).
+    """
+
+    def __init__(self, message: str, measured: Measured | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.measured, self.reason = measured, reason or message
 
 
-def _tree_rss(process: psutil.Process) -> int:
+def _tree_rss(process: psutil.Process, itself: bool = True) -> int:
     total = 0
-    for member in [process, *process.children(recursive=True)]:
+    for member in [*([process] if itself else []), *process.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
             total += member.memory_info().rss
     return total
 
 
-def measure(argv: Sequence[str], env: dict[str, str], log: Path, stdin_line: str | None = None) -> Measured:
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _stop_tree(process: psutil.Process) -> None:
+    """Kill ``process`` and every process it started (children first: none is left behind)."""
+    with contextlib.suppress(psutil.Error):
+        members = [*process.children(recursive=True), process]
+        for member in members:
+            with contextlib.suppress(psutil.Error):
+                member.kill()
+        psutil.wait_procs(members, timeout=30)
+
+
+def measure(argv: Sequence[str], env: dict[str, str], log: Path, stdin_line: str | None = None, *,
+            everything: bool = False, time_limit_s: float | None = None,
+            memory_limit_mb: float | None = None) -> Measured:
     """Run ``argv`` (``stdin_line`` as its standard input); sample the resident memory of it and its
-    children until it ends."""
-    started = time.perf_counter()
+    children until it ends.
+
+    With ``everything`` the memory sampled is that of every process this one started (a server
+    started for the benchmark, the command, and whatever the command started), added together.
+    Past ``time_limit_s`` seconds or ``memory_limit_mb`` sampled the command and its children are
+    killed and :class:`StageFailed` says which limit stopped it.
+    """
+    started, cpu_before = time.perf_counter(), _children_cpu_s()
     with log.open("ab") as sink:
         child = subprocess.Popen(list(argv), env=env, stdout=sink, stderr=subprocess.STDOUT,
                                  stdin=None if stdin_line is None else subprocess.PIPE)
         if stdin_line is not None:
             child.stdin.write(f"{stdin_line}\n".encode())
             child.stdin.close()
-        watched = psutil.Process(child.pid)
-        peak = 0
+        command = psutil.Process(child.pid)
+        watched, itself = (psutil.Process(), False) if everything else (command, True)
+        peak, stopped = 0, None
         while child.poll() is None:
             with contextlib.suppress(psutil.Error):
-                peak = max(peak, _tree_rss(watched))
+                peak = max(peak, _tree_rss(watched, itself))
+            if memory_limit_mb is not None and peak > memory_limit_mb * 2**20:
+                stopped = f"stopped at the memory limit ({memory_limit_mb:,.0f} MB)"
+            elif time_limit_s is not None and time.perf_counter() - started > time_limit_s:
+                stopped = f"stopped at the time limit ({time_limit_s:,.0f} s)"
+            if stopped:
+                _stop_tree(command)
+                break
             time.sleep(0.05)
-    wall = time.perf_counter() - started
-    if child.returncode != 0:
-        raise StageFailed(f"{' '.join(argv)} exited {child.returncode}; see {log}")
-    return Measured(wall_s=wall, peak_rss_mb=peak / 2**20)
+        child.wait()
+    measured = Measured(wall_s=time.perf_counter() - started, peak_rss_mb=peak / 2**20,
+                        cpu_s=_children_cpu_s() - cpu_before)
+    reason = stopped or (f"exited {child.returncode}" if child.returncode != 0 else "")
+    if reason:
+        raise StageFailed(f"{' '.join(argv)} {reason}; see {log}", measured, reason)
+    return measured
 
 
 def _free_port() -> int:
