@@ -18,11 +18,15 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from configs.settings import Settings
-from features.build import FeatureBuildError, build_features, resolve_as_of
+from features.build import FeatureBuildError, feature_context, model_features, resolve_as_of
 from features.contract import Extract, enforce_reject_limit
 from features.linking import link_records
+from pipelines.engine import DASK, gathered, row_partitions
 from pipelines.extract_cache import describe_read, validated_extract
 from pipelines.validate import write_validation
+
+# the context is a frame of the subjects: never hash it for Prefect's cache
+assemble = task(model_features, name="assemble features", cache_policy=NO_CACHE)
 
 
 def _untimed(_stage: str) -> AbstractContextManager[None]:
@@ -74,12 +78,22 @@ def prepare_features(
         links = link_records(extract, settings)
     with stage("features"):
         as_of = resolve_as_of(extract.tax_records, settings.as_of)
-        feature_table = build_features(extract, links, as_of, settings)
+        feature_table = _feature_table(feature_context(extract, links, as_of, settings), settings)
     if feature_table.empty:
         raise FeatureBuildError(
             f"no live subject as of {as_of.isoformat()}: no benefit_claims or housing_claims row is live on "
             f"that date (started on or before it and not ended by it); check --as-of and the claims' dates")
     return extract, links, feature_table, as_of
+
+
+def _feature_table(context: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """:func:`features.build.model_features` of ``context``: in one piece on ``local``; on ``dask`` one
+    task per partition of ``orchestration.dask_partition_rows`` subjects on the flow's task runner,
+    put back together in order (each row's features read that row alone: the same table)."""
+    if settings.orchestration.engine != DASK:
+        return model_features(context)
+    parts = row_partitions(context, settings.orchestration.dask_partition_rows)
+    return gathered([assemble.submit(part) for part in parts])
 
 
 @flow(name="prepare-features", validate_parameters=False)

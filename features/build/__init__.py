@@ -50,7 +50,8 @@ from features.build.subjects import (
 from features.contract import Extract
 from features.definitions import FEATURES, SUBJECT_TYPES, context_columns, feature_names
 
-__all__ = ["EARNING_INCOME_TYPES", "KEY_COLUMNS", "FeatureBuildError", "build_features", "resolve_as_of"]
+__all__ = ["EARNING_INCOME_TYPES", "KEY_COLUMNS", "FeatureBuildError", "build_features", "feature_context",
+           "model_features", "resolve_as_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,24 @@ logger = logging.getLogger(__name__)
 
 def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settings: Settings) -> pd.DataFrame:
     """One row per live subject: keys, model features (float64, no NaN), then context.
+
+    :func:`model_features` of :func:`feature_context`; the parameters are those of
+    :func:`feature_context`.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`KEY_COLUMNS`, then ``feature_names()``, then ``context_columns()``;
+        sorted by ``subject_ref`` (then type), fresh index.
+    """
+    return model_features(feature_context(extract, links, as_of, settings))
+
+
+def feature_context(extract: Extract, links: pd.DataFrame, as_of: dt.date, settings: Settings) -> pd.DataFrame:
+    """One row per live subject: its claim's columns and every context column.
+
+    Everything that looks across subjects and sources (per person, address, token and peer group)
+    is worked out here; what is left, :func:`model_features`, reads each row alone.
 
     Parameters
     ----------
@@ -75,7 +94,7 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
     Returns
     -------
     DataFrame
-        Columns :data:`KEY_COLUMNS`, then ``feature_names()``, then ``context_columns()``;
+        The claims' columns (among them :data:`KEY_COLUMNS`), then ``context_columns()``;
         sorted by ``subject_ref`` (then type), fresh index.
     """
     as_of_ts = pd.Timestamp(as_of)
@@ -117,7 +136,9 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
     earning = (income.monthly[:, window - recent_months:].sum(axis=1) > 0) | (income.periodic.sum(axis=1) > 0)
 
     arrival = _arrival(subjects, subject, electors, keys)
-    context = pd.concat(
+    logger.info("building %d features for %d live subjects as of %s", len(feature_names()), len(subjects),
+                as_of_ts.date())
+    return pd.concat(
         [
             subjects,
             _tax_context(subjects, subject.person, income, first_month, settings),
@@ -132,6 +153,25 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
         axis=1,
     )
 
+
+def model_features(context: pd.DataFrame) -> pd.DataFrame:
+    """The feature table of the subjects in ``context``: keys, model features (float64, no NaN), then context.
+
+    Each feature's ``compute`` reads only the row's own context columns, so the table of any row
+    partition of ``context`` is those rows of the table of the whole: the ``dask`` engine
+    assembles the table partition by partition with this same function.
+
+    Parameters
+    ----------
+    context : DataFrame
+        Rows of :func:`feature_context`.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`KEY_COLUMNS`, then ``feature_names()``, then ``context_columns()``; the
+        index of ``context``.
+    """
     model = {}
     subject_type = context["subject_type"].to_numpy(dtype=object)
     for spec in FEATURES:
@@ -139,8 +179,6 @@ def build_features(extract: Extract, links: pd.DataFrame, as_of: dt.date, settin
         applies = np.isin(subject_type, [kind for kind in SUBJECT_TYPES if spec.applies(kind)])
         values = values.where(applies & np.isfinite(values), spec.neutral)
         model[spec.name] = values.to_numpy(np.float64)
-    table = pd.concat(
+    return pd.concat(
         [context[list(KEY_COLUMNS)], pd.DataFrame(model, index=context.index), context[list(context_columns())]], axis=1
     )
-    logger.info("built %d features for %d live subjects as of %s", len(feature_names()), len(table), as_of_ts.date())
-    return table
