@@ -243,9 +243,9 @@ class OrchestrationSettings(_Strict):
     server_database_url: str | None = None
     """Database of that server, e.g. postgresql+asyncpg://user@host/db; default: SQLite in the workspace."""
     engine: Literal["local", "dask"] = "local"
-    """Where the per-subject work of a scoring run (scores, explanations, reasons) runs: ``local`` in
-    this process, or ``dask`` per partition of the subjects on a Dask cluster, through Prefect's
-    Dask task runner. Both give the same case list, byte for byte."""
+    """Where the per-subject work (the feature table's assembly; a scoring run's scores, explanations
+    and reasons) runs: ``local`` in this process, or ``dask`` per partition of the subjects on a Dask
+    cluster, through Prefect's Dask task runner. Both give the same case list, byte for byte."""
     dask_address: str | None = None
     """An existing Dask scheduler, e.g. tcp://scheduler.internal:8786; null = a LocalCluster per run."""
     dask_workers: int = Field(2, ge=1)
