@@ -243,9 +243,10 @@ class OrchestrationSettings(_Strict):
     server_database_url: str | None = None
     """Database of that server, e.g. postgresql+asyncpg://user@host/db; default: SQLite in the workspace."""
     engine: Literal["local", "dask"] = "local"
-    """Where the per-subject work (the feature table's assembly; a scoring run's scores, explanations
-    and reasons) runs: ``local`` in this process, or ``dask`` per partition of the subjects on a Dask
-    cluster, through Prefect's Dask task runner. Both give the same case list, byte for byte."""
+    """Where the contract check of each table and the per-subject work (the feature table's assembly;
+    a scoring run's scores, explanations and reasons) run: ``local`` in this process, or ``dask`` per
+    partition of the table or of the subjects on a Dask cluster, through Prefect's Dask task runner.
+    Both give the same rejects, validated tables and case list, byte for byte."""
     dask_address: str | None = None
     """An existing Dask scheduler, e.g. tcp://scheduler.internal:8786; null = a LocalCluster per run."""
     dask_workers: int = Field(2, ge=1)
@@ -256,7 +257,8 @@ class OrchestrationSettings(_Strict):
     """LocalCluster workers in processes of their own (false: threads of the run's process, which
     share one interpreter lock)."""
     dask_partition_rows: int = Field(65_536, ge=1)
-    """Subjects per partition on the ``dask`` engine. A multiple of the detector's scoring block
+    """Rows per partition on the ``dask`` engine: of each input table when it is checked, of the
+    subjects when they are scored. A multiple of the detector's scoring block
     (65 536 rows) keeps every float identical to ``local`` whatever the arithmetic library."""
 
 

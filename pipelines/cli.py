@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from configs.settings import SettingsError, load_settings
+from configs.settings import Settings, SettingsError, load_settings
 from synthetic.variants import DEFAULT_VARIANT, VARIANTS
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ EXIT_USER_ERROR = 2
 CASEWORK_VERBS = ("app", "users", "cases", "outcomes", "audit")
 PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 """Loggers Prefect reports a failed flow or task run on."""
-FLOW_VERBS = ("prepare", "train", "score", "report")
-"""Verbs that run a Prefect flow (``report`` only with ``--data``)."""
+FLOW_VERBS = ("validate", "prepare", "train", "score", "report")
+"""Verbs that run a Prefect flow (``report`` only with ``--data``, ``validate`` only on the ``dask`` engine)."""
 DEFAULT_WORKSPACE = Path(".counterfraud")
 """The workspace (registry, run history, case store) of every verb given no ``--workspace``."""
 
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = verbs.add_parser("validate", help="check the extracts against the contract only")
     add_run_options(validate)
     validate.add_argument("--out", type=Path, required=True)
+    _add_workspace_option(validate, "where Prefect keeps the run on orchestration.engine dask (on local: unused)")
 
     prepare = verbs.add_parser("prepare", help="validate, link and write the feature table (features.parquet)")
     add_run_options(prepare)
@@ -306,11 +307,10 @@ def _run(args: argparse.Namespace) -> None:
 
     settings = load_settings(getattr(args, "config", None), as_of=getattr(args, "as_of", None),
                              extract_cache={"enabled": False} if getattr(args, "no_cache", False) else None)
-    if args.verb == "validate":
-        from pipelines.validate import run_validation
+    from pipelines.engine import LOCAL
 
-        summary = run_validation(args.data, args.out, settings)
-        print(format_validation(summary))
+    if args.verb == "validate" and settings.orchestration.engine == LOCAL:
+        _validate(args, settings)  # no workspace, no Prefect
         return
     if args.verb == "explain-subject":
         from casework.commands import case_store
@@ -343,10 +343,12 @@ def _run(args: argparse.Namespace) -> None:
         workspace.serve_ui(port=args.port)
     elif args.verb in CASEWORK_VERBS:
         _run_casework(args, workspace, settings)
+    elif args.verb == "validate":
+        _validate(args, settings)
     elif args.verb == "prepare":
-        from pipelines.prepare import prepare_flow
+        from pipelines.prepare import run_prepare
 
-        print(f"feature table written to {prepare_flow(args.data, args.out, settings, workspace.extracts_dir)}")
+        print(f"feature table written to {run_prepare(args.data, args.out, settings, workspace.extracts_dir)}")
     elif args.verb == "train":
         from pipelines.train import train_flow
 
@@ -385,6 +387,12 @@ def _run(args: argparse.Namespace) -> None:
                        decision=APPROVED if args.verb == "approve" else REJECTED, by=member, note=args.note,
                        log_path=workspace.root / SIGNOFF_LOG, promote=getattr(args, "promote", False))
         print(format_decision(entry))
+
+
+def _validate(args: argparse.Namespace, settings: Settings) -> None:
+    from pipelines.validate import run_validation
+
+    print(format_validation(run_validation(args.data, args.out, settings)))
 
 
 def _starts_temporary_server(args: argparse.Namespace) -> bool:

@@ -10,16 +10,18 @@ submitted per partition, and the results are put back together in partition orde
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from prefect.futures import PrefectFuture
 
 from configs.settings import OrchestrationSettings
 
+if TYPE_CHECKING:  # Prefect is imported by the flows; the ``local`` validate command runs without it
+    from prefect.futures import PrefectFuture
+
 LOCAL = "local"
 DASK = "dask"
-WORKER_PRELOAD = ("models.registry", "models.explain")
+WORKER_PRELOAD = ("models.registry", "models.explain", "features.contract")
 """Modules a LocalCluster worker imports at start: those the partition tasks run."""
 
 

@@ -46,8 +46,10 @@ from features.contract import (
     CONTRACT,
     READ_FROM_CACHE,
     Extract,
+    TableChecker,
     TableQuality,
     check_extract,
+    check_table,
     file_sha256,
     run_month,
     table_path,
@@ -130,7 +132,7 @@ def extract_key(files: ExtractFiles, absent_columns: Mapping[str, list[str]], la
 
 
 def validated_extract(data_dir: str | Path, settings: Settings, cache_dir: str | Path | None,
-                      latest_period: dt.date | None = None) -> Extract:
+                      latest_period: dt.date | None = None, check: TableChecker = check_table) -> Extract:
     """The validated extract of ``data_dir``: read from the cache in ``cache_dir`` when it holds the
     check of the same files, else checked (:func:`features.contract.check_extract`) and stored there.
 
@@ -145,6 +147,8 @@ def validated_extract(data_dir: str | Path, settings: Settings, cache_dir: str |
         The workspace's ``extracts_dir``.
     latest_period : date, optional
         The latest tax period allowed (default: the month the run is made in).
+    check : callable, optional
+        How each table is checked (:data:`features.contract.TableChecker`): in one piece by default.
 
     Returns
     -------
@@ -156,7 +160,7 @@ def validated_extract(data_dir: str | Path, settings: Settings, cache_dir: str |
     latest_period = latest_period or run_month()
     files = digest_files(data_dir) if cache_dir is not None and settings.extract_cache.enabled else None
     if files is None:
-        return check_extract(data_dir, absent, latest_period)
+        return check_extract(data_dir, absent, latest_period, check)
     cache_dir = Path(cache_dir)
     entry = cache_dir / extract_key(files, absent, latest_period)
     if entry.is_dir():
@@ -167,7 +171,7 @@ def validated_extract(data_dir: str | Path, settings: Settings, cache_dir: str |
             logger.info("extract read from the cache of validated extracts: %s", entry)
             return cached
         _discard(entry)
-    extract = dataclasses.replace(check_extract(data_dir, absent, latest_period), digests=files.digests)
+    extract = dataclasses.replace(check_extract(data_dir, absent, latest_period, check), digests=files.digests)
     if not files.unchanged():
         logger.warning("a file of %s changed while it was validated: its check is not cached", data_dir)
         return extract

@@ -21,8 +21,9 @@ from configs.settings import Settings
 from features.build import FeatureBuildError, feature_context, model_features, resolve_as_of
 from features.contract import Extract, enforce_reject_limit
 from features.linking import link_records
-from pipelines.engine import DASK, gathered, row_partitions
+from pipelines.engine import DASK, dask_task_runner, gathered, row_partitions
 from pipelines.extract_cache import describe_read, validated_extract
+from pipelines.partitioned_check import table_check
 from pipelines.validate import write_validation
 
 # the context is a frame of the subjects: never hash it for Prefect's cache
@@ -56,7 +57,9 @@ def prepare_features(
     cache_dir : path, optional
         The workspace's cache of validated extracts (``Workspace.extracts_dir``): files
         validated before are read from it, others are validated and stored in it
-        (``pipelines.extract_cache``; unless ``extract_cache.enabled`` is off).
+        (``pipelines.extract_cache``; unless ``extract_cache.enabled`` is off). On the ``dask``
+        engine each table is checked by partitions on the flow's task runner
+        (:mod:`pipelines.partitioned_check`).
 
     Returns
     -------
@@ -70,7 +73,7 @@ def prepare_features(
         When no claim is live on the as-of date: there is no one to fit or score.
     """
     with stage("validate"):
-        extract = validated_extract(data_dir, settings, cache_dir)
+        extract = validated_extract(data_dir, settings, cache_dir, check=table_check(settings.orchestration))
         if report_dir is not None:
             write_validation(extract, data_dir, report_dir)
         enforce_reject_limit(extract, settings.contract.max_reject_share)
@@ -94,6 +97,15 @@ def _feature_table(context: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         return model_features(context)
     parts = row_partitions(context, settings.orchestration.dask_partition_rows)
     return gathered([assemble.submit(part) for part in parts])
+
+
+def run_prepare(data_dir: Path, out_dir: Path, settings: Settings, cache_dir: Path | None = None) -> Path:
+    """:func:`prepare_flow` on the configured ``orchestration.engine`` (on ``dask``, with Prefect's
+    Dask task runner): the same files, byte for byte."""
+    run = prepare_flow
+    if settings.orchestration.engine == DASK:
+        run = prepare_flow.with_options(task_runner=dask_task_runner(settings.orchestration))
+    return run(data_dir, out_dir, settings, cache_dir)
 
 
 @flow(name="prepare-features", validate_parameters=False)

@@ -11,11 +11,21 @@
 The names other packages use are importable from here.
 """
 
-from features.contract.checks import TableQuality, run_month, validate_table
+from features.contract.checks import (
+    PartitionCheck,
+    TableCheck,
+    TableQuality,
+    check_partition,
+    check_table,
+    merge_partition_checks,
+    run_month,
+    validate_table,
+)
 from features.contract.extract import (
     READ_FROM_CACHE,
     READ_FROM_FILES,
     Extract,
+    TableChecker,
     TooManyRejectsError,
     check_extract,
     enforce_reject_limit,
@@ -102,11 +112,17 @@ __all__ = [
     "MissingColumnError",
     "MissingTableError",
     "OrderRule",
+    "PartitionCheck",
+    "TableCheck",
+    "TableChecker",
     "TableQuality",
     "TableSpec",
     "TooManyRejectsError",
     "UnreadableTableError",
     "check_extract",
+    "check_partition",
+    "check_table",
+    "merge_partition_checks",
     "enforce_reject_limit",
     "extract_summary",
     "file_sha256",

@@ -219,6 +219,21 @@ def check_table(spec: TableSpec, raw: pd.DataFrame, source: str,
                 taken_keys: Arrow | None = None, latest_period: dt.date | None = None) -> TableCheck:
     """Check one table; with ``taken_keys`` (the keys of ``spec.key_differs_from``), also refuse
     a key among them. A period after ``latest_period`` (default: :func:`run_month`) is refused."""
+    return _checked(spec, raw, source, taken_keys, latest_period).check
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A table's check, with the parsed columns and the repeats of its key it was made from."""
+
+    check: TableCheck
+    columns: dict[str, _Column]
+    repeats: dict[str, np.ndarray]
+    """Later usable occurrences of a value, in the key and in each unique column."""
+
+
+def _checked(spec: TableSpec, raw: pd.DataFrame, source: str, taken_keys: Arrow | None,
+             latest_period: dt.date | None) -> _Checked:
     contract_columns(spec, raw.columns, source or "data frame")
     rows = len(raw)
     latest = np.datetime64(latest_period or run_month(), "ns")
@@ -243,12 +258,8 @@ def check_table(spec: TableSpec, raw: pd.DataFrame, source: str,
     if taken_keys is not None:
         clash = pc.is_in(as_large_text(key.raw), value_set=as_large_text(taken_keys))
         broken.append((spec.key, UNIQUE_SUBJECT_REF, key.usable & as_flags(clash)))
-    key_repeats = next(
-        (mask for name, rule, mask in broken if name == spec.key and rule == UNIQUE),
-        None,
-    )
-    if key_repeats is None:
-        key_repeats = later_repeats(key.values, key.usable)
+    repeats = {name: mask for name, rule, mask in broken if rule == UNIQUE}
+    key_repeats = repeats[spec.key] if spec.key in repeats else later_repeats(key.values, key.usable)
     refused = np.zeros(rows, dtype=bool)
     for _, _, mask in broken:
         refused |= mask
@@ -271,13 +282,113 @@ def check_table(spec: TableSpec, raw: pd.DataFrame, source: str,
         rows_valid=len(keep),
         rows_refused=rows - len(keep),
         completeness={
-            name: float(1.0 - column.empty.mean()) if rows else 1.0
-            for name, column in columns.items()
+            name: _completeness(int(column.empty.sum()), rows) for name, column in columns.items()
         },
         key=spec.key,
-        key_uniqueness=_uniqueness(key, key_repeats),
+        key_uniqueness=_uniqueness(int(key.usable.sum()), int(key_repeats.sum())),
     )
-    return TableCheck(valid=valid, rejects=rejects, quality=quality)
+    return _Checked(TableCheck(valid=valid, rejects=rejects, quality=quality), columns,
+                    repeats | {spec.key: key_repeats})
+
+
+# ------------------------------------------------------------------------------------------ partitions
+@dataclass(frozen=True)
+class FirstOccurrences:
+    """The usable values of a column that are not repeated within a partition, and their row numbers.
+
+    Repeats are looked for in text columns only (:func:`~features.contract.repeats.later_repeats`),
+    whose parsed values are their cells as written: the values are also the text of a reject.
+    """
+
+    rows: np.ndarray
+    """1-based data row numbers."""
+    values: Arrow
+
+
+@dataclass(frozen=True)
+class PartitionCheck:
+    """One partition of a table held to the contract, and what judging the whole table needs of it.
+
+    A partition's rows are checked as in the whole table except for repeats: a key repeated in
+    another partition is found by :func:`merge_partition_checks`, from :attr:`firsts`.
+    """
+
+    check: TableCheck
+    empty_cells: dict[str, int]
+    """Empty cells per contract column."""
+    usable_keys: int
+    key_repeats: int
+    """Usable keys repeating one of the partition's earlier rows."""
+    firsts: dict[str, FirstOccurrences]
+    """By column: the key and every column whose values must be unique."""
+
+
+def repeat_checked_columns(spec: TableSpec) -> tuple[str, ...]:
+    """The columns whose repeats are judged on the whole table: those declared unique, and the key."""
+    return tuple(dict.fromkeys([*(column.name for column in spec.columns if column.unique), spec.key]))
+
+
+def check_partition(spec: TableSpec, raw: pd.DataFrame, source: str, taken_keys: Arrow | None = None,
+                    latest_period: dt.date | None = None) -> PartitionCheck:
+    """Check consecutive rows of a table as :func:`check_table` checks a whole one.
+
+    ``raw`` is a slice of the table as read, keeping its index (the rows' data row numbers in the file).
+    ``taken_keys`` are all the keys of ``spec.key_differs_from``, not a partition of them.
+    """
+    checked = _checked(spec, raw, source, taken_keys, latest_period)
+    row_numbers = _row_numbers(raw)
+    firsts = {}
+    for name in repeat_checked_columns(spec):
+        column = checked.columns[name]
+        first = np.flatnonzero(column.usable & ~checked.repeats[name])
+        firsts[name] = FirstOccurrences(rows=row_numbers[first], values=column.values.take(pa.array(first)))
+    return PartitionCheck(
+        check=checked.check,
+        empty_cells={name: int(column.empty.sum()) for name, column in checked.columns.items()},
+        usable_keys=int(checked.columns[spec.key].usable.sum()),
+        key_repeats=int(checked.repeats[spec.key].sum()),
+        firsts=firsts,
+    )
+
+
+def merge_partition_checks(spec: TableSpec, parts: list[PartitionCheck], source: str) -> TableCheck:
+    """The check of a whole table from the checks of its partitions, in row order.
+
+    A value of a unique column that an earlier partition holds is refused (``unique``), as in
+    :func:`check_table` the first usable occurrence is kept; nothing else is checked again. The
+    quality figures are those of the whole table. The pass over repeats holds those columns' first
+    values per partition alone: one short text and one row number per row at most.
+    """
+    rejects = [part.check.rejects for part in parts]
+    refused_rows = []
+    unique = {column.name for column in spec.columns if column.unique}
+    key_repeats = sum(part.key_repeats for part in parts)
+    for name in repeat_checked_columns(spec):
+        firsts = [part.firsts[name] for part in parts]
+        row_numbers = np.concatenate([first.rows for first in firsts])
+        values = pa.chunked_array([as_large_text(first.values) for first in firsts], type=pa.large_string())
+        repeats = later_repeats(values, np.ones(len(values), dtype=bool))
+        if name == spec.key:
+            key_repeats += int(repeats.sum())
+        if repeats.any() and name in unique:
+            rejects.append(rule_rejects(spec.name, name, UNIQUE, repeats, values, row_numbers))
+            refused_rows.append(row_numbers[repeats])
+    valid = pd.concat([part.check.valid for part in parts], ignore_index=True)
+    if refused_rows:
+        valid = valid[~valid["row"].isin(np.concatenate(refused_rows))].reset_index(drop=True)
+    rows = sum(part.check.quality.rows_in for part in parts)
+    quality = TableQuality(
+        table=spec.name,
+        source=source,
+        rows_in=rows,
+        rows_valid=len(valid),
+        rows_refused=rows - len(valid),
+        completeness={name: _completeness(sum(part.empty_cells[name] for part in parts), rows)
+                      for name in spec.column_names},
+        key=spec.key,
+        key_uniqueness=_uniqueness(sum(part.usable_keys for part in parts), key_repeats),
+    )
+    return TableCheck(valid=valid, rejects=rejects_frame(rejects), quality=quality)
 
 
 def arrow_column(raw: pd.DataFrame, name: str, rows: int) -> Arrow:
@@ -327,9 +438,12 @@ def _check_column(column: ColumnSpec, raw: Arrow,
     if column.unique:
         failures.append((UNIQUE, later_repeats(values, usable)))
     return _Column(raw=raw, values=values, empty=empty, usable=usable), failures
-def _uniqueness(key: _Column, repeats: np.ndarray) -> float:
-    present = int(key.usable.sum())
-    return 1.0 - int(repeats.sum()) / present if present else 1.0
+def _completeness(empty_cells: int, rows: int) -> float:
+    return float(1.0 - empty_cells / rows) if rows else 1.0
+
+
+def _uniqueness(usable_keys: int, repeats: int) -> float:
+    return 1.0 - repeats / usable_keys if usable_keys else 1.0
 
 
 # Parsers: raw arrow (chunked) array -> (typed values, wrong_type mask). Wrong-type is only read where not empty.

@@ -6,14 +6,14 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from features.contract.checks import TableQuality, arrow_column, check_table
+from features.contract.checks import TableCheck, TableQuality, arrow_column, check_table
 from features.contract.parsing import Arrow
 from features.contract.reading import read_source
 from features.contract.rejects import reject_counts, rejects_frame
@@ -26,6 +26,10 @@ TOO_MANY_REJECTS = (
     "most often column {column} breaking rule {rule} ({count} rows), e.g. row {row}: {value!r}"
 )
 
+
+TableChecker = Callable[..., TableCheck]
+"""How a table is checked: ``check(spec, raw, source=, taken_keys=, latest_period=)`` as
+:func:`~features.contract.checks.check_table` does it, in one piece or by partitions."""
 
 READ_FROM_FILES = "files"
 READ_FROM_CACHE = "cache"
@@ -70,13 +74,14 @@ def extract_summary(extract: Extract) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------- extract
 def check_extract(data_dir: str | Path, absent_columns: Mapping[str, Collection[str]] | None = None,
-                  latest_period: dt.date | None = None) -> Extract:
+                  latest_period: dt.date | None = None, check: TableChecker = check_table) -> Extract:
     """Read and validate every contract table of ``data_dir``; nothing here stops on rejects.
 
     ``absent_columns`` (``contract.absent_columns``) names, per table, optional columns the source
     does not deliver; without it a missing column that says which claims ended stops the run.
     A tax period after ``latest_period`` is refused (default: the month the run is made in,
-    :func:`~features.contract.checks.run_month`).
+    :func:`~features.contract.checks.run_month`). ``check`` checks each table as read (by default
+    in one piece); the reading, and a rule between tables, stay here.
 
     Every command runs this, writes the rejects for the data owner, then judges them with
     :func:`enforce_reject_limit` (``validate`` after reporting them, scoring and training before
@@ -95,20 +100,20 @@ def check_extract(data_dir: str | Path, absent_columns: Mapping[str, Collection[
         if spec.name in compared:
             keys[spec.name] = arrow_column(raw, spec.key, len(raw))
         taken = keys[spec.key_differs_from] if spec.key_differs_from else None
-        check = check_table(spec, raw, source="" if path is None else str(path), taken_keys=taken,
-                            latest_period=latest_period)
-        frames[spec.name] = check.valid
-        rejects += [check.rejects, faults]
+        checked = check(spec, raw, source="" if path is None else str(path), taken_keys=taken,
+                        latest_period=latest_period)
+        frames[spec.name] = checked.valid
+        rejects += [checked.rejects, faults]
         # rows the file itself spoiled were read in, and refused
         quality[spec.name] = dataclasses.replace(
-            check.quality, missing_columns=tuple(missing), rows_in=check.quality.rows_in + len(faults),
-            rows_refused=check.quality.rows_refused + len(faults))
+            checked.quality, missing_columns=tuple(missing), rows_in=checked.quality.rows_in + len(faults),
+            rows_refused=checked.quality.rows_refused + len(faults))
         logger.info(
             "%s: %d rows, %d valid, %d refused (%.1f s)",
             spec.name,
-            check.quality.rows_in,
-            check.quality.rows_valid,
-            check.quality.rows_refused,
+            checked.quality.rows_in,
+            checked.quality.rows_valid,
+            checked.quality.rows_refused,
             time.perf_counter() - started,
         )
     return Extract(**frames, rejects=rejects_frame(rejects), quality=quality)

@@ -152,3 +152,34 @@ def bad_extract(directory: Path, texts: list[str], seed: int, good_rows: int = G
         _write(directory, table, rows)
         written[table] = rows
     return expected
+
+
+def spoil_extract(directory: Path, every: int, seed: int) -> int:
+    """Spoil one row in ``every`` of each CSV table of a data directory (one rule broken per spoiled row, the
+    rules taken in turn), in place; a unique key is spoiled into one of the table's first rows' keys, so the
+    repeat lies far from its first occurrence. Return the number of rows spoiled."""
+    rng = np.random.default_rng(seed)
+    spoiled = 0
+    keys_of: dict[str, list[str]] = {}
+    for table, spec in CONTRACT.items():
+        path = directory / f"{table}.csv"
+        if not path.is_file():
+            continue
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        keys_of[table] = [row[spec.key] for row in rows]
+        if not rows:
+            continue
+        usable = [(column, rule, make) for column, rule, make in spoilers(table, NASTY) if column in rows[0]
+                  and (rule != UNIQUE_SUBJECT_REF or keys_of.get(spec.key_differs_from))]
+        # a clash takes a key of the other table that this table's own rows do not hold
+        other = sorted(set(keys_of.get(spec.key_differs_from or "", [])) - set(keys_of[table]))
+        for turn, index in enumerate(range(every - 1, len(rows), every)):
+            column, rule, make = usable[turn % len(usable)]
+            keys = {"other": other} if rule == UNIQUE_SUBJECT_REF else keys_of[table][:every - 1]
+            if rule == UNIQUE_SUBJECT_REF and not other:
+                continue
+            rows[index][column] = make(rng, rows[index], keys)
+            spoiled += 1
+        _write(directory, table, rows)
+    return spoiled
