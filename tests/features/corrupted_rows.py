@@ -5,7 +5,7 @@ every free-text column, the texts given (what real extracts and attackers put th
 quotes, formulas such as ``=cmd|...``, non-Latin letters, text near the length limit). Bad rows
 are good rows with one cell spoiled so that it breaks one rule of its column (or the table's order
 and cross-table rules); a seed spreads them over every rule of every column of every table. The
-contract fuzz test and the reliability benchmark (``benchmarks/reliability.py``) both write their
+contract fuzz test and the reliability benchmark (``benchmarks/reliability/fuzz.py``) both write their
 extracts here.
 """
 
