@@ -66,6 +66,7 @@ def create_app(engine: Engine, settings: CaseStoreSettings, signoff_desk: SignOf
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(statuses=STATUSES, outcomes=OUTCOMES, control_text=CONTROL_TEXT,
                                  closing_note_limit=store.CLOSING_NOTE_LIMIT, case_note_limit=store.CASE_NOTE_LIMIT,
+                                 written_fields=store.WRITTEN_FIELDS,
                                  search_query_limit=QUERY_LIMIT)
     templates.env.filters["words"] = lambda text: (text or "").replace("_", " ")
     templates.env.filters["feature"] = feature_label

@@ -388,7 +388,7 @@ def import_run(engine: Engine, run_dir: str | Path) -> ImportResult:
         new = work.loc[~work["subject_ref"].isin(open_cases)]
         _insert_rows(session, Case, [
             {"subject_ref": ref, "subject_type": subject_type, "pseudonym": pseudonym(secret, ref),
-             "status": NEW, "opened_run_id": run_id, "latest_run_id": run_id, "updated_at": at,
+             "status": NEW, "status_since": at, "opened_run_id": run_id, "latest_run_id": run_id, "updated_at": at,
              "updated_by": SYSTEM_ACTOR, "version": 1, **shown[ref]}
             for ref, subject_type in zip(new["subject_ref"], new["subject_type"], strict=True)])
         created = dict(session.execute(select(Case.subject_ref, Case.id).where(Case.opened_run_id == run_id)).all())

@@ -2,7 +2,8 @@
 
 An action redirects to a page with ``notice=KEY`` and the sentence's fields in the query
 (:func:`notice_query`); the page shows the sentence only when the key is one of :data:`NOTICES`
-and every field is valid (a count or a version is digits, case ids are digits joined by commas,
+and every field is valid (a count or a version is digits, case ids are digits joined by commas, what was done is a
+bulk step's words,
 an account is one of the store's, a decision is one the panel can make, a role is one of the
 roles). Any other query shows no notice, so a link cannot put words of its own on the page as an
 official notice.
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.store import User
-from casework.workflow import ROLES
+from casework.workflow import BULK_STEPS, ROLES
 
 NOTICES: dict[str, str] = {
     "none_left": "No new cases are left to claim.",
@@ -27,6 +28,17 @@ NOTICES: dict[str, str] = {
                               "list was shown: case(s) {cases}; reload the list and choose again."),
     "not_assignable": ("Nothing was assigned: {account} is not an investigator or supervisor account, and only "
                        "they can be given cases."),
+    "stepped": "{count} case(s) {done}.",
+    "stepped_changed": ("{count} case(s) {done}. Skipped, because they changed since the list was shown: "
+                        "case(s) {cases}; reload the list and choose again."),
+    "stepped_refused": ("{count} case(s) {done}. Left as they were, because the workflow does not allow this "
+                        "step on them (the access log says why): case(s) {refused_cases}."),
+    "stepped_changed_refused": ("{count} case(s) {done}. Skipped, because they changed since the list was "
+                                "shown: case(s) {cases}; reload the list and choose again. Left as they were, "
+                                "because the workflow does not allow this step on them (the access log says "
+                                "why): case(s) {refused_cases}."),
+    "bulk_close_needs_note": "Nothing was closed: closing cases at once needs a closing note for them.",
+    "no_bulk_step": "Nothing was changed: choose one of the steps the list offers for the selected cases.",
     "account_added": "Account {account} added.",
     "account_unlocked": "Account {account} unlocked.",
     "no_such_account": "There is no such account to unlock.",
@@ -60,8 +72,10 @@ def notice_query(key: str, **fields: object) -> str:
 def _valid(session: Session, name: str, value: str) -> bool:
     if name in ("count", "version"):
         return bool(_DIGITS.fullmatch(value))
-    if name == "cases":
+    if name in ("cases", "refused_cases"):
         return bool(_CASE_IDS.fullmatch(value))
+    if name == "done":
+        return value in BULK_STEPS.values()
     if name == "decision":
         return value in DECISIONS
     if name == "role":

@@ -19,7 +19,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    false,
     func,
     or_,
     select,
@@ -51,10 +52,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from casework.workflow import (
     ASSIGN,
     ASSIGNED,
+    BULK_CLOSING_OUTCOME,
+    BULK_STEPS,
     CLAIM,
     CLOSE,
     CLOSED,
     CONFIRM,
+    DEESCALATE,
+    ESCALATE,
     FOUR_EYES_OUTCOMES,
     NEW,
     NOTE,
@@ -140,6 +145,11 @@ class Case(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)
+    status_since: Mapped[dt.datetime] = mapped_column(DateTime)
+    """When the case entered its current status: its SLA clock runs from then (:class:`SlaClock`)."""
+    escalated_by: Mapped[str | None] = mapped_column(String(64))
+    """Who escalated the case for a supervisor's attention; None when it is not escalated (:func:`escalate`)."""
+    escalation_reason: Mapped[str | None] = mapped_column(Text)
 
     @hybrid_property
     def awaiting_confirmation(self) -> bool:
@@ -369,9 +379,11 @@ def take_step(session: Session, case_id: int, read_version: int, actor: str, ste
         raise CaseworkError(refused)
     at = now()
     events = _events(case, fields, actor, at)
+    # the SLA clock restarts with each new status; the status event says when, so it is no event of its own
+    entered = {"status_since": at} if fields.get("status", case.status) != case.status else {}
     updated = session.execute(
         update(Case).where(Case.id == case_id, Case.version == read_version)
-        .values(**fields, updated_at=at, updated_by=actor, version=read_version + 1)
+        .values(**fields, **entered, updated_at=at, updated_by=actor, version=read_version + 1)
         .execution_options(synchronize_session=False)
     )
     if updated.rowcount != 1:
@@ -406,6 +418,8 @@ CASE_NOTE_LIMIT = 4_000
 """Characters a note during a review may hold: a step of the review, not its findings (the closing note)."""
 NOTE_FIELD = "note"
 """The field of a note's event: a note is an event of the case, changing none of its fields."""
+WRITTEN_FIELDS = ("closing_note", NOTE_FIELD, "escalation_reason")
+"""The fields of events whose values a caseworker wrote: the panel never sees them, retention purges them."""
 
 
 def _checked_note(note: str, what: str, limit: int) -> str:
@@ -503,6 +517,27 @@ def reopen(session: Session, case_id: int, read_version: int, actor: str) -> Cas
                       "confirmed_by": None})
 
 
+def escalate(session: Session, case_id: int, read_version: int, actor: str, reason: str) -> Case:
+    """Escalate an open case for a supervisor's attention, saying why; it stays escalated until a
+    supervisor de-escalates it (:func:`deescalate`), whatever its status.
+
+    Its assignee or a supervisor may escalate it, or anyone while it is assigned to nobody.
+    """
+    escalated_by = session.scalar(select(Case.escalated_by).where(Case.id == case_id))
+    if escalated_by is not None:
+        raise CaseworkError(f"case {case_id} is escalated already, by {escalated_by}: add a note to it instead")
+    return take_step(session, case_id, read_version, actor, ESCALATE, {
+        "escalated_by": actor, "escalation_reason": _checked_note(reason, "a reason to escalate", CASE_NOTE_LIMIT)})
+
+
+def deescalate(session: Session, case_id: int, read_version: int, actor: str) -> Case:
+    """A supervisor takes an escalated case off the escalated ones (its events keep who escalated it, and why)."""
+    if session.scalar(select(Case.escalated_by).where(Case.id == case_id)) is None:
+        raise CaseworkError(f"case {case_id} is not escalated")
+    return take_step(session, case_id, read_version, actor, DEESCALATE,
+                     {"escalated_by": None, "escalation_reason": None})
+
+
 def claim_next(session: Session, run_id: str, actor: str) -> Case | None:
     """Assign the first new case of the work list to ``actor``; None when none is left.
 
@@ -557,6 +592,48 @@ def bulk_assign(session: Session, read_versions: dict[int, int], actor: str,
     return assigned, skipped
 
 
+@dataclass
+class BulkResult:
+    """What a step taken on many cases at once did to each of them."""
+
+    done: list[int]
+    changed: list[int]
+    """Skipped: they changed since the list was read."""
+    refused: dict[int, str]
+    """Left as they were: the workflow does not let the step start from their status, and why."""
+
+
+def bulk_step(session: Session, read_versions: dict[int, int], actor: str, step: str,
+              closing_note: str = "") -> BulkResult:
+    """Take ``step`` (one of :data:`casework.workflow.BULK_STEPS`) on each case of ``read_versions``.
+
+    ``read_versions`` maps a case id to the version the list showed: a case changed since is
+    skipped, not stepped. Each case the step is taken on gets its events, as one step on one case
+    would; a case the workflow refuses the step is left as it is, with the refusal. A bulk closing
+    records the outcome :data:`casework.workflow.BULK_CLOSING_OUTCOME` and ``closing_note``.
+    """
+    if step not in BULK_STEPS:
+        raise CaseworkError(f"{step!r} is not a step taken on many cases at once: one of {', '.join(BULK_STEPS)}")
+    if step == CLOSE:
+        closing_note = _checked_note(closing_note, "a closing note for the cases closed at once", CLOSING_NOTE_LIMIT)
+    result = BulkResult([], [], {})
+    for case_id, read_version in read_versions.items():
+        try:  # a refused or stale step writes nothing: it is refused before its update
+            if step == UNASSIGN:
+                unassign(session, case_id, read_version, actor)
+            elif step == REOPEN:
+                reopen(session, case_id, read_version, actor)
+            else:
+                close(session, case_id, read_version, actor, BULK_CLOSING_OUTCOME, closing_note)
+        except StaleCaseError:
+            result.changed.append(case_id)
+        except CaseworkError as error:
+            result.refused[case_id] = str(error)
+        else:
+            result.done.append(case_id)
+    return result
+
+
 # ------------------------------------------------------------------------------------------ reading
 
 
@@ -568,6 +645,43 @@ def latest_run(session: Session) -> Run | None:
 def run_dates(session: Session) -> dict[str, dt.date]:
     """The as-of date of every imported run, by run id."""
     return dict(session.execute(select(Run.run_id, Run.as_of)).all())
+
+
+@dataclass(frozen=True)
+class SlaClock:
+    """The SLA of each open status (``case_store.sla_days``), read on the day ``today``.
+
+    A case is due on the day it entered its current status plus that status's days, and overdue
+    from the next day; a status without days (closed) has no clock. The one place this rule is
+    kept: the work list, the case page and the workload read it from here.
+    """
+
+    days: Mapping[str, int]
+    today: dt.date
+
+    @classmethod
+    def now(cls, days: Mapping[str, int]) -> SlaClock:
+        """The clock of ``days`` today (UTC, as the store keeps time)."""
+        return cls(days, now().date())
+
+    def _allowed(self, status: str) -> dt.timedelta:
+        return dt.timedelta(days=self.days[status])
+
+    def due_on(self, case: Case) -> dt.date | None:
+        """The day the case is due to leave its status; None when its status has no clock."""
+        return case.status_since.date() + self._allowed(case.status) if case.status in self.days else None
+
+    def overdue_by(self, case: Case) -> int:
+        """Days the case is past its due day; 0 when it is not overdue."""
+        due = self.due_on(case)
+        return max(0, (self.today - due).days) if due is not None else 0
+
+    def overdue(self) -> Any:
+        """The condition a query keeps overdue cases by: due before today, so entered their status
+        before the day ``today`` less its days."""
+        return or_(false(), *(and_(Case.status == status,
+                                   Case.status_since < dt.datetime.combine(self.today - self._allowed(status), dt.time()))
+                              for status in self.days))
 
 
 @dataclass(frozen=True)
@@ -583,6 +697,10 @@ class CaseFilter:
     """Only cases not yet closed (the "my cases" view: the viewer's work in hand)."""
     awaiting_confirmation: bool = False
     """Only closings awaiting a second person's confirmation (:func:`confirm`)."""
+    overdue: SlaClock | None = None
+    """Only cases overdue by this clock."""
+    escalated: bool = False
+    """Only escalated cases (:func:`escalate`)."""
 
 
 SORTS = {"rank": Case.rank, "score": Case.score, "status": Case.status, "assignee": Case.assignee,
@@ -611,6 +729,10 @@ def list_cases(session: Session, run_id: str, filters: CaseFilter, sort: str = "
         query = query.where(Case.status != CLOSED)
     if filters.awaiting_confirmation:
         query = query.where(Case.awaiting_confirmation)
+    if filters.overdue is not None:
+        query = query.where(filters.overdue.overdue())
+    if filters.escalated:
+        query = query.where(Case.escalated_by.is_not(None))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     order = SORTS.get(sort, Case.priority)
     # the run's own queue first, then open cases from earlier runs, as claim_next hands them out
@@ -629,6 +751,12 @@ def workload(session: Session, names: Iterable[str]) -> dict[str, dict[str, int]
             .group_by(Case.assignee, Case.status)):
         counts.setdefault(assignee, dict.fromkeys(open_statuses, 0))[status] = count
     return counts
+
+
+def overdue_counts(session: Session, clock: SlaClock) -> dict[str | None, int]:
+    """The overdue cases of each assignee (None: the new cases nobody has yet); assignees with none left out."""
+    return dict(session.execute(select(Case.assignee, func.count()).where(clock.overdue())
+                                .group_by(Case.assignee)).all())
 
 
 def filter_choices(session: Session, run_id: str) -> dict[str, list[str]]:
@@ -719,8 +847,8 @@ def purge_before(url: str, cutoff: dt.datetime) -> dict[str, int]:
     Open cases are kept whole, whatever their age. A purged case keeps its pseudonym, type,
     outcome, dates, control flag and score history, so counts and outcome rates stay whole;
     its subject reference becomes its pseudonym, and its reasons, related subjects, closing
-    note, the records and explanation its page showed, the terms a search found it by, and the
-    text of the notes and closing notes in its events are removed. This is the one change made to
+    note, escalation reason, the records and explanation its page showed, the terms a search found it by, and the
+    text caseworkers wrote in its events (:data:`WRITTEN_FIELDS`) are removed. This is the one change made to
     events after they are written: retention outranks keeping the old text. Purged cases are no longer exported as outcomes.
 
     Parameters
@@ -742,14 +870,14 @@ def purge_before(url: str, cutoff: dt.datetime) -> dict[str, int]:
         for start in range(0, len(ids), PURGE_BATCH):
             batch = ids[start:start + PURGE_BATCH]
             session.execute(update(Case).where(Case.id.in_(batch)).values(
-                subject_ref=Case.pseudonym, reasons="", related="", closing_note=None,
+                subject_ref=Case.pseudonym, reasons="", related="", closing_note=None, escalation_reason=None,
                 purged_on=now().date()))
             session.execute(update(CaseDetail).where(CaseDetail.case_id.in_(batch)).values(
                 explanation="{}", records="{}"))
             session.execute(delete(CaseSearchTerm).where(CaseSearchTerm.case_id.in_(batch)))
             for column in (Event.old_value, Event.new_value):
                 session.execute(update(Event).where(
-                    Event.case_id.in_(batch), Event.field.in_(("closing_note", NOTE_FIELD)),
+                    Event.case_id.in_(batch), Event.field.in_(WRITTEN_FIELDS),
                     column.is_not(None))
                     .values({column.key: PURGED_TEXT}))
     return {"cases": len(ids)}

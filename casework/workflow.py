@@ -8,9 +8,11 @@ calls it before every change, and the pages call it to offer only the steps a vi
 
 Roles, each also what the roles below it in this list may not do:
 
-- ``investigator``: sees the work list and cases, searches them, claims, reviews (with notes) and closes cases;
-- ``supervisor``: as an investigator, and assigns cases to others (one or many), unassigns and reopens them,
-  sees each caseworker's workload, and confirms another's fraud outcome (four eyes);
+- ``investigator``: sees the work list and cases, searches them, claims, reviews (with notes), escalates
+  (with a reason) and closes cases;
+- ``supervisor``: as an investigator, and assigns cases to others (one or many), unassigns, reopens and
+  closes them many at once, de-escalates them, sees each caseworker's workload, and confirms another's
+  fraud outcome (four eyes);
 - ``panel``: aggregate figures and cases under pseudonyms only (no names, NINOs or addresses);
 - ``admin``: manages accounts and reads the access log; sees no case.
 """
@@ -28,6 +30,8 @@ CASEWORKERS = (INVESTIGATOR, SUPERVISOR)
 
 NEW, ASSIGNED, IN_REVIEW, CLOSED = "new", "assigned", "in_review", "closed"
 STATUSES = (NEW, ASSIGNED, IN_REVIEW, CLOSED)
+OPEN_STATUSES = (NEW, ASSIGNED, IN_REVIEW)
+"""The statuses of a case being worked, or waiting to be: each has an SLA clock (``case_store.sla_days``)."""
 OUTCOMES = (*CONTRACT_OUTCOMES, "not_investigated")
 """A case's outcome: the contract's outcomes, or not investigated (which says nothing of the subject)."""
 TYPOLOGY_OUTCOMES = ("fraud", "error")
@@ -67,6 +71,7 @@ class Transition:
 
 CLAIM, ASSIGN, START, CLOSE, REOPEN, NOTE = "claim", "assign", "start", "close", "reopen", "note"
 UNASSIGN, CONFIRM = "unassign", "confirm"
+ESCALATE, DEESCALATE = "escalate", "deescalate"
 TRANSITIONS: dict[str, Transition] = {
     CLAIM: Transition("claim", (NEW,), ASSIGNED, CASEWORKERS),
     ASSIGN: Transition("assign", (NEW, ASSIGNED), ASSIGNED, CASEWORKERS, on_others_cases=(SUPERVISOR,),
@@ -77,8 +82,14 @@ TRANSITIONS: dict[str, Transition] = {
     NOTE: Transition("add a note to", (ASSIGNED, IN_REVIEW), None, CASEWORKERS, on_others_cases=(SUPERVISOR,)),
     UNASSIGN: Transition("unassign", (ASSIGNED, IN_REVIEW), NEW, (SUPERVISOR,), on_others_cases=(SUPERVISOR,)),
     CONFIRM: Transition("confirm the outcome of", (CLOSED,), None, (SUPERVISOR,), on_others_cases=(SUPERVISOR,)),
+    ESCALATE: Transition("escalate", OPEN_STATUSES, None, CASEWORKERS, on_others_cases=(SUPERVISOR,)),
+    DEESCALATE: Transition("de-escalate", STATUSES, None, (SUPERVISOR,), on_others_cases=(SUPERVISOR,)),
 }
 """Every step a case can take, by name (the name is also its page's action: ``/cases/{id}/{name}``)."""
+BULK_STEPS: dict[str, str] = {UNASSIGN: "unassigned", REOPEN: "reopened", CLOSE: "closed as not investigated"}
+"""The steps a supervisor takes on many cases at once from the work list, and what is said of a case that
+took one; a closing in bulk records the outcome ``not_investigated`` and one closing note for all."""
+BULK_CLOSING_OUTCOME = "not_investigated"
 
 
 def refusal(step: str, case_id: int, status: str, assignee: str | None, actor: str, role: str | None,

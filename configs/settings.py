@@ -339,6 +339,24 @@ class CaseStoreSettings(_Strict):
     """Failed sign-ins in a row that lock an account until a supervisor or an administrator unlocks it."""
     secure_cookies: bool = False
     """Send the session cookie over HTTPS only: set when the page is served behind TLS."""
+    sla_days: dict[str, int] = {"new": 5, "assigned": 10, "in_review": 20}
+    """Days a case may stay in each open status: it is due the day it entered the status plus these
+    days, and overdue from the next day (``casework.store.SlaClock``). New: 5 days to be taken on;
+    assigned: 10 days to start its review (gathering the records it needs); in review: 20 days, the
+    working month a review of the records and the answers to its enquiries take."""
+
+    @field_validator("sla_days")
+    @classmethod
+    def _open_statuses_only(cls, sla_days: dict[str, int]) -> dict[str, int]:
+        from casework.workflow import OPEN_STATUSES  # the workflow's statuses, declared there once
+
+        unknown = sorted(set(sla_days) - set(OPEN_STATUSES))
+        if unknown:
+            raise ValueError(f"{unknown} are not open statuses of a case: {', '.join(OPEN_STATUSES)}")
+        short = sorted(status for status, days in sla_days.items() if days < 1)
+        if short:
+            raise ValueError(f"days of {short} must be at least 1")
+        return sla_days
 
 
 class ExtractCacheSettings(_Strict):

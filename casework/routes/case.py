@@ -14,13 +14,15 @@ from casework import audit, store
 from casework.auth import accounts
 from casework.charts import monthly_bars, waterfall
 from casework.disclosure import masked, reasons_of, related_subjects
-from casework.store import Case, CaseworkError
+from casework.store import Case, CaseworkError, SlaClock
 from casework.web import Area, SignedIn, Viewer, checked_form, site_of
 from casework.workflow import (
     ASSIGN,
     CASEWORKERS,
     CLOSE,
     CONFIRM,
+    DEESCALATE,
+    ESCALATE,
     NOTE,
     PANEL,
     REOPEN,
@@ -71,12 +73,17 @@ def case_page(request: Request, viewer: Viewer, case_id: int, error: str | None 
     can_take = case.assignee != viewer.name and refusal(
         ASSIGN, case.id, case.status, case.assignee, viewer.name, viewer.role, viewer.name, viewer.role) is None
     can_note = refusal(NOTE, case.id, case.status, case.assignee, viewer.name, viewer.role) is None
+    can_escalate = case.escalated_by is None and refusal(
+        ESCALATE, case.id, case.status, case.assignee, viewer.name, viewer.role) is None
+    can_deescalate = case.escalated_by is not None and refusal(
+        DEESCALATE, case.id, case.status, case.assignee, viewer.name, viewer.role) is None
     notes = [] if viewer.pseudonymous else [event for event in events if event.field == store.NOTE_FIELD]
     return site.page(request, "case.html", viewer, status=status, case=case, run=run, history=history,
                      events=events, related=related, related_cases=related_cases, reasons=reasons,
                      chart=waterfall(explanation), explanation=explanation, records=records,
                      income=monthly_bars(records.get("tax_income", [])), error=error, people=people,
-                     can_take=can_take, can_note=can_note, notes=notes,
+                     can_take=can_take, can_note=can_note, notes=notes, can_escalate=can_escalate,
+                     can_deescalate=can_deescalate, clock=SlaClock.now(site.settings.sla_days),
                      typologies=TYPOLOGIES.get(case.subject_type, ()), closer=closer,
                      can_confirm=closer not in (None, viewer.name) and refusal(
                          CONFIRM, case.id, case.status, case.assignee, viewer.name, viewer.role) is None)
@@ -116,6 +123,10 @@ STEPS: dict[str, tuple[Callable[[Session, Viewer, int, dict[str, Any]], Any], st
         session, case_id, _version(form), viewer.name), "unassign case"),
     CONFIRM: (lambda session, viewer, case_id, form: store.confirm(
         session, case_id, _version(form), viewer.name), "confirm outcome"),
+    ESCALATE: (lambda session, viewer, case_id, form: store.escalate(
+        session, case_id, _version(form), viewer.name, str(form.get("reason") or "")), "escalate case"),
+    DEESCALATE: (lambda session, viewer, case_id, form: store.deescalate(
+        session, case_id, _version(form), viewer.name), "de-escalate case"),
 }
 """What each step's form asks of the store, and the access log's name for it."""
 

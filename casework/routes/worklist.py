@@ -1,5 +1,5 @@
-"""The work list: filtered and sorted pages of cases ("my cases" among them), the search, claiming the
-next case, bulk assignment."""
+"""The work list: filtered and sorted pages of cases ("my cases", overdue and escalated ones among them),
+the search, claiming the next case, bulk assignment and bulk steps, the supervisor's workload."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from casework.auth import accounts, locked_accounts
 from casework.disclosure import first_reason, masked
 from casework.notices import notice_query, shown_notice
 from casework.search import QUERY_LIMIT, find_cases
-from casework.store import Case, CaseFilter, CaseworkError, User
+from casework.store import Case, CaseFilter, CaseworkError, SlaClock, User
 from casework.web import Area, SignedIn, checked_form, site_of
-from casework.workflow import CASEWORKERS, NEW, PANEL, SUPERVISOR
+from casework.workflow import BULK_STEPS, CASEWORKERS, NEW, PANEL, SUPERVISOR
 
 area = Area("work list")
 PAGE_SIZE = 50
@@ -29,14 +29,17 @@ closings awaiting confirmation (``/cases?view=awaiting``)."""
 @area.route("GET", "/cases", roles=(*CASEWORKERS, PANEL))
 def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type: str = "",
               assignee: str = "", la_code: str = "", top_feature: str = "", sort: str = "queue",
-              order: str = "asc", page_number: int = 1, view: str = "") -> Response:
+              order: str = "asc", page_number: int = 1, view: str = "", overdue: bool = False,
+              escalated: bool = False) -> Response:
     site = site_of(request)
+    clock = SlaClock.now(site.settings.sla_days)
     page_number = min(max(page_number, 1), MAX_PAGE)
     # "my cases" is the work list of the viewer's open cases (the panel has none, and sees the whole list)
     mine = view == MINE and viewer.role in CASEWORKERS
     awaiting = view == AWAITING and viewer.role == SUPERVISOR
     filters = CaseFilter(status or None, subject_type or None, viewer.name if mine else assignee or None,
-                         la_code or None, top_feature or None, open_only=mine, awaiting_confirmation=awaiting)
+                         la_code or None, top_feature or None, open_only=mine, awaiting_confirmation=awaiting,
+                         overdue=clock if overdue else None, escalated=escalated)
     with Session(site.engine) as session:
         run = store.latest_run(session)
         cases, total, choices, people, run_dates, my_open, to_confirm = [], 0, {}, [], {}, 0, 0
@@ -62,11 +65,12 @@ def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type
                     session, run.run_id, CaseFilter(awaiting_confirmation=True), page_size=1)[1]
     query = {key: value for key, value in (("view", MINE if mine else AWAITING if awaiting else ""), ("status", status),
                                            ("subject_type", subject_type), ("assignee", "" if mine else assignee),
-                                           ("la_code", la_code), ("top_feature", top_feature), ("sort", sort),
-                                           ("order", order)) if value}
+                                           ("la_code", la_code), ("top_feature", top_feature),
+                                           ("overdue", "1" if overdue else ""), ("escalated", "1" if escalated else ""),
+                                           ("sort", sort), ("order", order)) if value}
     return site.page(request, "list.html", viewer, run=run, cases=cases, total=total, choices=choices,
                      filters=filters, sort=sort, order=order, page_number=page_number, mine=mine, my_open=my_open,
-                     awaiting=awaiting, to_confirm=to_confirm,
+                     awaiting=awaiting, to_confirm=to_confirm, clock=clock, bulk_steps=BULK_STEPS,
                      pages=max(1, -(-total // PAGE_SIZE)), query=query, people=people, notice=notice, run_dates=run_dates, locked=locked,
                      first_reason=first_reason,
                      shown_reason=(lambda reason: masked(reason, secret)) if viewer.pseudonymous else str)
@@ -74,13 +78,20 @@ def work_list(request: Request, viewer: SignedIn, status: str = "", subject_type
 
 @area.route("GET", "/cases/workload", roles=(SUPERVISOR,))
 def workload(request: Request, viewer: SignedIn) -> Response:
-    """Each caseworker's open cases per status, and how many new cases nobody has yet."""
+    """Each caseworker's open cases per status and overdue ones, how many new cases nobody has yet, and
+    the escalated cases."""
     site = site_of(request)
+    clock = SlaClock.now(site.settings.sla_days)
     with Session(site.engine) as session:
         roles = {user.name: user.role for user in accounts(session) if user.role in CASEWORKERS}
         counts = store.workload(session, roles)
+        overdue = store.overdue_counts(session, clock)
         unassigned = session.scalar(select(func.count()).select_from(Case).where(Case.status == NEW))
-    return site.page(request, "workload.html", viewer, counts=counts, roles=roles, unassigned=unassigned)
+        run = store.latest_run(session)
+        escalated = store.list_cases(session, run.run_id, CaseFilter(escalated=True), page_size=PAGE_SIZE)[0] if run else []
+        session.expunge_all()
+    return site.page(request, "workload.html", viewer, counts=counts, roles=roles, unassigned=unassigned,
+                     overdue=overdue, escalated=escalated, clock=clock)
 
 
 @area.route("GET", "/cases/search", roles=CASEWORKERS)
@@ -98,7 +109,8 @@ def search(request: Request, viewer: SignedIn, q: str = "") -> Response:
             audit.record(session, viewer.name, "search cases", query, f"{len(cases)}{'+' if more else ''} found")
         session.expunge_all()
     return site.page(request, "search.html", viewer, search_query=query, cases=cases, more=more, run=run,
-                     run_dates=run_dates, first_reason=first_reason, shown_reason=str)
+                     run_dates=run_dates, clock=SlaClock.now(site.settings.sla_days), first_reason=first_reason,
+                     shown_reason=str)
 
 
 @area.route("POST", "/cases/claim-next", roles=CASEWORKERS)
@@ -141,3 +153,32 @@ async def bulk_assign(request: Request, viewer: SignedIn) -> Response:
                            cases=", ".join(map(str, skipped))) if skipped
               else notice_query("assigned", count=len(done), account=assignee))
     return RedirectResponse("/cases?" + notice, status_code=303)
+
+
+@area.route("POST", "/cases/bulk-step", roles=(SUPERVISOR,))
+async def bulk_step(request: Request, viewer: SignedIn) -> Response:
+    """One workflow step (:data:`casework.workflow.BULK_STEPS`) on each selected case; each case
+    stepped is in the access log, as a step from its page would be."""
+    form = await checked_form(request, viewer)
+    step = str(form.get("step") or "")
+    action = f"{step} case (bulk)" if step in BULK_STEPS else "step on cases (bulk)"  # no words of the form's own
+    try:
+        with Session(site_of(request).engine) as session, session.begin():
+            result = store.bulk_step(session, _read_versions(form.get("case_id", [])), viewer.name, step,
+                                     str(form.get("closing_note") or ""))
+            for case_id in result.done:
+                audit.record(session, viewer.name, action, str(case_id), session.get(Case, case_id).subject_ref)
+            for case_id, why in result.refused.items():
+                audit.record(session, viewer.name, f"{action} refused", str(case_id), why)
+    except CaseworkError as error:
+        with Session(site_of(request).engine) as session, session.begin():
+            audit.record(session, viewer.name, f"{action} refused", "", str(error))
+        return RedirectResponse("/cases?" + notice_query("bulk_close_needs_note" if step in BULK_STEPS
+                                                         else "no_bulk_step"), status_code=303)
+    key = "stepped" + ("_changed" if result.changed else "") + ("_refused" if result.refused else "")
+    fields = {"count": len(result.done), "done": BULK_STEPS[step]}
+    if result.changed:
+        fields["cases"] = ", ".join(map(str, result.changed))
+    if result.refused:
+        fields["refused_cases"] = ", ".join(map(str, result.refused))
+    return RedirectResponse("/cases?" + notice_query(key, **fields), status_code=303)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import shutil
 import socket
 import threading
@@ -11,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from casework import store
 from casework.store import Case
 from tests.casework.conftest import PASSWORD, case_site
 from tests.casework.test_pages import _signed_in
@@ -158,6 +160,50 @@ def test_an_investigator_works_a_case_a_supervisor_confirms_it_and_the_panel_see
         _submit(browser, (By.LINK_TEXT, "← Work list"))
         _submit(browser, (By.ID, "workload-link"))
         _shot(browser, shots, "6-workload")
+
+        # the supervisor: an overdue case, an escalated one, a step taken on both at once
+        with Session(engine) as session, session.begin():
+            run_id = store.latest_run(session).run_id
+            late, worried = store.claim_next(session, run_id, "ivy"), store.claim_next(session, run_id, "ivy")
+            days = scored["settings"].case_store.sla_days["assigned"]
+            # as if ivy had claimed it three days past the time an assigned case has to start its review
+            session.execute(update(Case).where(Case.id == late.id).values(
+                status_since=store.now() - dt.timedelta(days=days + 3)))
+            session.expunge_all()
+        browser.get(f"{base}/cases/{worried.id}")
+        browser.find_element(By.ID, "escalation-reason-input").send_keys("The claimant's landlord is a colleague.")
+        _submit(browser, (By.ID, "escalate"))
+        assert browser.find_element(By.ID, "escalated").text == "escalated"
+        assert "landlord is a colleague" in browser.find_element(By.ID, "escalation").text
+        browser.get(f"{base}/cases?assignee=ivy")
+        rows = {row.find_element(By.CSS_SELECTOR, "a").text: row.text
+                for row in browser.find_elements(By.CSS_SELECTOR, "#cases tbody tr")}
+        assert "overdue by 3 days" in rows[late.subject_ref] and "escalated" in rows[worried.subject_ref]
+        _shot(browser, shots, "8-work-list-overdue-escalated")
+        browser.find_element(By.ID, "only-overdue").click()
+        _submit(browser, (By.CSS_SELECTOR, ".filters button"))
+        assert [link.text for link in browser.find_elements(By.CSS_SELECTOR, "#cases tbody a")] == [late.subject_ref]
+        _submit(browser, (By.LINK_TEXT, late.subject_ref))
+        assert browser.find_element(By.ID, "overdue").text == "overdue by 3 days"
+        _shot(browser, shots, "9-case-overdue")
+        _submit(browser, (By.LINK_TEXT, "← Work list"))
+        _submit(browser, (By.ID, "workload-link"))
+        ivy_row = next(row.text for row in browser.find_elements(By.CSS_SELECTOR, "#workload tbody tr")
+                       if row.text.startswith("ivy "))
+        assert ivy_row.endswith("1 overdue")
+        assert worried.subject_ref in browser.find_element(By.ID, "escalated").text
+        _shot(browser, shots, "10-workload-overdue-escalated")
+        browser.get(f"{base}/cases?assignee=ivy&status=assigned")
+        for case_id in (late.id, worried.id):
+            browser.find_element(By.CSS_SELECTOR, f'input[aria-label="select case {case_id}"]').click()
+        Select(browser.find_element(By.ID, "bulk-step-choice")).select_by_value("unassign")
+        _submit(browser, (By.ID, "bulk-step"))
+        assert "2 case(s) unassigned." in browser.find_element(By.CSS_SELECTOR, ".notice").text
+        browser.get(f"{base}/cases/{worried.id}")
+        _submit(browser, (By.ID, "deescalate"))
+        assert not browser.find_elements(By.ID, "escalated")
+        with Session(engine) as session:
+            assert {session.get(Case, case_id).status for case_id in (late.id, worried.id)} == {"new"}
 
         _submit(browser, (By.CSS_SELECTOR, ".signout button"))
         _sign_in(browser, base, "panel")

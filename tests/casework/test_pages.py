@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import json
 import re
 import socket
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from casework import audit
@@ -263,3 +265,83 @@ def test_a_supervisor_unassigns_from_the_case_page_and_reads_the_workload(site):
     with Session(engine) as session:
         assert (session.get(Case, case_id).status, session.get(Case, case_id).assignee) == ("new", None)
     assert ivy.get("/cases/workload").status_code == 403
+
+
+def _claimed(client, token: str) -> int:
+    return int(client.post("/cases/claim-next", data={"csrf_token": token}).headers["location"].rsplit("/", 1)[1])
+
+
+def test_overdue_and_escalated_cases_are_shown_filtered_and_counted_for_the_supervisor(site):
+    engine, app = site
+    ivy, ivy_token = _signed_in(app, "ivy")
+    late, other = _claimed(ivy, ivy_token), _claimed(ivy, ivy_token)
+    days = app.state.site.settings.sla_days["assigned"]
+    with Session(engine) as session, session.begin():
+        # as if ivy had claimed it three days past its SLA
+        at = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=days + 3)
+        session.execute(update(Case).where(Case.id == late).values(status_since=at))
+    due = (at + dt.timedelta(days=days)).date().isoformat()
+    supervisor, token = _signed_in(app, "supervisor")
+    overdue = supervisor.get("/cases?overdue=1").text
+    assert _listed(overdue) == {late} and "overdue by 3 days" in overdue and f">{due}</time>" in overdue
+    assert 'id="only-overdue" checked' in overdue
+    page = ivy.get(f"/cases/{late}").text
+    assert re.search(r'id="overdue">overdue by 3 days<', page) and f">{due}</time>" in page
+    assert 'id="overdue"' not in ivy.get(f"/cases/{other}").text
+    assert '<a href="/cases?assignee=ivy&amp;overdue=1" class="overdue">1 overdue</a>' in supervisor.get(
+        "/cases/workload").text
+
+    version = re.search(r'name="version" value="([0-9]+)"', page).group(1)
+    assert ivy.post(f"/cases/{late}/escalate", data={"csrf_token": ivy_token, "version": version,
+                                                    "reason": "The employer's letter looks forged."}).status_code == 303
+    page = ivy.get(f"/cases/{late}").text
+    assert 'id="escalated">escalated<' in page and "The employer&#39;s letter looks forged." in page
+    assert 'id="deescalate"' not in page and 'id="escalate"' not in page
+    escalated = supervisor.get("/cases?escalated=1").text
+    assert _listed(escalated) == {late} and '<span class="badge escalated"' in escalated
+    workload = supervisor.get("/cases/workload").text
+    assert f'<a href="/cases/{late}">' in workload and "The employer&#39;s letter looks forged." in workload
+    page = supervisor.get(f"/cases/{late}").text
+    version = re.search(r'name="version" value="([0-9]+)"', page).group(1)
+    assert 'id="deescalate"' in page
+    assert supervisor.post(f"/cases/{late}/deescalate", data={"csrf_token": token, "version": version}
+                           ).status_code == 303
+    assert _listed(supervisor.get("/cases?escalated=1").text) == set()
+    assert 'id="none-escalated"' in supervisor.get("/cases/workload").text
+    log = {entry[:3] for entry in _log(engine)}
+    assert {("ivy", "escalate case", str(late)), ("supervisor", "de-escalate case", str(late))} <= log
+
+
+def test_a_supervisor_unassigns_several_cases_at_once_and_changed_or_refused_ones_are_named(site):
+    engine, app = site
+    ivy, ivy_token = _signed_in(app, "ivy")
+    chosen = [_claimed(ivy, ivy_token) for _ in range(3)]
+    supervisor, token = _signed_in(app, "supervisor")
+    listed = supervisor.get("/cases?view=&assignee=ivy&status=assigned").text
+    read = {int(case_id): f"{case_id}:{version}"
+            for case_id, version in re.findall(r'name="case_id" value="([0-9]+):([0-9]+)"', listed)}
+    assert set(chosen) <= set(read) and 'formaction="/cases/bulk-step"' in listed
+    changed = chosen[2]
+    version = re.search(r'name="version" value="([0-9]+)"', ivy.get(f"/cases/{changed}").text).group(1)
+    assert ivy.post(f"/cases/{changed}/start", data={"csrf_token": ivy_token, "version": version}).status_code == 303
+    new_case = _new_case(engine)
+    response = supervisor.post("/cases/bulk-step", data={
+        "csrf_token": token, "step": "unassign",
+        "case_id": [read[case_id] for case_id in chosen] + [f"{new_case.id}:{new_case.version}"]})
+    notice = html.unescape(supervisor.get(response.headers["location"]).text)
+    assert "2 case(s) unassigned." in notice
+    assert f"changed since the list was shown: case(s) {changed};" in notice
+    assert f"does not allow this step on them (the access log says why): case(s) {new_case.id}." in notice
+    with Session(engine) as session:
+        assert [(session.get(Case, case_id).status, session.get(Case, case_id).assignee) for case_id in chosen] == [
+            ("new", None), ("new", None), ("in_review", "ivy")]
+    log = _log(engine)
+    assert {("supervisor", "unassign case (bulk)", str(case_id)) for case_id in chosen[:2]} <= {
+        entry[:3] for entry in log}
+    assert ("supervisor", "unassign case (bulk) refused", str(new_case.id),
+            f"case {new_case.id} is new: cannot unassign it") in log
+    nothing = supervisor.post("/cases/bulk-step", data={"csrf_token": token, "step": "close",
+                                                        "case_id": [f"{changed}:{int(version) + 1}"]})
+    assert "Nothing was closed: closing cases at once needs a closing note" in supervisor.get(
+        nothing.headers["location"]).text
+    assert ivy.post("/cases/bulk-step", data={"csrf_token": ivy_token, "step": "unassign"}).status_code == 403

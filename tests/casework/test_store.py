@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from casework import audit, store
@@ -341,7 +341,7 @@ def _stored_rows(engine) -> dict[str, list[tuple]]:
     with Session(engine) as session:
         ref_of = dict(session.execute(select(Case.id, Case.subject_ref)).all())
         cases = [tuple(getattr(case, column) for column in sorted(Case.__table__.columns.keys())
-                       if column not in {"id", "updated_at", "pseudonym"}) for case in session.scalars(select(Case))]
+                       if column not in {"id", "updated_at", "status_since", "pseudonym"}) for case in session.scalars(select(Case))]
         details = [(ref_of[detail.case_id], detail.explanation, detail.records)
                    for detail in session.scalars(select(store.CaseDetail))]
         scores = [(ref_of[line.case_id], line.run_id, line.score, line.rank, line.flagged, line.control)
@@ -529,3 +529,162 @@ def test_a_supervisor_unassigns_a_case_and_sees_the_workload_of_each_caseworker(
         assert (case.status, case.assignee) == ("new", None)
         assert store.workload(session, ["ivy"])["ivy"] == {"assigned": 0, "in_review": 1}
         assert store.claim_next(session, run_id, "ian").id == first.id  # back in the queue, in its place
+
+
+SLA_DAYS = {"new": 5, "assigned": 10, "in_review": 20}
+
+
+def _entered(session, case_id: int, days_ago: int) -> None:
+    """As if the case had entered its status ``days_ago`` days before today (at noon, UTC)."""
+    at = dt.datetime.combine(store.now().date() - dt.timedelta(days=days_ago), dt.time(12))
+    session.execute(update(Case).where(Case.id == case_id).values(status_since=at))
+    session.expire_all()
+
+
+@pytest.mark.slow
+def test_a_case_is_due_its_status_s_days_after_it_entered_it_and_overdue_from_the_next_day(engine, scored):
+    import_run(engine, scored["first"])
+    clock = store.SlaClock.now(SLA_DAYS)
+    with Session(engine) as session, session.begin():
+        run_id = store.latest_run(session).run_id
+        fresh = store.list_cases(session, run_id, store.CaseFilter(status="new"))[0][0]
+        assert fresh.status_since.date() == clock.today
+        assert (clock.due_on(fresh), clock.overdue_by(fresh)) == (clock.today + dt.timedelta(days=5), 0)
+        on_time, late = store.list_cases(session, run_id, store.CaseFilter(status="new"))[0][1:3]
+        _entered(session, on_time.id, 5)  # due today: not overdue yet
+        _entered(session, late.id, 8)
+        assert clock.overdue_by(session.get(Case, on_time.id)) == 0
+        assert clock.overdue_by(session.get(Case, late.id)) == 3
+        mine = store.claim_next(session, run_id, "ivy")  # a new status: its clock starts again
+        _entered(session, mine.id, 11)
+        assert clock.due_on(session.get(Case, mine.id)) == clock.today - dt.timedelta(days=1)
+        listed, total = store.list_cases(session, run_id, store.CaseFilter(overdue=clock))
+        assert {case.id for case in listed} == {late.id, mine.id} and total == 2
+        assert store.overdue_counts(session, clock) == {None: 1, "ivy": 1}
+        # the same case, reviewed: in review since now, and not overdue any more
+        reviewed = store.start_review(session, mine.id, session.get(Case, mine.id).version, "ivy")
+        assert reviewed.status_since.date() == clock.today and clock.overdue_by(reviewed) == 0
+        assert store.overdue_counts(session, clock) == {None: 1}
+        assert [event.field for event in store.case_events(session, mine.id)].count("status_since") == 0
+        closed = store.close(session, mine.id, reviewed.version, "ivy", "no_issue", "nothing found")
+        assert clock.due_on(closed) is None and clock.overdue_by(closed) == 0
+        # a later day's clock: the on-time case is overdue by then
+        assert clock.overdue_by(session.get(Case, on_time.id)) == 0
+        tomorrow = store.SlaClock(SLA_DAYS, clock.today + dt.timedelta(days=1))
+        assert tomorrow.overdue_by(session.get(Case, on_time.id)) == 1
+        assert store.list_cases(session, run_id, store.CaseFilter(overdue=tomorrow))[1] == 2
+
+
+@pytest.mark.slow
+def test_the_sla_migration_starts_each_kept_case_s_clock_at_its_latest_change_of_status(engine, scored):
+    from alembic import command
+    from alembic.config import Config
+
+    import_run(engine, scored["first"])
+    with Session(engine) as session, session.begin():
+        run_id = store.latest_run(session).run_id
+        case = store.claim_next(session, run_id, "ivy")
+        untouched = store.list_cases(session, run_id, store.CaseFilter(status="new"))[0][0]
+        claimed_at = max(event.at for event in store.case_events(session, case.id) if event.field == "status")
+        imported_at = store.latest_run(session).imported_at
+        claimed_id, untouched_id = case.id, untouched.id
+    config = Config()
+    config.set_main_option("script_location", str(store.MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        # the store as it was before the SLA: no clock, no escalation, at the revision before it
+        for column in ("status_since", "escalated_by", "escalation_reason"):
+            connection.execute(text(f"ALTER TABLE cases DROP COLUMN {column}"))
+        command.stamp(config, "0007")
+        command.upgrade(config, "0008")
+        assert {"status_since", "escalated_by"} <= {column["name"] for column in inspect(connection).get_columns("cases")}
+        command.stamp(config, "head")
+    with Session(engine) as session:
+        assert session.get(Case, claimed_id).status_since == claimed_at
+        assert session.get(Case, untouched_id).status_since == imported_at
+
+
+@pytest.mark.slow
+def test_a_case_is_escalated_with_a_reason_and_only_a_supervisor_de_escalates_it(engine, store_url, scored):
+    import_run(engine, scored["first"])
+    with Session(engine) as session, session.begin():
+        run_id = store.latest_run(session).run_id
+        case = store.claim_next(session, run_id, "ivy")
+        with pytest.raises(store.CaseworkError, match="assigned to ivy, not ivan"):
+            store.escalate(session, case.id, case.version, "ivan", "not mine to escalate")
+        with pytest.raises(store.CaseworkError, match="a reason to escalate is required"):
+            store.escalate(session, case.id, case.version, "ivy", "  ")
+        claimed_version = case.version
+        escalated = store.escalate(session, case.id, claimed_version, "ivy", " The claimant threatened staff. ")
+        assert (escalated.escalated_by, escalated.escalation_reason) == ("ivy", "The claimant threatened staff.")
+        assert escalated.status == "assigned" and escalated.version == claimed_version + 1
+        with pytest.raises(StaleCaseError):
+            store.deescalate(session, case.id, claimed_version, "sam")  # from a page read before it
+        with pytest.raises(store.CaseworkError, match="escalated already, by ivy"):
+            store.escalate(session, case.id, escalated.version, "sam", "again")
+        listed, total = store.list_cases(session, run_id, store.CaseFilter(escalated=True))
+        assert [found.id for found in listed] == [case.id] and total == 1
+        with pytest.raises(store.CaseworkError, match="the investigator role cannot de-escalate a case"):
+            store.deescalate(session, case.id, escalated.version, "ivy")
+        # escalated it stays, whatever its status, until a supervisor de-escalates it
+        reviewed = store.start_review(session, case.id, escalated.version, "ivy")
+        closed = store.close(session, case.id, reviewed.version, "ivy", "no_issue", "nothing found")
+        assert closed.escalated_by == "ivy"
+        calmed = store.deescalate(session, case.id, closed.version, "sam")
+        assert (calmed.escalated_by, calmed.escalation_reason) == (None, None)
+        with pytest.raises(store.CaseworkError, match="is closed: cannot escalate it"):
+            store.escalate(session, case.id, calmed.version, "sam", "too late")
+        with pytest.raises(store.CaseworkError, match="is not escalated"):
+            store.deescalate(session, case.id, calmed.version, "sam")
+        changes = [(event.actor, event.field, event.old_value, event.new_value)
+                   for event in store.case_events(session, case.id) if event.field.startswith("escalat")]
+        case_id = case.id
+        # a new case nobody has yet: any caseworker may escalate it
+        unclaimed = store.list_cases(session, run_id, store.CaseFilter(status="new"))[0][0]
+        assert store.escalate(session, unclaimed.id, unclaimed.version, "ivan", "Same bank account as a known ring.")
+    assert changes == [("ivy", "escalated_by", None, "ivy"),
+                       ("ivy", "escalation_reason", None, "The claimant threatened staff."),
+                       ("sam", "escalated_by", "ivy", None),
+                       ("sam", "escalation_reason", "The claimant threatened staff.", None)]
+    store.purge_before(store_url, dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    with Session(engine) as session:
+        assert {event.old_value or event.new_value for event in store.case_events(session, case_id)
+                if event.field == "escalation_reason"} == {store.PURGED_TEXT}
+        assert session.get(Case, case_id).escalation_reason is None
+
+
+@pytest.mark.slow
+def test_a_bulk_step_takes_the_workflow_s_step_on_each_case_and_skips_those_changed_or_refused(engine, scored):
+    import_run(engine, scored["first"])
+    with Session(engine) as session, session.begin():
+        run_id = store.latest_run(session).run_id
+        first, second, stale = (store.claim_next(session, run_id, "ivy") for _ in range(3))
+        new_case = store.list_cases(session, run_id, store.CaseFilter(status="new"))[0][0]
+        store.add_note(session, stale.id, "ivy", "a note moves no version")
+        stale_version = stale.version
+        store.start_review(session, stale.id, stale.version, "ivy")  # after the list was read
+        read = {first.id: first.version, second.id: second.version, stale.id: stale_version,
+                new_case.id: new_case.version}
+        assert store.bulk_step(session, {first.id: first.version}, "ivy", "unassign").refused == {
+            first.id: "the investigator role cannot unassign a case"}
+        result = store.bulk_step(session, read, "sam", "unassign")
+        assert (result.done, result.changed) == ([first.id, second.id], [stale.id])
+        assert result.refused == {new_case.id: f"case {new_case.id} is new: cannot unassign it"}
+        assert {session.get(Case, case_id).status for case_id in (first.id, second.id)} == {"new"}
+        assert session.get(Case, stale.id).status == "in_review"
+        assert [(event.actor, event.old_value, event.new_value) for event in store.case_events(session, first.id)
+                if event.field == "status"][-1] == ("sam", "assigned", "new")
+
+        in_review = session.get(Case, stale.id)
+        with pytest.raises(store.CaseworkError, match="a closing note for the cases closed at once is required"):
+            store.bulk_step(session, {stale.id: in_review.version}, "sam", "close")
+        closed = store.bulk_step(session, {stale.id: in_review.version, first.id: session.get(Case, first.id).version},
+                                 "sam", "close", "Out of scope: the claim ended before the review.")
+        assert closed.done == [stale.id] and list(closed.refused) == [first.id]
+        case = session.get(Case, stale.id)
+        assert (case.status, case.outcome, case.closing_note) == (
+            "closed", "not_investigated", "Out of scope: the claim ended before the review.")
+        reopened = store.bulk_step(session, {stale.id: case.version}, "sam", "reopen")
+        assert reopened.done == [stale.id] and session.get(Case, stale.id).status == "assigned"
+        with pytest.raises(store.CaseworkError, match="'start' is not a step taken on many cases at once"):
+            store.bulk_step(session, {}, "sam", "start")
