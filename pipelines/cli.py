@@ -334,9 +334,14 @@ def _run(args: argparse.Namespace) -> None:
         workspace.use_server()
     _log_user_errors_in_one_line()
     if _starts_temporary_server(args):
-        from pipelines.prefect_server import tie_temporary_server_to_this_process
+        from pipelines.prefect_server import (
+            share_temporary_server,
+            tie_temporary_server_to_this_process,
+        )
 
         tie_temporary_server_to_this_process()
+        if settings.orchestration.engine != LOCAL:  # the workers report to this command's server
+            share_temporary_server()
     if args.verb in ("server", "serve", "purge", "runs"):
         _operate(args, workspace)
     elif args.verb == "ui":

@@ -23,9 +23,12 @@ LOCAL = "local"
 DASK = "dask"
 WORKER_PRELOAD = ("models.registry", "models.explain", "features.contract")
 """Modules a LocalCluster worker imports at start: those the partition tasks run."""
+CONTRACT_PRELOAD = ("features.contract",)
+"""Those of a flow that only checks the contract (``validate``): the model's libraries take a
+worker longer to import than a table takes to check."""
 
 
-def dask_task_runner(orchestration: OrchestrationSettings) -> Any:
+def dask_task_runner(orchestration: OrchestrationSettings, preload: Sequence[str] = WORKER_PRELOAD) -> Any:
     """Prefect's ``DaskTaskRunner`` on the configured cluster.
 
     Parameters
@@ -34,6 +37,8 @@ def dask_task_runner(orchestration: OrchestrationSettings) -> Any:
         ``dask_address`` names an existing scheduler; without it a LocalCluster of
         ``dask_workers`` single-threaded workers of ``dask_worker_memory`` each is started
         when the flow starts and closed when it ends.
+    preload : sequence of str
+        The modules a LocalCluster worker imports before it joins: those the flow's tasks run.
     """
     from prefect_dask import DaskTaskRunner
 
@@ -49,7 +54,7 @@ def dask_task_runner(orchestration: OrchestrationSettings) -> Any:
             "dashboard_address": None,  # no web page nobody asked for
             # a worker process imports the model's libraries before it joins: importing them while
             # unpickling the first task blocks the worker long enough for the scheduler to drop it
-            "preload": list(WORKER_PRELOAD),
+            "preload": list(preload),
         },
     )
 

@@ -13,6 +13,10 @@ A command that runs a flow with no Prefect API configured starts Prefect's tempo
 server as a child process, stopped at the command's exit. A command killed outright
 (SIGKILL, the out-of-memory killer) never reaches its exit, and the server would go on
 running under PID 1: ``tie_temporary_server_to_this_process`` has Linux stop it too.
+On the ``dask`` engine the command starts that server before its flow and names it in the
+environment (``share_temporary_server``): a LocalCluster's worker processes inherit it and report
+their task runs there, where each would otherwise start a temporary server of its own (minutes on
+a busy machine, and task runs nobody sees).
 """
 
 from __future__ import annotations
@@ -93,6 +97,21 @@ def tie_temporary_server_to_this_process() -> None:
 
     if not isinstance(server.subprocess, _SubprocessEndingWithThisProcess):
         server.subprocess = _SubprocessEndingWithThisProcess("subprocess")
+
+
+def share_temporary_server() -> str:
+    """Start this command's temporary Prefect server now and name it in ``PREFECT_API_URL``; return its API URL.
+
+    It is the server Prefect's client starts for a flow when no API is configured (one per
+    process), so the flow reports to it as ever; the processes this command starts afterwards
+    (the Dask workers of a LocalCluster) inherit the variable and report to it too.
+    """
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    return server.api_url
 
 
 def main() -> None:

@@ -88,3 +88,27 @@ def test_no_process_of_a_killed_command_outlives_it(world: dict[str, Path], verb
     for process in _alive(descendants):  # leave no server running after the test either
         process.kill()
     assert not survivors, survivors
+
+
+CHILD_ASKS_THE_SERVER = """
+import os, urllib.request
+print(urllib.request.urlopen(os.environ["PREFECT_API_URL"] + "/health", timeout=60).read().decode())
+"""
+
+
+def test_a_shared_temporary_server_answers_the_processes_the_command_starts(tmp_path: Path) -> None:
+    # as a LocalCluster's worker processes are started: after the server, inheriting the environment
+    command = (
+        "import subprocess, sys\n"
+        "from pipelines.prefect_server import share_temporary_server\n"
+        "url = share_temporary_server()\n"
+        f"child = subprocess.run([sys.executable, '-c', {CHILD_ASKS_THE_SERVER!r}], capture_output=True, text=True)\n"
+        "print(url, child.stdout.strip(), child.returncode)\n"
+    )
+    environment = {**_environment(), "PREFECT_HOME": str(tmp_path),
+                   "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(STARTUP_SECONDS)}
+    done = subprocess.run([sys.executable, "-c", command], env=environment, capture_output=True, text=True,
+                          timeout=STARTUP_SECONDS)
+    url, answer, status = done.stdout.split()[-3:]
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/api")
+    assert (answer, status) == ("true", "0"), done.stderr[-2000:]
