@@ -1,16 +1,8 @@
 """The combined anomaly detector: isolation forest, autoencoder and empirical tails in one score.
 
-All components score the same internally scaled copy of the input, and each is
-chosen so that its score splits exactly into one term per input column:
-
-* isolation forest: ``s_if(x) = -E[h(x)]``, minus the mean path length over the
-  trees (the quantity SHAP's ``TreeExplainer`` explains for an isolation forest);
-* autoencoder: ``s_ae(x) = sum_j (z_j - r_j)^2``, the squared reconstruction
-  error of the scaled row ``z`` summed over columns;
-* empirical tails (ECOD, Li et al. 2022): ``s_tail(x) = sum_j -log p_j(x_j)``,
-  ``p_j`` the smaller of the training shares ``<= x_j`` and ``>= x_j``.
-
-The combined score is the affine combination
+All components (:mod:`models.components`) score the same internally scaled copy of
+the input, and each splits its score exactly into one term per input column. The
+combined score is the affine combination
 ``sum_k w_k * (s_k(x) - mean_k) / std_k`` (means and standard deviations over the
 training rows), so per-column contributions of the combined score add up to it
 exactly (:meth:`CombinedDetector.explain`).
@@ -18,227 +10,32 @@ exactly (:meth:`CombinedDetector.explain`).
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import os
-import random
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
-import shap
-import torch
-from joblib import Parallel, delayed, effective_n_jobs
-from pyod.models.auto_encoder import AutoEncoder
 from sklearn.base import BaseEstimator
-from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from configs.settings import DetectorSettings
-
-FOREST = "isolation_forest"
-AUTOENCODER = "autoencoder"
-TAIL = "tail"
+from models.components import (
+    AUTOENCODER,
+    FOREST,
+    SCORING_CHUNK_ROWS,
+    TAIL,
+    AutoencoderComponent,
+    Component,
+    ForestComponent,
+    TailComponent,
+    row_chunks,
+)
 
 INVALID_PARAMETER = "invalid detector parameter {name}: {problem}"
 
 _DEFAULTS = DetectorSettings()
-_SCORING_CHUNK_ROWS = 65_536
-"""Rows scored at once: bounds memory, and fixes the row blocks the network sees."""
-_EXPLAIN_CHUNK_ROWS = 100_000
-"""Rows per parallel SHAP task; up to this many rows are explained in this process, as
-starting worker processes (each imports the detector's modules) costs about 4 s, the time
-to explain some 50 000 rows of claims features here."""
-_TAIL_MAX_KNOTS = 2048
-"""Knots of each column's empirical distribution: bounds the fitted size at any row count."""
 
 
 class DetectorParameterError(ValueError):
     """A parameter of :class:`CombinedDetector` has a value it cannot fit with."""
-
-
-def average_path_length(n_samples: np.ndarray) -> np.ndarray:
-    """Expected path length ``c(n)`` of an unsuccessful search in a tree of ``n`` samples.
-
-    The correction an isolation tree adds at a leaf still holding ``n`` training
-    samples (Liu et al., 2008): ``0`` for ``n <= 1``, ``1`` for ``n == 2``, else
-    ``2 (ln(n - 1) + gamma) - 2 (n - 1) / n``.
-
-    Examples
-    --------
-    >>> average_path_length(np.array([1, 2, 256])).round(3).tolist()
-    [0.0, 1.0, 10.245]
-    """
-    n = np.asarray(n_samples, dtype=np.float64)
-    safe = np.maximum(n, 3.0)
-    general = 2.0 * (np.log(safe - 1.0) + np.euler_gamma) - 2.0 * (safe - 1.0) / safe
-    return np.where(n <= 1.0, 0.0, np.where(n == 2.0, 1.0, general))
-
-
-@contextlib.contextmanager
-def _isolated_random_state() -> Iterator[None]:
-    """Leave the global random generators as they were.
-
-    PyOD seeds Python's, NumPy's and torch's global generators (and sets
-    ``PYTHONHASHSEED``) when a network is built; fitting a detector must not
-    change the random state of the code around it.
-    """
-    python_state = random.getstate()
-    numpy_state = np.random.get_state()
-    hash_seed = os.environ.get("PYTHONHASHSEED")
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-        if hash_seed is None:
-            os.environ.pop("PYTHONHASHSEED", None)
-        else:
-            os.environ["PYTHONHASHSEED"] = hash_seed
-
-
-@contextlib.contextmanager
-def _single_threaded_torch() -> Iterator[None]:
-    """Run torch on one thread, then restore the caller's setting.
-
-    Results then do not depend on the machine's core count, and the small
-    network does not stall when other processes hold the cores (torch's
-    worker threads spin-wait for each other).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _chunks(n_rows: int, size: int) -> list[slice]:
-    return [slice(start, min(start + size, n_rows)) for start in range(0, n_rows, size)]
-
-
-def _tree_shap_values(explainer: shap.TreeExplainer, z: np.ndarray) -> np.ndarray:
-    return explainer.shap_values(z, check_additivity=False)
-
-
-def _knot_ranks(n_rows: int, n_knots: int) -> np.ndarray:
-    """About ``n_knots`` ranks of ``0 .. n_rows - 1``: half evenly spaced, half geometrically
-    spaced from each end, so the extreme rows (where anomalies lie) keep exact counts.
-
-    Examples
-    --------
-    >>> _knot_ranks(1_000, 16).tolist()
-    [0, 7, 62, 143, 285, 428, 499, 500, 571, 714, 856, 937, 992, 999]
-    """
-    even = np.linspace(0, n_rows - 1, n_knots // 2)
-    from_end = np.geomspace(1, n_rows / 2, n_knots // 4) - 1
-    ranks = np.concatenate([even, from_end, n_rows - 1 - from_end])
-    return np.unique(np.rint(ranks).astype(np.int64))
-
-
-@dataclass(frozen=True)
-class EmpiricalTails:
-    """Per-column empirical distributions of the training rows, kept on a grid of knots.
-
-    For each column ``j`` it stores sorted knots ``k`` (every distinct training
-    value when there are at most ``max_knots`` of them, else values at evenly
-    spaced ranks, denser towards both ends, always including the minimum and maximum) and, at each knot,
-    the training counts ``<= k`` and ``< k``. Counts at a knot are exact, so the
-    point masses of zero-inflated columns are kept; between two knots they are
-    interpolated linearly.
-
-    Use :meth:`fit` to build one.
-    """
-
-    knots: tuple[np.ndarray, ...]
-    counts_at_most: tuple[np.ndarray, ...]
-    counts_below: tuple[np.ndarray, ...]
-    n_rows: int
-
-    @classmethod
-    def fit(cls, z: np.ndarray, max_knots: int) -> EmpiricalTails:
-        """Knots and counts of each column of ``z`` (rows x columns)."""
-        n_rows = z.shape[0]
-        knots, at_most, below = [], [], []
-        for column in z.T:
-            ordered = np.sort(column)
-            distinct = np.unique(ordered)
-            if len(distinct) > max_knots:
-                distinct = np.unique(ordered[_knot_ranks(n_rows, max_knots)])
-            knots.append(distinct)
-            at_most.append(np.searchsorted(ordered, distinct, side="right").astype(np.float64))
-            below.append(np.searchsorted(ordered, distinct, side="left").astype(np.float64))
-        return cls(tuple(knots), tuple(at_most), tuple(below), n_rows)
-
-    def _tail_counts(self, column: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(count <= x, count >= x)`` over the training values of one column, per ``x``.
-
-        Exact on a knot; between two knots the mass lying strictly between them
-        is interpolated linearly. Each value of ``x`` falls in one of the
-        ``len(knots) + 1`` intervals cut by the knots, and each interval's
-        terms are looked up once (one binary search per value). Both counts are
-        monotone in ``x``: ``count <= x`` never falls and ``count >= x`` never rises.
-        """
-        knots, at_most, below = self.knots[column], self.counts_at_most[column], self.counts_below[column]
-        n = float(self.n_rows)
-        # Interval i holds the values in (knots[i - 1], knots[i]); interval 0 lies below the
-        # smallest knot (count <= x is 0) and the last above the largest (count <= x is n).
-        start = np.r_[knots[0], knots]
-        count_at_start = np.r_[0.0, at_most]
-        rise = np.r_[0.0, below[1:] - at_most[:-1], 0.0]
-        gap = np.r_[0.0, np.diff(knots), 0.0]
-        inverse_gap = np.divide(1.0, gap, out=np.zeros_like(gap), where=gap > 0)
-
-        interval = np.searchsorted(knots, x, side="left")  # index of the first knot >= x
-        on_knot = np.r_[knots, np.inf][interval] == x
-        share = np.clip((x - start[interval]) * inverse_gap[interval], 0.0, 1.0)
-        between = count_at_start[interval] + share * rise[interval]
-        at_most_x = np.where(on_knot, np.r_[at_most, n][interval], between)
-        at_least_x = np.where(on_knot, n - np.r_[below, n][interval], n - between)
-        return at_most_x, at_least_x
-
-    def _smaller_tail_counts(self, column: int, x: np.ndarray) -> np.ndarray:
-        """``min(count <= x, count >= x)`` over the training values of one column, per ``x``."""
-        at_most_x, at_least_x = self._tail_counts(column, x)
-        return np.minimum(at_most_x, at_least_x)
-
-    def right_tail_terms(self, z: np.ndarray) -> np.ndarray:
-        """``-log`` of the share of training values ``>= x`` per row and column, smoothed as in :meth:`terms`.
-
-        One-sided: 0 at or below the smallest training value, never falling as ``x`` rises.
-
-        Examples
-        --------
-        >>> tails = EmpiricalTails.fit(np.array([[0.0], [0.0], [0.0], [5.0]]), max_knots=16)
-        >>> tails.right_tail_terms(np.array([[-1.0], [0.0], [5.0], [9.0]])).ravel().round(3).tolist()
-        [0.0, 0.0, 0.916, 1.609]
-        """
-        terms = np.empty_like(z)
-        log_total = np.log(self.n_rows + 1.0)
-        for column in range(z.shape[1]):
-            _, at_least = self._tail_counts(column, z[:, column])
-            terms[:, column] = log_total - np.log(at_least + 1.0)
-        return terms
-
-    def terms(self, z: np.ndarray) -> np.ndarray:
-        """ECOD's tail term of each row and column: ``max(U_left, U_right)``.
-
-        ``U_left = -log F(x)`` (share of training values ``<= x``) and
-        ``U_right = -log(1 - F(x-))`` (share ``>= x``), counts smoothed as
-        ``(count + 1) / (n + 1)`` so no term is infinite. This is ECOD as PyOD
-        implements it and ADBench measured it: the larger tail per column, not
-        the paper's larger of the left, right and skewness-chosen sums (the
-        skewness-chosen term never exceeds the larger tail). On the four
-        ADBench datasets of ``benchmarks.adbench`` the per-column maximum
-        reaches 95.5 mean ROC-AUC, the larger of the sums 92.9.
-        """
-        terms = np.empty_like(z)
-        log_total = np.log(self.n_rows + 1.0)
-        for column in range(z.shape[1]):
-            smaller_tail = self._smaller_tail_counts(column, z[:, column])
-            terms[:, column] = log_total - np.log(smaller_tail + 1.0)
-        return terms
 
 
 class CombinedDetector(BaseEstimator):
@@ -278,13 +75,9 @@ class CombinedDetector(BaseEstimator):
         Columns seen in :meth:`fit`.
     center_, scale_ : ndarray of shape (n_features_in_,)
         Standardisation of the inputs: ``z = (x - center_) / scale_``.
-    forest_ : IsolationForest or None
-        The fitted forest (``None`` when ``forest_weight == 0``).
-    autoencoder_ : pyod.models.auto_encoder.AutoEncoder or None
-        The fitted network (``None`` when ``autoencoder_weight == 0``).
-    tails_ : EmpiricalTails or None
-        Each column's training distribution on at most 2 048 knots
-        (``None`` when ``tail_weight == 0``).
+    components_ : dict of str to Component
+        The fitted components by kind (``isolation_forest``, ``autoencoder``,
+        ``tail``), in the order they are combined; one of weight 0 is absent.
     component_weights_, component_means_, component_stds_ : dict of str to float
         Per fitted component: its weight, and the mean and standard deviation of
         its raw score over the training rows.
@@ -392,15 +185,14 @@ class CombinedDetector(BaseEstimator):
         CombinedDetector
             ``self``, fitted.
         """
-        weights = self._validated_weights()
+        weighted = self._weighted_components()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         self.center_, self.scale_ = self._standardisation(X)
         z = self._scale(X)
 
-        self.forest_ = self._fit_forest(z) if weights[FOREST] > 0 else None
-        self.autoencoder_ = self._fit_autoencoder(z) if weights[AUTOENCODER] > 0 else None
-        self.tails_ = EmpiricalTails.fit(z, _TAIL_MAX_KNOTS) if weights[TAIL] > 0 else None
-        self.component_weights_ = {name: w for name, w in weights.items() if w > 0}
+        self.components_ = {component.kind: component.fit(z)
+                            for component, weight in weighted if weight > 0}
+        self.component_weights_ = {component.kind: weight for component, weight in weighted if weight > 0}
 
         raw = self._raw_component_scores(z)
         self.component_means_ = {name: float(s.mean()) for name, s in raw.items()}
@@ -409,22 +201,29 @@ class CombinedDetector(BaseEstimator):
         self.decision_scores_ = self._combine(raw)
         return self
 
-    def _validated_weights(self) -> dict[str, float]:
-        weights = {
-            FOREST: float(self.forest_weight),
-            AUTOENCODER: float(self.autoencoder_weight),
-            TAIL: float(self.tail_weight),
-        }
-        for name, weight in weights.items():
+    def _weighted_components(self) -> list[tuple[Component, float]]:
+        """Each unfitted component with its checked weight, in the order they are combined."""
+        weighted = [
+            (ForestComponent(n_estimators=self.forest_n_estimators, max_samples=self.forest_max_samples,
+                             max_features=self.forest_max_features, random_state=self.random_state,
+                             n_jobs=self.n_jobs), float(self.forest_weight)),
+            (AutoencoderComponent(hidden_neurons=self.autoencoder_hidden_neurons, epochs=self.autoencoder_epochs,
+                                  batch_size=self.autoencoder_batch_size,
+                                  learning_rate=self.autoencoder_learning_rate,
+                                  max_train_rows=self.autoencoder_max_train_rows,
+                                  random_state=self.random_state), float(self.autoencoder_weight)),
+            (TailComponent(), float(self.tail_weight)),
+        ]
+        for component, weight in weighted:
             if not (np.isfinite(weight) and weight >= 0):
                 raise DetectorParameterError(
-                    INVALID_PARAMETER.format(name=f"{name} weight", problem="must be finite and >= 0")
+                    INVALID_PARAMETER.format(name=f"{component.kind} weight", problem="must be finite and >= 0")
                 )
-        if not any(weights.values()):
+        if not any(weight for _, weight in weighted):
             raise DetectorParameterError(
                 INVALID_PARAMETER.format(name="weights", problem="at least one must be positive")
             )
-        return weights
+        return weighted
 
     @staticmethod
     def _standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -434,38 +233,6 @@ class CombinedDetector(BaseEstimator):
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
         return (X - self.center_) / self.scale_
-
-    def _fit_forest(self, z: np.ndarray) -> IsolationForest:
-        forest = IsolationForest(
-            n_estimators=self.forest_n_estimators,
-            max_samples=min(self.forest_max_samples, z.shape[0]),
-            max_features=self.forest_max_features,
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-        )
-        return forest.fit(z.astype(np.float32))
-
-    def _fit_autoencoder(self, z: np.ndarray) -> AutoEncoder:
-        n_rows = z.shape[0]
-        if n_rows > self.autoencoder_max_train_rows:
-            rng = np.random.default_rng(self.random_state)
-            rows = np.sort(rng.choice(n_rows, size=self.autoencoder_max_train_rows, replace=False))
-            z = z[rows]
-        with _isolated_random_state(), _single_threaded_torch():
-            torch.manual_seed(self.random_state)
-            autoencoder = AutoEncoder(
-                hidden_neuron_list=list(self.autoencoder_hidden_neurons),
-                epoch_num=self.autoencoder_epochs,
-                # PyOD drops the last incomplete batch: a batch larger than the data trains nothing.
-                batch_size=min(self.autoencoder_batch_size, z.shape[0]),
-                lr=self.autoencoder_learning_rate,
-                preprocessing=False,  # the detector's own scaling is the network's input space
-                device="cpu",
-                random_state=self.random_state,
-                verbose=0,
-            )
-            autoencoder.fit(z.astype(np.float32))
-        return autoencoder
 
     # -------------------------------------------------------------- scoring
 
@@ -493,67 +260,21 @@ class CombinedDetector(BaseEstimator):
         return combined
 
     def _raw_component_scores(self, z: np.ndarray) -> dict[str, np.ndarray]:
-        raw = {name: np.empty(z.shape[0]) for name in self.component_weights_}
-        for rows in _chunks(z.shape[0], _SCORING_CHUNK_ROWS):
-            if self.forest_ is not None:
-                raw[FOREST][rows] = -self._mean_path_length(z[rows])
-            if self.autoencoder_ is not None:
-                raw[AUTOENCODER][rows] = self._squared_errors(z[rows]).sum(axis=1)
-            if self.tails_ is not None:
-                raw[TAIL][rows] = self.tails_.terms(z[rows]).sum(axis=1)
+        raw = {name: np.empty(z.shape[0]) for name in self.components_}
+        for rows in row_chunks(z.shape[0], SCORING_CHUNK_ROWS):
+            for name, component in self.components_.items():
+                raw[name][rows] = component.score(z[rows])
         return raw
-
-    def _mean_path_length(self, z: np.ndarray) -> np.ndarray:
-        """``E[h(x)]``: depth of the leaf reached plus ``c(n_leaf)``, averaged over trees.
-
-        The same leaf values SHAP's ``TreeExplainer`` attributes, and a monotone
-        transform of ``IsolationForest.score_samples``
-        (``score = -2 ** (-E[h] / c(max_samples))``).
-        """
-        z32 = np.ascontiguousarray(z, dtype=np.float32)
-
-        def tree_path_lengths(tree, features) -> np.ndarray:
-            # A tree grown on a subset of the columns (max_features < 1) sees only those.
-            columns = z32 if tree.n_features_in_ == z32.shape[1] else z32[:, features]
-            leaves = tree.apply(columns, check_input=False)
-            structure = tree.tree_
-            node_values = (structure.compute_node_depths() - 1) + average_path_length(
-                structure.n_node_samples
-            )
-            return node_values[leaves]
-
-        # Tree traversal releases the GIL: threads share z32 without copies.
-        per_tree = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(tree_path_lengths)(tree, features)
-            for tree, features in zip(
-                self.forest_.estimators_, self.forest_.estimators_features_, strict=True
-            )
-        )
-        return np.sum(per_tree, axis=0) / len(per_tree)
-
-    def _squared_errors(self, z: np.ndarray) -> np.ndarray:
-        """``(z_j - r_j)^2`` per row and column, ``r`` the network's reconstruction of ``z``.
-
-        Evaluated in float64 on a copy of the trained network, in fixed row
-        blocks, so a row's error does not depend on the rows scored with it
-        beyond the last bits.
-        """
-        network = copy.deepcopy(self.autoencoder_.model).double().eval()
-        errors = np.empty_like(z)
-        with torch.no_grad(), _single_threaded_torch():
-            for rows in _chunks(z.shape[0], _SCORING_CHUNK_ROWS):
-                block = torch.from_numpy(np.ascontiguousarray(z[rows]))
-                errors[rows] = ((block - network(block)) ** 2).numpy()
-        return errors
 
     # ----------------------------------------------------------- explaining
 
     def explain(self, X: np.ndarray) -> tuple[np.ndarray, float]:
         """Per-column contributions to the combined score.
 
-        The forest's part is exact path-dependent TreeSHAP of ``-E[h(x)]``, the
-        autoencoder's part the squared error of each column, the tails' part
-        each column's tail term, each scaled as in the combined score.
+        Each component's exact terms (:meth:`Component.score_terms`: for the forest
+        path-dependent TreeSHAP of ``-E[h(x)]``, for the autoencoder the squared error
+        of each column, for the tails each column's tail term), scaled as in the
+        combined score.
 
         Parameters
         ----------
@@ -572,35 +293,12 @@ class CombinedDetector(BaseEstimator):
         z = self._scale(X)
         contributions = np.zeros_like(z)
         base_value = 0.0
-        if self.forest_ is not None:
-            factor = self.component_weights_[FOREST] / self.component_stds_[FOREST]
-            shap_values, expected_path_length = self._forest_shap_values(z)
-            # s_if = -E[h] = -(expected + sum of SHAP values)
-            contributions -= factor * shap_values
-            base_value += factor * (-expected_path_length - self.component_means_[FOREST])
-        if self.autoencoder_ is not None:
-            factor = self.component_weights_[AUTOENCODER] / self.component_stds_[AUTOENCODER]
-            contributions += factor * self._squared_errors(z)
-            base_value -= factor * self.component_means_[AUTOENCODER]
-        if self.tails_ is not None:
-            factor = self.component_weights_[TAIL] / self.component_stds_[TAIL]
-            for rows in _chunks(z.shape[0], _SCORING_CHUNK_ROWS):
-                contributions[rows] += factor * self.tails_.terms(z[rows])
-            base_value -= factor * self.component_means_[TAIL]
+        for name, component in self.components_.items():
+            factor = self.component_weights_[name] / self.component_stds_[name]
+            terms, base = component.score_terms(z)
+            contributions += factor * terms
+            base_value += factor * (base - self.component_means_[name])
         return contributions, float(base_value)
-
-    def _forest_shap_values(self, z: np.ndarray) -> tuple[np.ndarray, float]:
-        explainer = shap.TreeExplainer(self.forest_)
-        expected = float(np.ravel(explainer.expected_value)[0])
-        blocks = _chunks(z.shape[0], _EXPLAIN_CHUNK_ROWS)
-        n_jobs = min(effective_n_jobs(self.n_jobs), len(blocks))
-        if n_jobs == 1:
-            return _tree_shap_values(explainer, z), expected
-        # SHAP's tree code holds the GIL: parallel row blocks need processes.
-        parts = Parallel(n_jobs=n_jobs)(
-            delayed(_tree_shap_values)(explainer, z[rows]) for rows in blocks
-        )
-        return np.vstack(parts), expected
 
 
 def make_detector(config: DetectorSettings | None = None, *, random_state: int = 0) -> CombinedDetector:

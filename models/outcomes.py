@@ -52,8 +52,10 @@ version is the detector alone, exactly as without outcomes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -61,7 +63,8 @@ from scipy.optimize import minimize
 from scipy.special import expit
 
 from configs.settings import OutcomeLearningSettings
-from models.detector import _TAIL_MAX_KNOTS, CombinedDetector, EmpiricalTails
+from models.components import TAIL_MAX_KNOTS, EmpiricalTails
+from models.detector import CombinedDetector
 from models.evaluate import labels_from_outcomes
 
 CONTROL = "control"
@@ -76,6 +79,8 @@ NOT_FITTED_TOO_FEW = ("outcome layer not fitted: {reviewed} reviewed subjects ({
 NOT_FITTED_NONE = "outcome layer not fitted: the extract has no investigation_outcomes; the version is the detector alone"
 FITTED = ("outcome layer fitted on {reviewed} reviewed subjects ({fraud} fraud): {sources}; figures against "
           "investigation_outcomes are measured on the cases it learnt from")
+LAYER_FILE = "layer.json"
+LAYER_ARRAYS_FILE = "arrays.npz"
 BAD_DIRECTION_ERROR = "feature {name}: suspicious direction must be 'high' or 'low', got {direction!r}"
 
 
@@ -245,6 +250,28 @@ class OutcomeWeightedDetector:
         contributions = self.anomaly_weight * contributions + self.evidence_terms(X) * self.feature_weights
         return contributions, float(self.anomaly_weight * base_value + self.intercept)
 
+    def save(self, directory: Path) -> Path:
+        """Write the layer, not its detector, to ``directory``: ``layer.json`` (directions, ``a``, ``b``)
+        and ``arrays.npz`` (``w``, the training scores, the evidence tails); nothing is pickled."""
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez(directory / LAYER_ARRAYS_FILE, feature_weights=self.feature_weights,
+                 decision_scores=self.decision_scores_, **self.evidence_tails.arrays("evidence"))
+        description = {"directions": list(self.directions), "anomaly_weight": self.anomaly_weight,
+                       "intercept": self.intercept, "evidence_rows": int(self.evidence_tails.n_rows)}
+        (directory / LAYER_FILE).write_text(json.dumps(description, indent=2, sort_keys=True), encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path, detector: CombinedDetector) -> OutcomeWeightedDetector:
+        """The layer that :meth:`save` wrote to ``directory``, on top of ``detector``."""
+        description = json.loads((directory / LAYER_FILE).read_text(encoding="utf-8"))
+        with np.load(directory / LAYER_ARRAYS_FILE, allow_pickle=False) as npz:
+            arrays = dict(npz)
+        tails = EmpiricalTails.from_arrays(arrays, "evidence", len(description["directions"]),
+                                           description["evidence_rows"])
+        return cls(detector, description["directions"], tails, description["anomaly_weight"],
+                   arrays["feature_weights"], description["intercept"], arrays["decision_scores"])
+
 
 def signs_of(directions: Sequence[str], names: Sequence[str] | None = None) -> np.ndarray:
     """``+1`` for a ``"high"`` suspicious direction, ``-1`` for ``"low"``, per column."""
@@ -306,7 +333,7 @@ def fit_outcome_layer(detector: CombinedDetector, X: np.ndarray, directions: Seq
         Deterministic for the same inputs (L-BFGS-B from a fixed start).
     """
     X = np.asarray(X, dtype=np.float64)
-    tails = EmpiricalTails.fit(X * signs_of(directions), _TAIL_MAX_KNOTS)
+    tails = EmpiricalTails.fit(X * signs_of(directions), TAIL_MAX_KNOTS)
     anomaly = np.asarray(detector.decision_scores_ if anomaly_scores is None else anomaly_scores, dtype=np.float64)
     terms = evidence_terms(tails, X, directions)
     positions = np.asarray(positions, dtype=np.int64)

@@ -13,12 +13,10 @@ oversight panel's approval with promotion (:mod:`oversight.signoff`) moves
 
 What a model artefact is, and why it can be trusted: the MLflow model directory
 holds ``MLmodel``, the environment files, ``pyfunc_model.py`` (MLflow's "model
-from code": three lines that import the installed project) and, under
-``artifacts/detector/``, the fitted detector as plain data (:func:`save_detector`):
-``detector.json`` (parameters, model columns, standardisation), ``arrays.npz``
-(numpy arrays, read without pickle), ``forest.skops`` (the isolation forest, read
-by skops trusting only scikit-learn's tree storage) and ``autoencoder.pt`` (the
-network's weights, read by torch with ``weights_only=True``). Nothing is pickled.
+from code": three lines that import :class:`DetectorModel` of the installed project,
+so every registered version names this module) and, under ``artifacts/detector/``,
+the fitted detector as plain data, each component in a directory of its own
+(:mod:`models.storage`). Nothing is pickled.
 It carries no copy of the project's code, so a model loads only beside the code
 version it records (tag ``code_version``) and never puts another copy of that
 code on ``sys.path``. Registration records the sha256 of every file of the model
@@ -39,11 +37,9 @@ The tracking URI comes from the environment (``MLFLOW_TRACKING_URI``, set by
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib.metadata
 import json
 import logging
-import subprocess
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
@@ -55,24 +51,22 @@ import mlflow
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-import skops.io
-import torch
 import yaml
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from configs.settings import Settings
-from features.contract import Extract, file_sha256
+from features.contract import file_sha256
 from features.definitions import FeatureSpec
-from models.detector import CombinedDetector, EmpiricalTails, make_detector
+from features.fingerprints import data_fingerprint, feature_definitions, feature_set_hash
+from models.code_version import code_version
+from models.detector import CombinedDetector
 from models.evaluate import Evaluation
-from models.outcomes import (
-    OutcomeLearning,
-    OutcomeWeightedDetector,
-    learn_from_outcomes,
-    outcome_weights,
-)
+from models.model_input import FeaturePipeline, FeatureTableError
+from models.outcomes import OutcomeLearning, OutcomeWeightedDetector, outcome_weights
+from models.sampling import TrainingSample, draw_training_sample
+from models.storage import load_detector, save_detector
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +86,7 @@ OUTCOME_LAYER_TAG = "outcome_layer"
 OUTCOMES_TAG = "outcomes"
 """Model-version tag: which reviewed cases the version learnt from and how they were weighted, or why none."""
 TRAINING_SAMPLE_TAG = "training_sample"
-"""Run and model-version tag: JSON of the subjects the detector was fitted on (:meth:`TrainingSample.record`)."""
+"""Run and model-version tag: JSON of the subjects the detector was fitted on (:meth:`models.sampling.TrainingSample.record`)."""
 
 ARTIFACT_MANIFEST_TAG = "artifact_sha256"
 """Model-version tag: JSON ``{file path in the model: sha256}`` of every file of the model."""
@@ -103,22 +97,9 @@ MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
 DETECTOR_ARTIFACT = "detector"
 """Name of the model artefact (a directory) holding the fitted detector as plain data."""
 
-TRUSTED_SKOPS_TYPES = ["sklearn.tree._tree.Tree"]
-"""The one type skops asks to be trusted for an isolation forest: scikit-learn's tree node storage.
-Its file's sha256 is checked before it is read."""
-
-AUTOENCODER_ARCHITECTURE = ("feature_size", "hidden_neuron_list", "hidden_activation_name", "batch_norm",
-                            "dropout_rate")
-"""What rebuilds PyOD's autoencoder network around its saved weights."""
-
 WRITTEN_BY_DOWNLOAD = ("registered_model_meta",)
 """Files MLflow writes beside a downloaded model (its name and version), not read from the store."""
 
-FEATURE_DEFINITION_COLUMNS = ["name", "label", "meaning", "unit", "suspicious", "applies_to", "neutral",
-                              "context", "reason", "housing_reason"]
-
-MISSING_FEATURES_ERROR = "feature table is missing model column(s) {columns}"
-BAD_FEATURE_ERROR = "feature column {column} must be numeric without missing values ({problem})"
 SPECS_MISMATCH_ERROR = "feature declarations do not match the model columns {columns}"
 NO_MODEL_ERROR = "no registered model {name!r} in the MLflow store: train a model first"
 NO_VERSION_ERROR = "registered model {name!r} has no version or alias {reference!r}"
@@ -130,52 +111,12 @@ TAMPERED_ERROR = ("model {name!r} version {version} is not the one registered: {
                   "refusing to load it (retrain, or restore the artefact store)")
 
 
-class FeatureTableError(ValueError):
-    """A feature table does not carry the columns a model was trained on."""
-
-
 class ModelNotFoundError(LookupError):
     """The registry holds no such model, version or alias."""
 
 
 class ModelIntegrityError(ValueError):
     """A model's files differ from the sha256 digests recorded when it was registered."""
-
-
-@dataclass(frozen=True)
-class FeaturePipeline:
-    """The model's view of a feature table: which columns, in which order, as which dtype.
-
-    Examples
-    --------
-    >>> pipeline = FeaturePipeline(("b", "a"))
-    >>> pipeline.matrix(pd.DataFrame({"a": [1.0], "b": [2], "other": ["x"]})).tolist()
-    [[2.0, 1.0]]
-    """
-
-    columns: tuple[str, ...]
-    dtype: str = "float64"
-
-    def select(self, table: pd.DataFrame) -> pd.DataFrame:
-        """The model columns of ``table``, in order, checked to be numeric and complete."""
-        missing = [column for column in self.columns if column not in table.columns]
-        if missing:
-            raise FeatureTableError(MISSING_FEATURES_ERROR.format(columns=missing))
-        for column in self.columns:
-            values = table[column]
-            if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
-                raise FeatureTableError(BAD_FEATURE_ERROR.format(column=column, problem=f"dtype {values.dtype}"))
-            if values.isna().any():
-                raise FeatureTableError(BAD_FEATURE_ERROR.format(column=column, problem="missing values"))
-        return table.loc[:, list(self.columns)]
-
-    def matrix(self, table: pd.DataFrame) -> np.ndarray:
-        """The model input of ``table``: ``select`` as a C-ordered 2-d array of ``dtype``.
-
-        Always C-ordered: the detector's scores can differ in the last bit between
-        memory layouts of the same values.
-        """
-        return np.ascontiguousarray(self.select(table).to_numpy(dtype=self.dtype))
 
 
 class DetectorModel(mlflow.pyfunc.PythonModel):
@@ -279,318 +220,6 @@ def flatten_settings(settings: Settings) -> dict[str, str]:
 
     walk("", settings.model_dump(mode="json"))
     return flat
-
-
-def extract_row_counts(extract: Extract) -> dict[str, int]:
-    """Data rows read from each table of a validated extract (valid and refused)."""
-    return {table: quality.rows_in for table, quality in extract.quality.items()}
-
-
-def fingerprint_inputs(data_dir: str | Path, rows: Mapping[str, int],
-                       digests: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """The fingerprint of the file of each table in ``rows``.
-
-    Parameters
-    ----------
-    data_dir : path
-        A data directory in the contract (``<table>.csv`` or ``<table>.parquet``).
-    rows : mapping
-        Data rows read from each table (valid and refused), by table name
-        (``extract_row_counts``); other files of ``data_dir`` are not inputs.
-    digests : mapping, optional
-        sha256 of files already digested this run, by file name (``Extract.digests``):
-        those files are not read again.
-
-    Returns
-    -------
-    DataFrame
-        ``table``, ``file``, ``bytes``, ``sha256`` (of the file's bytes), ``rows``;
-        one row per file, sorted by file name.
-    """
-    records = []
-    for path in sorted(Path(data_dir).iterdir()):
-        if path.suffix not in (".csv", ".parquet") or path.stem not in rows or not path.is_file():
-            continue
-        records.append({
-            "table": path.stem, "file": path.name, "bytes": path.stat().st_size,
-            "sha256": (digests or {}).get(path.name) or file_sha256(path), "rows": int(rows[path.stem]),
-        })
-    return pd.DataFrame.from_records(records, columns=["table", "file", "bytes", "sha256", "rows"])
-
-
-def data_fingerprint(fingerprints: pd.DataFrame) -> str:
-    """One sha256 over the file fingerprints: equal iff every input file is byte-identical."""
-    lines = sorted(f"{row.file} {row.sha256}" for row in fingerprints.itertuples(index=False))
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
-
-def feature_definitions(specs: Sequence[FeatureSpec]) -> pd.DataFrame:
-    """The declared features as a table, in model order: one row per feature.
-
-    Columns ``name``, ``label`` (the name a person reads), ``meaning``, ``unit``,
-    ``suspicious`` (the suspicious direction), ``applies_to``, ``neutral``, ``context``
-    (the columns it reads, ``;``-separated), ``reason`` and ``housing_reason`` (the
-    sentences an investigator reads).
-    """
-    return pd.DataFrame.from_records(
-        [{
-            "name": spec.name, "label": spec.label, "meaning": spec.meaning, "unit": spec.unit,
-            "suspicious": spec.suspicious, "applies_to": spec.applies_to, "neutral": float(spec.neutral),
-            "context": ";".join(spec.context),
-            "reason": spec.reason, "housing_reason": spec.housing_reason or "",
-        } for spec in specs],
-        columns=FEATURE_DEFINITION_COLUMNS,
-    )
-
-
-def feature_set_hash(definitions: pd.DataFrame) -> str:
-    """sha256 of the feature definitions: changes with any declared field or the order of features."""
-    return hashlib.sha256(definitions.to_json(orient="records").encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class TrainingSample:
-    """The rows of a feature table a detector is fitted on: every row, or a seeded sample of them.
-
-    Attributes
-    ----------
-    positions : ndarray of int
-        Row positions in the feature table, ascending.
-    population : int
-        Rows of the feature table.
-    by_type : dict of str to int
-        Rows drawn per subject type.
-    seed : int or None
-        Seed of the draw; ``None`` when every row is used.
-    """
-
-    positions: np.ndarray
-    population: int
-    by_type: dict[str, int]
-    seed: int | None = None
-
-    @property
-    def is_everyone(self) -> bool:
-        """Whether every row of the feature table is in the sample."""
-        return len(self.positions) == self.population
-
-    def record(self) -> dict[str, Any]:
-        """The sample as JSON-ready data: what the version's tag and its model card hold.
-
-        Examples
-        --------
-        >>> table = pd.DataFrame({"subject_type": ["benefit_claim"] * 8 + ["housing_claim"] * 2})
-        >>> draw_training_sample(table, max_subjects=None, seed=3).record()
-        {'subjects': 10, 'population': 10, 'by_type': {'benefit_claim': 8, 'housing_claim': 2}, 'seed': None}
-        """
-        return {"subjects": len(self.positions), "population": self.population, "by_type": dict(self.by_type),
-                "seed": self.seed}
-
-
-def _proportional_quotas(counts: pd.Series, total: int) -> pd.Series:
-    """``total`` split over ``counts`` in proportion, by largest remainder (ties: the order of ``counts``)."""
-    exact = counts * total / counts.sum()
-    quotas = np.floor(exact).astype(int)
-    short = total - int(quotas.sum())
-    largest_remainders = (exact - quotas).sort_values(ascending=False, kind="mergesort").index[:short]
-    quotas[largest_remainders] += 1
-    return quotas
-
-
-def draw_training_sample(feature_table: pd.DataFrame, max_subjects: int | None, seed: int) -> TrainingSample:
-    """Every row of ``feature_table``, or, past ``max_subjects`` rows, a seeded sample of that many.
-
-    The sample is drawn without replacement within each ``subject_type``, in proportion to
-    the type's rows, so the sample keeps the population's mix of benefit and housing claims.
-    The same table, ``max_subjects`` and ``seed`` always draw the same rows.
-
-    Parameters
-    ----------
-    feature_table : DataFrame
-        One row per subject, with ``subject_type``.
-    max_subjects : int or None
-        Largest sample; ``None`` = every row.
-    seed : int
-        Seed of the draw.
-
-    Returns
-    -------
-    TrainingSample
-
-    Examples
-    --------
-    >>> table = pd.DataFrame({"subject_type": ["benefit_claim"] * 8 + ["housing_claim"] * 2})
-    >>> sample = draw_training_sample(table, max_subjects=5, seed=3)
-    >>> sample.by_type, len(sample.positions), sample.population
-    ({'benefit_claim': 4, 'housing_claim': 1}, 5, 10)
-    """
-    kinds = feature_table["subject_type"].astype("str").to_numpy()
-    counts = pd.Series(kinds).value_counts().sort_index()
-    if max_subjects is None or len(kinds) <= max_subjects:
-        return TrainingSample(positions=np.arange(len(kinds)), population=len(kinds),
-                              by_type={str(kind): int(count) for kind, count in counts.items()})
-    quotas = _proportional_quotas(counts, max_subjects)
-    rng = np.random.default_rng(seed)
-    drawn = [rng.choice(np.flatnonzero(kinds == kind), size=int(quota), replace=False)
-             for kind, quota in quotas.items()]
-    return TrainingSample(positions=np.sort(np.concatenate(drawn)), population=len(kinds),
-                          by_type={str(kind): int(quota) for kind, quota in quotas.items()}, seed=seed)
-
-
-def fit_detector(feature_table: pd.DataFrame, feature_specs: Sequence[FeatureSpec],
-                 settings: Settings, sample: TrainingSample | None = None) -> DetectorModel:
-    """Fit ``make_detector`` of the settings on the model columns of ``feature_table``.
-
-    Fitted on the rows of ``sample`` when given (:func:`draw_training_sample`), on every row
-    otherwise. Seeded with ``settings.seed``: the same table, sample and settings give
-    bit-identical scores.
-    """
-    pipeline = FeaturePipeline(tuple(spec.name for spec in feature_specs))
-    detector = make_detector(settings.detector, random_state=settings.seed)
-    fitted_rows = feature_table if sample is None or sample.is_everyone else feature_table.iloc[sample.positions]
-    return DetectorModel(detector.fit(pipeline.matrix(fitted_rows)), pipeline)
-
-
-def training_scores(model: DetectorModel, feature_table: pd.DataFrame, sample: TrainingSample) -> np.ndarray:
-    """The score of every row of ``feature_table`` under a model fitted on ``sample`` of it.
-
-    A fit on every row scored every row already (``decision_scores_``): no second pass.
-    """
-    if sample.is_everyone:
-        return model.detector.decision_scores_
-    return model.score(feature_table)[SCORE_COLUMN].to_numpy(dtype="float64")
-
-
-def learn_outcomes(model: DetectorModel, feature_table: pd.DataFrame, feature_specs: Sequence[FeatureSpec],
-                   outcomes: pd.DataFrame | None, settings: Settings,
-                   anomaly_scores: np.ndarray | None = None) -> tuple[DetectorModel, OutcomeLearning]:
-    """``model`` with an outcome layer fitted on the extract's reviewed subjects, when there are enough.
-
-    Returns the model unchanged (the detector alone) when there are too few; the
-    ``OutcomeLearning`` says which outcomes were used, with which weights, or why none were.
-    ``anomaly_scores`` are the detector's scores of every row of ``feature_table``
-    (:func:`training_scores`); default its fit's own, when it was fitted on every row.
-    """
-    directions = [spec.suspicious for spec in feature_specs]
-    learning = learn_from_outcomes(model.detector, model.pipeline.matrix(feature_table),
-                                   feature_table["subject_ref"].astype(str).tolist(), directions, outcomes,
-                                   settings.training.outcomes, anomaly_scores)
-    if learning.layer is None:
-        return model, learning
-    return DetectorModel(learning.layer, model.pipeline), learning
-
-
-def save_detector(model: DetectorModel, directory: Path) -> Path:
-    """Write a fitted ``DetectorModel`` to ``directory`` as plain data; :func:`load_detector` reads it back.
-
-    ``detector.json`` (parameters, fitted scalars, model columns, and the outcome layer's
-    directions and weights when it has one), ``arrays.npz`` (numpy arrays), ``forest.skops``
-    and ``autoencoder.pt`` (the network's weights) when those components are fitted.
-    Nothing is pickled.
-    """
-    layer = model.detector if isinstance(model.detector, OutcomeWeightedDetector) else None
-    detector = layer.detector if layer is not None else model.detector
-    directory.mkdir(parents=True, exist_ok=True)
-    arrays = {"center": detector.center_, "scale": detector.scale_, "decision_scores": detector.decision_scores_}
-    description: dict[str, Any] = {
-        "params": detector.get_params(), "n_features_in": int(detector.n_features_in_),
-        "component_weights": detector.component_weights_, "component_means": detector.component_means_,
-        "component_stds": detector.component_stds_,
-        "columns": list(model.pipeline.columns), "dtype": model.pipeline.dtype,
-    }
-    if detector.tails_ is not None:
-        arrays |= _tail_arrays(detector.tails_, "tails")
-        description["tails"] = {"n_rows": int(detector.tails_.n_rows), "columns": len(detector.tails_.knots)}
-    if layer is not None:
-        arrays |= _tail_arrays(layer.evidence_tails, "evidence")
-        arrays |= {"outcome_feature_weights": layer.feature_weights, "outcome_decision_scores": layer.decision_scores_}
-        description["outcome_layer"] = {
-            "directions": list(layer.directions), "anomaly_weight": layer.anomaly_weight,
-            "intercept": layer.intercept, "evidence_rows": int(layer.evidence_tails.n_rows),
-        }
-    if detector.forest_ is not None:
-        skops.io.dump(detector.forest_, directory / "forest.skops")
-    if detector.autoencoder_ is not None:
-        autoencoder = detector.autoencoder_
-        torch.save(autoencoder.model.state_dict(), directory / "autoencoder.pt")
-        description["autoencoder"] = {name: getattr(autoencoder, name) for name in AUTOENCODER_ARCHITECTURE}
-    np.savez(directory / "arrays.npz", **arrays)
-    (directory / "detector.json").write_text(json.dumps(description, indent=2, sort_keys=True), encoding="utf-8")
-    return directory
-
-
-def _tail_arrays(tails: EmpiricalTails, prefix: str) -> dict[str, np.ndarray]:
-    """The knots and counts of ``tails`` as named arrays, one set per column."""
-    arrays = {}
-    for column, (knots, at_most, below) in enumerate(zip(tails.knots, tails.counts_at_most,
-                                                         tails.counts_below, strict=True)):
-        arrays |= {f"{prefix}_knots_{column}": knots, f"{prefix}_at_most_{column}": at_most,
-                   f"{prefix}_below_{column}": below}
-    return arrays
-
-
-def _read_tails(arrays: Mapping[str, np.ndarray], prefix: str, n_columns: int, n_rows: int) -> EmpiricalTails:
-    """The ``EmpiricalTails`` that :func:`_tail_arrays` wrote under ``prefix``."""
-    columns = range(n_columns)
-    return EmpiricalTails(tuple(arrays[f"{prefix}_knots_{column}"] for column in columns),
-                          tuple(arrays[f"{prefix}_at_most_{column}"] for column in columns),
-                          tuple(arrays[f"{prefix}_below_{column}"] for column in columns),
-                          n_rows)
-
-
-def load_detector(directory: Path) -> DetectorModel:
-    """The ``DetectorModel`` that :func:`save_detector` wrote to ``directory``; no pickle is read."""
-    from pyod.models.auto_encoder import AutoEncoder, AutoEncoderModel
-
-    description = json.loads((directory / "detector.json").read_text(encoding="utf-8"))
-    params = description["params"]
-    params["autoencoder_hidden_neurons"] = tuple(params["autoencoder_hidden_neurons"])
-    detector = CombinedDetector(**params)
-    with np.load(directory / "arrays.npz", allow_pickle=False) as npz:
-        arrays = dict(npz)
-    detector.center_, detector.scale_ = arrays["center"], arrays["scale"]
-    detector.decision_scores_ = arrays["decision_scores"]
-    detector.tails_ = None
-    if "tails" in description:
-        detector.tails_ = _read_tails(arrays, "tails", description["tails"]["columns"],
-                                      description["tails"]["n_rows"])
-    detector.n_features_in_ = description["n_features_in"]
-    detector.component_weights_ = description["component_weights"]
-    detector.component_means_ = description["component_means"]
-    detector.component_stds_ = description["component_stds"]
-    forest = directory / "forest.skops"
-    detector.forest_ = skops.io.load(forest, trusted=TRUSTED_SKOPS_TYPES) if forest.is_file() else None
-    detector.autoencoder_ = None
-    if "autoencoder" in description:
-        architecture = description["autoencoder"]
-        network = AutoEncoderModel(**architecture)
-        network.load_state_dict(torch.load(directory / "autoencoder.pt", weights_only=True))
-        # PyOD's estimator around the network, as fitting leaves it: scoring reads ``.model``
-        autoencoder = AutoEncoder(**{name: value for name, value in architecture.items() if name != "feature_size"},
-                                  preprocessing=False, device="cpu", verbose=0)
-        autoencoder.feature_size, autoencoder.model = architecture["feature_size"], network.eval()
-        detector.autoencoder_ = autoencoder
-    scorer: CombinedDetector | OutcomeWeightedDetector = detector
-    if "outcome_layer" in description:
-        layer = description["outcome_layer"]
-        tails = _read_tails(arrays, "evidence", len(layer["directions"]), layer["evidence_rows"])
-        scorer = OutcomeWeightedDetector(detector, layer["directions"], tails, layer["anomaly_weight"],
-                                         arrays["outcome_feature_weights"], layer["intercept"],
-                                         arrays["outcome_decision_scores"])
-    return DetectorModel(scorer, FeaturePipeline(tuple(description["columns"]), description["dtype"]))
-
-
-def code_version() -> str:
-    """The git commit of the project (``-dirty`` with uncommitted changes), else the package version."""
-    project = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True,
-                                text=True, check=True, timeout=10).stdout.strip()
-        changes = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=project,
-                                 capture_output=True, text=True, check=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return f"counterfraud {importlib.metadata.version('counterfraud')}"
-    return f"{commit}-dirty" if changes else commit
 
 
 def ensure_experiment(name: str, artifact_location: str | None = None) -> str:
@@ -703,7 +332,8 @@ def log_model_run(
                 model_info = mlflow.pyfunc.log_model(
                     name=MODEL_NAME_IN_RUN,
                     python_model=str(MODEL_CODE),
-                    artifacts={DETECTOR_ARTIFACT: str(save_detector(model, Path(staging) / DETECTOR_ARTIFACT))},
+                    artifacts={DETECTOR_ARTIFACT: str(save_detector(model.detector, model.pipeline,
+                                                                       Path(staging) / DETECTOR_ARTIFACT))},
                     signature=signature,
                     pip_requirements=_pinned_requirements(),
                 )
@@ -773,8 +403,6 @@ def verify_artifacts(model_dir: Path, manifest: Mapping[str, str]) -> None:
                  for path, digest in sorted(manifest.items()) if path in found and found[path] != digest]
     if problems:
         raise ModelIntegrityError("; ".join(problems))
-
-
 
 
 def resolve_version(version_or_alias: str | int | None, *, model_name: str) -> str:

@@ -96,7 +96,7 @@ class VersionFacts:
     trained_by: str
     registered_at: str
     training_sample: dict[str, Any] | None = None
-    """The subjects the detector was fitted on (``models.registry.TrainingSample.record``);
+    """The subjects the detector was fitted on (``models.sampling.TrainingSample.record``);
     ``None`` for a version registered before it was recorded."""
 
 

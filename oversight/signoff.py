@@ -38,12 +38,12 @@ from mlflow.artifacts import download_artifacts
 from mlflow.exceptions import MlflowException
 
 from configs.settings import Settings
+from features.contract import file_sha256
 from models.registry import (
     CHAMPION,
     SCORE_COLUMN,
     TRAINING_SAMPLE_TAG,
     ModelNotFoundError,
-    file_sha256,
     load_model,
     resolve_version,
 )

@@ -9,7 +9,8 @@ from features.build import FeatureBuildError
 from features.contract import ContractError
 from models.cases import RankingError
 from models.evaluate import EvaluationError
-from models.registry import FeatureTableError, ModelIntegrityError, ModelNotFoundError
+from models.model_input import FeatureTableError
+from models.registry import ModelIntegrityError, ModelNotFoundError
 from oversight.signoff import SignOffError
 from oversight.subject import SubjectNotFoundError
 from pipelines.runs import ImportFailedError, OutputCopyError

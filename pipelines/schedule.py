@@ -26,7 +26,8 @@ from prefect import flow, get_run_logger
 
 from configs.settings import Settings, load_settings
 from features.contract import TABLES
-from models.registry import data_fingerprint, fingerprint_inputs, resolve_version
+from features.fingerprints import data_fingerprint, fingerprint_inputs
+from models.registry import resolve_version
 from pipelines.runs import RunRecord, completed_runs
 from pipelines.workspace import UI_HOST, Workspace
 

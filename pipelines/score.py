@@ -38,6 +38,7 @@ from prefect.cache_policies import NO_CACHE
 from casework.store import store_url
 from configs.settings import Settings
 from features.contract import Extract, extract_summary, write_rejects
+from features.fingerprints import data_fingerprint, extract_row_counts, fingerprint_inputs
 from models.cases import (
     case_table,
     draw_control_sample,
@@ -55,9 +56,6 @@ from models.registry import (
     LoadedModel,
     ModelIntegrityError,
     ModelNotFoundError,
-    data_fingerprint,
-    extract_row_counts,
-    fingerprint_inputs,
     load_model,
 )
 from oversight.signoff import SIGNOFF_LOG, check_may_score

@@ -23,18 +23,11 @@ from prefect.cache_policies import NO_CACHE
 from configs.settings import Settings
 from features.contract import extract_summary
 from features.definitions import FEATURES
+from features.fingerprints import extract_row_counts, fingerprint_inputs
 from models.evaluate import configured_capacity, evaluate_training
-from models.registry import (
-    draw_training_sample,
-    extract_row_counts,
-    fingerprint_inputs,
-    fit_detector,
-    learn_outcomes,
-    log_model_run,
-    name_challenger,
-    register_logged_model,
-    training_scores,
-)
+from models.registry import log_model_run, name_challenger, register_logged_model
+from models.sampling import draw_training_sample
+from models.training import fit_detector, learn_outcomes, training_scores
 from oversight.report import build_report, write_report
 from oversight.signoff import champion_scores, record_training, trainer_name, version_facts
 from pipelines.drift import log_training_profiles, training_profiles

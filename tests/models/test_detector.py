@@ -12,13 +12,16 @@ from sklearn.exceptions import NotFittedError
 
 from configs.settings import AutoencoderSettings, DetectorSettings, IsolationForestSettings
 from models import CombinedDetector, make_detector
-from models.detector import (
+from models.components import (
     _EXPLAIN_CHUNK_ROWS,
-    INVALID_PARAMETER,
-    DetectorParameterError,
+    AUTOENCODER,
+    COMPONENTS,
+    FOREST,
+    TAIL,
     EmpiricalTails,
     average_path_length,
 )
+from models.detector import INVALID_PARAMETER, DetectorParameterError
 
 SMALL = {
     "tail_weight": 0.5,
@@ -115,6 +118,33 @@ def test_explanations_in_parallel_blocks_add_up_too() -> None:
     )
 
 
+@pytest.mark.parametrize("kind", list(COMPONENTS))
+def test_each_component_splits_its_score_into_one_exact_term_per_column(
+    data: np.ndarray, fitted: CombinedDetector, kind: str
+) -> None:
+    component, z = fitted.components_[kind], fitted._scale(data)
+    terms, base = component.score_terms(z)
+    assert terms.shape == z.shape and isinstance(base, float)
+    np.testing.assert_allclose(terms.sum(axis=1) + base, component.score(z), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", list(COMPONENTS))
+def test_a_saved_component_loads_back_with_the_same_scores_and_terms(
+    data: np.ndarray, fitted: CombinedDetector, kind: str, tmp_path
+) -> None:
+    component, z = fitted.components_[kind], fitted._scale(data)
+    loaded = COMPONENTS[kind].load(component.save(tmp_path / kind))
+    assert type(loaded) is type(component) and loaded.get_params() == component.get_params()
+    np.testing.assert_array_equal(loaded.score(z), component.score(z))
+    for ours, theirs in zip(loaded.score_terms(z), component.score_terms(z), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_the_combined_detector_loops_over_its_components_in_order(fitted: CombinedDetector) -> None:
+    assert list(fitted.components_) == list(COMPONENTS) == list(fitted.component_weights_)
+    assert all(component.kind == kind for kind, component in fitted.components_.items())
+
+
 ALONE = {
     "forest": {"autoencoder_weight": 0.0, "tail_weight": 0.0},
     "autoencoder": {"forest_weight": 0.0, "tail_weight": 0.0},
@@ -127,9 +157,9 @@ def test_one_component_alone_is_fitted_and_explained_alone(
     data: np.ndarray, weights: dict[str, float]
 ) -> None:
     detector = small_detector(**weights).fit(data)
-    assert (detector.forest_ is None) == (weights.get("forest_weight") == 0.0)
-    assert (detector.autoencoder_ is None) == (weights.get("autoencoder_weight") == 0.0)
-    assert (detector.tails_ is None) == (weights.get("tail_weight") == 0.0)
+    assert (FOREST in detector.components_) == (weights.get("forest_weight") != 0.0)
+    assert (AUTOENCODER in detector.components_) == (weights.get("autoencoder_weight") != 0.0)
+    assert (TAIL in detector.components_) == (weights.get("tail_weight") != 0.0)
     contributions, base_value = detector.explain(data)
     np.testing.assert_allclose(
         contributions.sum(axis=1) + base_value, detector.decision_scores_, rtol=0, atol=1e-6
@@ -138,8 +168,8 @@ def test_one_component_alone_is_fitted_and_explained_alone(
 
 def test_forest_score_is_minus_the_mean_path_length_of_sklearn(data: np.ndarray) -> None:
     detector = small_detector(autoencoder_weight=0.0).fit(data)
-    forest, z = detector.forest_, detector._scale(data)
-    mean_path_length = detector._mean_path_length(z)
+    component, z = detector.components_[FOREST], detector._scale(data)
+    forest, mean_path_length = component.forest_, component.mean_path_length(z)
     # scikit-learn: score_samples = -2 ** (-E[h(x)] / c(max_samples))
     expected = -(2.0 ** (-mean_path_length / average_path_length(forest.max_samples_)))
     np.testing.assert_allclose(forest.score_samples(z.astype(np.float32)), expected, rtol=1e-12)
@@ -230,7 +260,7 @@ def test_make_detector_takes_its_parameters_from_the_settings() -> None:
 
 def test_the_autoencoder_trains_on_at_most_max_train_rows(data: np.ndarray) -> None:
     detector = small_detector(autoencoder_max_train_rows=100).fit(data)
-    assert detector.autoencoder_.data_num == 100
+    assert detector.components_[AUTOENCODER].autoencoder_.data_num == 100
     assert detector.decision_scores_.shape == (len(data),)
 
 
@@ -285,6 +315,6 @@ def test_tail_knots_keep_point_masses_and_extremes_exact(zero_inflated: np.ndarr
 
 def test_tail_scores_are_finite_beyond_the_training_range(fitted: CombinedDetector) -> None:
     far = np.full((2, fitted.n_features_in_), 1e6) * np.array([[1.0], [-1.0]])
-    terms = fitted.tails_.terms(fitted._scale(far))
+    terms = fitted.components_[TAIL].tails_.terms(fitted._scale(far))
     assert np.isfinite(terms).all() and (terms >= 0).all()
     assert fitted.decision_function(far).min() > fitted.decision_scores_.max()

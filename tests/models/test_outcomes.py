@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 
 from configs.settings import OutcomeLearningSettings
-from models.detector import EmpiricalTails, make_detector
+from models.components import EmpiricalTails
+from models.detector import make_detector
+from models.model_input import FeaturePipeline
 from models.outcomes import (
     CONTROL,
     UNTRACKED,
@@ -15,7 +17,7 @@ from models.outcomes import (
     learn_from_outcomes,
     reviewed_subjects,
 )
-from models.registry import DetectorModel, FeaturePipeline, load_detector, save_detector
+from models.storage import load_detector, save_detector
 
 SMALL = {"forest_n_estimators": 20, "autoencoder_hidden_neurons": (4, 2, 4), "autoencoder_epochs": 2}
 DIRECTIONS = ("high", "high", "low", "high")
@@ -131,7 +133,7 @@ def test_too_few_reviewed_subjects_leave_the_detector_alone_and_say_why(fitted):
 def test_the_layer_is_saved_and_loaded_as_plain_data_with_identical_scores(fitted, tmp_path):
     X, _, layer = fitted
     names = ("a", "b", "c", "d")
-    directory = save_detector(DetectorModel(layer, FeaturePipeline(names)), tmp_path / "detector")
+    directory = save_detector(layer, FeaturePipeline(names), tmp_path / "detector")
     loaded = load_detector(directory)
     assert isinstance(loaded.detector, OutcomeWeightedDetector)
     assert loaded.detector.directions == DIRECTIONS

@@ -16,23 +16,27 @@ from mlflow import MlflowClient
 
 from configs.settings import load_settings
 from features.definitions import FEATURES, feature_names
-from models.evaluate import TRUTH, evaluate_scores
-from models.registry import (
-    CHALLENGER,
-    SCORE_COLUMN,
-    FeaturePipeline,
-    FeatureTableError,
-    ModelNotFoundError,
+from features.fingerprints import (
     data_fingerprint,
     feature_definitions,
     feature_set_hash,
     fingerprint_inputs,
-    fit_detector,
+)
+from models.components import COMPONENTS
+from models.evaluate import TRUTH, evaluate_scores
+from models.model_input import FeaturePipeline, FeatureTableError
+from models.outcomes import OutcomeWeightedDetector
+from models.registry import (
+    CHALLENGER,
+    SCORE_COLUMN,
+    ModelNotFoundError,
     flatten_settings,
     load_model,
     log_training_run,
     resolve_version,
 )
+from models.storage import MANIFEST_FILE, load_detector, save_detector
+from models.training import fit_detector
 from tests.conftest import SMALL_DETECTOR, activated_workspace
 
 AS_OF = dt.date(2024, 6, 30)
@@ -238,7 +242,9 @@ def test_every_model_file_is_hashed_at_registration(trained, settings):
     tags = MlflowClient().get_model_version(settings.registry.model_name, "1").tags
     manifest = json.loads(tags[ARTIFACT_MANIFEST_TAG])
     detector_files = {f"artifacts/detector/{name}" for name in
-                      ("detector.json", "arrays.npz", "forest.skops", "autoencoder.pt")}
+                      ("detector.json", "arrays.npz", "isolation_forest/params.json", "isolation_forest/forest.skops",
+                       "autoencoder/params.json", "autoencoder/network.json", "autoencoder/autoencoder.pt",
+                       "tail/params.json", "tail/tails.npz")}
     assert {"MLmodel", "pyfunc_model.py", "requirements.txt"} | detector_files <= set(manifest)
     assert not any(path.startswith("code/") for path in manifest)  # no copy of the project's code
     assert not any(path.endswith((".pkl", ".pickle")) for path in manifest)  # nothing pickled
@@ -290,3 +296,57 @@ print(json.dumps({{"scores": scores["score"].tolist(), "path_unchanged": sys.pat
     assert answer["path_unchanged"]
     assert Path(answer["models_from"]) == project / "models"
     np.testing.assert_array_equal(answer["scores"], trained["scores"][SCORE_COLUMN].to_numpy())
+
+
+FORMAT_1 = Path(__file__).with_name("data") / "detector_format_1"
+"""Detectors saved by the release before components (one flat directory), with their scores then:
+``outcome_layer`` (every component and an outcome layer) and ``no_autoencoder`` (forest and tails)."""
+
+
+def test_a_saved_detector_lists_its_components_in_order_and_loads_back_exactly(settings, tmp_path):
+    table = feature_table()
+    model = fit_detector(table, FEATURES, settings)
+    directory = save_detector(model.detector, model.pipeline, tmp_path / "detector")
+    manifest = json.loads((directory / MANIFEST_FILE).read_text())
+    assert manifest["components"] == list(COMPONENTS) == ["isolation_forest", "autoencoder", "tail"]
+    assert all((directory / kind / "params.json").is_file() for kind in manifest["components"])
+    loaded = load_detector(directory)
+    assert loaded.pipeline == model.pipeline
+    assert loaded.detector.get_params() == model.detector.get_params()
+    matrix = model.pipeline.matrix(table)
+    np.testing.assert_array_equal(loaded.detector.decision_function(matrix), model.detector.decision_scores_)
+    for ours, theirs in zip(loaded.detector.explain(matrix[:50]), model.detector.explain(matrix[:50]), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_detector_without_a_component_saves_and_loads_without_it(settings, tmp_path):
+    table = feature_table()
+    tails_only = settings.model_copy(update={"detector": settings.detector.model_copy(
+        update={"weights": {"tail": 1.0}})})
+    model = fit_detector(table, FEATURES, tails_only)
+    loaded = load_detector(save_detector(model.detector, model.pipeline, tmp_path / "detector"))
+    assert list(loaded.detector.components_) == ["tail"]
+    assert sorted(path.name for path in (tmp_path / "detector").iterdir()) == ["arrays.npz", "detector.json", "tail"]
+    np.testing.assert_array_equal(loaded.detector.decision_function(model.pipeline.matrix(table)),
+                                  model.detector.decision_scores_)
+
+
+@pytest.mark.parametrize("name", ["outcome_layer", "no_autoencoder"])
+def test_a_detector_saved_before_components_still_loads_with_the_same_scores(name):
+    expected = np.load(FORMAT_1 / "expected.npz")
+    loaded = load_detector(FORMAT_1 / name)
+    assert loaded.pipeline == FeaturePipeline(("a", "b", "c"))
+    assert isinstance(loaded.detector, OutcomeWeightedDetector) == (name == "outcome_layer")
+    X = expected["X"]
+    np.testing.assert_array_equal(loaded.detector.decision_function(X), expected[f"{name}_scores"])
+    contributions, base_value = loaded.detector.explain(X)
+    np.testing.assert_array_equal(contributions, expected[f"{name}_contributions"])
+    assert base_value == expected[f"{name}_base"]
+
+
+def test_a_detector_saved_before_components_saves_again_in_the_new_format(tmp_path):
+    expected = np.load(FORMAT_1 / "expected.npz")
+    old = load_detector(FORMAT_1 / "outcome_layer")
+    resaved = load_detector(save_detector(old.detector, old.pipeline, tmp_path / "detector"))
+    assert json.loads((tmp_path / "detector" / MANIFEST_FILE).read_text())["format"] == 2
+    np.testing.assert_array_equal(resaved.detector.decision_function(expected["X"]), expected["outcome_layer_scores"])

@@ -23,9 +23,9 @@ from models.registry import (
     CHAMPION,
     SCORE_COLUMN,
     ModelNotFoundError,
-    fit_detector,
     load_model,
 )
+from models.training import fit_detector
 from pipelines.prepare import prepare_features
 from pipelines.train import train_flow
 from synthetic import generate_world
@@ -100,7 +100,7 @@ def test_versions_are_tagged_for_the_oversight_panel(trained_twice, settings):
 def test_the_trainer_and_the_report_are_recorded_on_the_version(trained_twice, settings):
     import getpass
 
-    from models.registry import file_sha256
+    from features.contract import file_sha256
 
     first = MlflowClient().get_model_version(settings.registry.model_name, "1")
     second = MlflowClient().get_model_version(settings.registry.model_name, "2")
@@ -196,7 +196,8 @@ def test_a_training_killed_while_registering_leaves_no_alias_on_a_half_recorded_
 
 def test_a_capped_training_fits_a_seeded_sample_and_every_subject_is_still_scored(prefect_harness, tmp_path,
                                                                                    world):
-    from models.registry import TRAINING_SAMPLE_TAG, draw_training_sample
+    from models.registry import TRAINING_SAMPLE_TAG
+    from models.sampling import draw_training_sample
     from pipelines.score import score_flow
 
     capped = load_settings(seed=5, detector=SMALL_DETECTOR, training={"max_subjects": 150})
