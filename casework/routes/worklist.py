@@ -88,10 +88,11 @@ def workload(request: Request, viewer: SignedIn) -> Response:
         overdue = store.overdue_counts(session, clock)
         unassigned = session.scalar(select(func.count()).select_from(Case).where(Case.status == NEW))
         run = store.latest_run(session)
-        escalated = store.list_cases(session, run.run_id, CaseFilter(escalated=True), page_size=PAGE_SIZE)[0] if run else []
+        escalated, escalated_total = store.list_cases(session, run.run_id, CaseFilter(escalated=True),
+                                                      page_size=PAGE_SIZE) if run else ([], 0)
         session.expunge_all()
     return site.page(request, "workload.html", viewer, counts=counts, roles=roles, unassigned=unassigned,
-                     overdue=overdue, escalated=escalated, clock=clock)
+                     overdue=overdue, escalated=escalated, escalated_total=escalated_total, clock=clock)
 
 
 @area.route("GET", "/cases/search", roles=CASEWORKERS)
