@@ -31,7 +31,7 @@ def row_faults(root: Path, seeds: int, bad_rows_per_table: int) -> RowFaults:
     corrupted = right = accepted = refused_clean = tracebacks = 0
     for seed in range(seeds):
         directory = root / f"faults_{seed}"
-        directory.mkdir()
+        directory.mkdir(exist_ok=True)  # a workdir used again: the extract is written afresh
         expected = bad_extract(directory, [*NASTY, LONGEST_GOOD_TEXT], seed, good_rows, bad_rows_per_table)
         corrupted += len(expected)
         try:

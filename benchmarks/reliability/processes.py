@@ -83,11 +83,11 @@ class Watched:
 def wait_for(watched: Watched, seen: Callable[[], bool], timeout: float = 900.0, scan: bool = True) -> bool:
     """Poll until ``seen()`` holds (True) or the command ends first (False).
 
-    ``scan=False`` polls without reading the process tree between looks (a look every few hundred
-    microseconds, for moments that last milliseconds)."""
+    ``scan=False`` polls without reading the process tree between looks (a look every millisecond,
+    for moments that last milliseconds)."""
     deadline = time.monotonic() + timeout
     while (watched.running() if scan else watched.process.poll() is None) and time.monotonic() < deadline:
         if seen():
             return True
-        time.sleep(0.002 if scan else 0.0002)
+        time.sleep(0.002 if scan else 0.001)
     return False

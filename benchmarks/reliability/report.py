@@ -47,7 +47,7 @@ def _score_rows(scores: ScoreKills, staging: list[StagingKill]) -> list[tuple[st
          f"{sum(kill.rerun_identical for kill in staging)} of {len(staging)} reruns byte-identical; "
          f"{sum(kill.half_written_visible for kill in staging)} half-written runs visible in the history or "
          f"`--out`; {sum(kill.held is not None for kill in staging)} of the killed runs left only their hidden "
-         "staging directory"),
+         f"staging directory; {sum(kill.left_behind for kill in staging)} processes outlived a killed command"),
     ]
 
 

@@ -54,6 +54,19 @@ def test_a_killed_command_s_left_behind_processes_are_counted_and_ended(tmp_path
         assert psutil.Process(orphan).status() == psutil.STATUS_ZOMBIE
 
 
+def test_a_world_built_before_is_used_again_with_a_fresh_empty_store(tmp_path: Path) -> None:
+    from benchmarks.reliability.stores import drop_database, store_rows
+
+    (tmp_path / world.BUILT).write_text('{"people": 600, "seed": 7, "score_s": 12.5}', encoding="utf-8")
+    again = world.build_world(world.SMOKE, tmp_path, {}, tmp_path / "log")
+    try:
+        assert (again.score_s, again.reference) == (12.5, tmp_path / "reference")
+        assert again.database in again.config.read_text(encoding="utf-8")
+        assert store_rows(again.url)["cases"] == 0
+    finally:
+        drop_database(again.database)
+
+
 def test_staging_kills_spread_from_the_rename_to_the_empty_directory() -> None:
     assert score_kills.staging_targets(8, 5) == [9, 7, 5, 2, 0]
     assert score_kills.staging_targets(8, 1) == [9]
