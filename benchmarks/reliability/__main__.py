@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -98,7 +99,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                  "staging_kills": args.staging_kills, "investigators": args.investigators,
                  "load_seconds": args.seconds}
     profile = Profile(**{**profile.__dict__, **{key: value for key, value in overrides.items() if value is not None}})
-    command = "make bench-smoke" if args.smoke else "make bench"
+    given = list(sys.argv[1:] if argv is None else argv)
+    # the command that reruns these figures: the make target, or this module with the options given
+    command = {(): "make bench", ("--smoke",): "make bench-smoke"}.get(
+        tuple(given), " ".join(["python -m benchmarks.reliability", *given]))
     with contextlib.ExitStack() as stack:
         workdir = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cf-reliability-")))
         workdir.mkdir(parents=True, exist_ok=True)
