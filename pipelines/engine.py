@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 
 from configs.settings import OrchestrationSettings
 
@@ -84,4 +85,21 @@ def gathered(futures: Sequence[PrefectFuture], *, ignore_index: bool = False) ->
     ignore_index : bool
         Number the rows afresh (for results that are numbered from 0, not indexed by subject).
     """
-    return pd.concat([future.result() for future in futures], ignore_index=ignore_index)
+    return concatenated([future.result() for future in futures], ignore_index=ignore_index)
+
+
+def concatenated(frames: Sequence[pd.DataFrame], *, ignore_index: bool = False) -> pd.DataFrame:
+    """``frames`` one after the other, each text (Arrow) column in one piece of memory, as in a frame
+    computed whole: Parquet's writer falls back from dictionary to plain encoding at a point that
+    depends on how a column's memory is cut, so pieces would show in the file's bytes."""
+    frame = pd.concat(frames, ignore_index=ignore_index)
+    return pd.DataFrame({column: _in_one_piece(frame[column]) for column in frame.columns}, index=frame.index)
+
+
+def _in_one_piece(column: pd.Series) -> pd.Series:
+    if not isinstance(column.array, pd.arrays.ArrowExtensionArray):
+        return column
+    values = pa.array(column.array)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return pd.Series(pd.array(values, dtype=column.dtype), index=column.index, name=column.name)
