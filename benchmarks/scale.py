@@ -15,7 +15,7 @@ A size whose step fails, or runs past the size's time limit or the memory limit,
 the step, the flow's stage it was in and what stopped it; the next size still runs.
 
 ``python -m benchmarks.scale`` writes its section into the ``## Scale`` section of
-``benchmarks/FINDINGS.md`` and carries it into ``benchmarks/RESULTS.md``;
+``benchmarks/FINDINGS.md`` and of ``benchmarks/RESULTS.md``;
 ``python -m benchmarks.scale --smoke`` runs a tiny world into a file of its own.
 """
 
@@ -45,7 +45,6 @@ from benchmarks.run import (
     _versions,
     measure,
     prefect_server,
-    with_findings,
 )
 
 SIZES = (1_000_000, 3_000_000, 10_000_000)
@@ -359,9 +358,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if out is not None:
         out.write_text(section, encoding="utf-8")
     else:
-        FINDINGS.write_text(with_section(FINDINGS.read_text(encoding="utf-8"), section), encoding="utf-8")
-        RESULTS.write_text(with_findings(RESULTS.read_text(encoding="utf-8"), FINDINGS.read_text(encoding="utf-8")),
-                           encoding="utf-8")
+        # in both: the report carries the findings, and a later `make bench` carries them again
+        for report in (FINDINGS, RESULTS):
+            report.write_text(with_section(report.read_text(encoding="utf-8"), section), encoding="utf-8")
         out = RESULTS
     print(f"\nsection written to {out}")
 
