@@ -6,7 +6,9 @@ seed) are generated; then, for rounds 0 to N, with the real command line and the
 - round *k*'s version (round 0's trained on the extract as generated, with its own
   ``investigation_outcomes``) scores the fresh world, and its ranking is evaluated against that
   world's truth file (:func:`models.evaluate.evaluate_scores`);
-- before the last round it also scores the training world; ``cases import`` puts that run into the
+- before the last round it also scores the training world, with the outcomes it was trained on (as the
+  department's next extract carries them, so subjects cleared in earlier rounds are passed over,
+  ``cases.recently_cleared_days``); ``cases import`` puts that run into the
   workspace's case store (SQLite); a simulated investigator claims every case of the work list and
   the control sample and closes it through :mod:`casework.store`, with the verdict of the truth file
   (fraud, with its typology, or no issue), a seeded 10 % of verdicts the wrong way, and a supervisor
@@ -266,7 +268,8 @@ def run_loop(variant: str, people: int, training_seed: int, fresh_seed: int, rou
         investigation = None
         if number < rounds:
             work_run = round_dir / "training_run"
-            score(training_data, work_run, number, "training")
+            # the extract the version was trained on: its outcomes are the case store's so far
+            score(data_dir, work_run, number, "training")
             step(f"round {number}: cases import", ["cases", "import", "--run", str(work_run), *on_workspace])
             investigation = investigate(store_url(None, workspace), run_id_of(read_summary(work_run), work_run),
                                         training_truth, seed=training_seed * 100 + number)
@@ -344,7 +347,9 @@ def format_loop_section(runs: list[LoopRun], command: str) -> str:
         LOOP_HEADING, "",
         f"Rerun: `{command}`. Each loop works on two worlds of {people:,} people of one variant, a training "
         "world and a fresh one (another seed); each round's version is evaluated on the fresh world at 2 % "
-        "capacity. Before the last round the version scores the training world, its run goes into a SQLite "
+        "capacity. Before the last round the version scores the training world (with the outcomes it was trained "
+        "on, so that subjects cleared in earlier rounds are passed over: `cases.recently_cleared_days`), its run "
+        "goes into a SQLite "
         "case store (`cases import`), a simulated investigator claims and closes every case of the work list and "
         f"the control sample through the store (the truth file's verdict, {WRONG_VERDICTS:.0%} of verdicts "
         "flipped, seeded), `outcomes export` writes what was found, and the next version is trained on the "

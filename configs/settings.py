@@ -146,6 +146,17 @@ class CapacitySettings(_Strict):
     """When set, flag exactly this many subjects instead of ``share`` of them."""
 
 
+class CaseSettings(_Strict):
+    """Who the work list passes over."""
+
+    recently_cleared_days: int | None = Field(365, ge=0)
+    """A subject whose latest investigation (the extract's ``investigation_outcomes``), closed on or after
+    this many days before the as-of date, found no fraud is not flagged nor drawn for the control sample
+    again; the next subjects take its places. A year: long enough that the same
+    honest person is not investigated twice for the same evidence, short enough that new evidence is seen.
+    Null = off."""
+
+
 class ExplanationSettings(_Strict):
     top_reasons: int = Field(3, ge=1, le=10)
     """Plain-English reasons written for each flagged subject."""
@@ -380,6 +391,7 @@ class Settings(_Strict):
     features: FeatureSettings = FeatureSettings()
     detector: DetectorSettings = DetectorSettings()
     capacity: CapacitySettings = CapacitySettings()
+    cases: CaseSettings = CaseSettings()
     explanations: ExplanationSettings = ExplanationSettings()
     registry: RegistrySettings = RegistrySettings()
     control_sample: ControlSampleSettings = ControlSampleSettings()

@@ -7,11 +7,22 @@ The order and the number flagged come from :mod:`models.evaluate`
 (``ranking_order``, ``flag_count``), the one place that turns scores and a capacity
 (a count or a share) into flags, so a run flags what the evaluation counted.
 
+A subject whose latest investigation found no fraud, closed within a configured window
+of the as-of date (:func:`recently_cleared`), is not flagged again: investigating an
+honest person twice for the same evidence is a burden on them and spends a review on
+someone already checked. It keeps its rank, and the next subjects take its place, so
+the work list stays as long as the capacity. The contract does not record the score a
+subject had when it was reviewed, so whether its evidence has changed since cannot be
+told from the extract: it is left off until the window has passed.
+
 Besides the flagged subjects, each run draws a random control sample of unflagged
 subjects (:func:`draw_control_sample`): the outcomes of their reviews measure how
 often the flagged subjects turn out to be fraud compared with anyone (lift), which
 past investigations, chosen by older methods, cannot. The draw never looks at a
-score, so it is independent of the model.
+score, so it is independent of the model. Recently cleared subjects are not drawn
+either: the draw stays uniform over a known set (the unflagged subjects not recently
+cleared), so every subject's probability of being drawn is still known, and the
+cleared ones are labelled by their own review.
 
 A flagged claim rarely stands alone: the other live claims of the same person,
 at the same address, or paid into the same bank account (or sharing a phone or
@@ -27,6 +38,7 @@ Example
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from features.csv_output import write_csv
-from models.evaluate import flag_count, ranking_order
+from models.evaluate import flag_count, labels_from_outcomes, ranking_order
 
 #: Columns of a feature table that link two subjects, in the order links are named,
 #: with the words an investigator reads.
@@ -62,13 +74,84 @@ class RankingError(ValueError):
     """The subjects handed to the ranking cannot be ranked exactly once each."""
 
 
+#: The rule :func:`recently_cleared` applies, as the run summary and the oversight report state it.
+RECENTLY_CLEARED_RULE = ("a subject whose latest investigation, closed on or after {days:,} days before the as-of "
+                         "date, found no fraud (outcome no_issue or error) is left off the work list and the "
+                         "control sample; the next subjects take its places")
+RECENTLY_CLEARED_OFF = "off: subjects cleared by a recent investigation may be flagged again"
+
+
+def recently_cleared_rule(days: int | None) -> str:
+    """The words of :data:`RECENTLY_CLEARED_RULE` for a window of ``days`` (None: the rule is off)."""
+    return RECENTLY_CLEARED_OFF if days is None else RECENTLY_CLEARED_RULE.format(days=days)
+
+
+def recently_cleared(outcomes: pd.DataFrame | None, as_of: dt.date, days: int | None) -> list[str]:
+    """The subjects a recent investigation cleared: their latest closing, within ``days`` of ``as_of``, found no fraud.
+
+    A closing after ``as_of`` counts as recent: the extract's evidence is then no newer than what
+    the investigator saw. Of closings on the same day, a fraud outcome wins (as in
+    :func:`models.evaluate.labels_from_outcomes`), so a fraud finding never clears anyone.
+
+    Parameters
+    ----------
+    outcomes : DataFrame or None
+        The extract's ``investigation_outcomes`` (``subject_ref``, ``outcome``, ``closed_on``).
+    as_of : date
+        The run's as-of date.
+    days : int or None
+        The window: closings on or after ``as_of - days`` count. None: nobody is cleared.
+
+    Returns
+    -------
+    list of str
+        Sorted subject references (subjects of other extracts included: the ranking ignores those).
+
+    Examples
+    --------
+    >>> outcomes = pd.DataFrame({"subject_ref": ["B1", "B2", "B3", "B4", "B4"],
+    ...                          "outcome": ["no_issue", "error", "fraud", "no_issue", "fraud"],
+    ...                          "closed_on": ["2025-01-01", "2025-12-31", "2026-01-02", "2026-01-01", "2026-01-01"]})
+    >>> recently_cleared(outcomes, dt.date(2026, 1, 1), 364), recently_cleared(outcomes, dt.date(2026, 1, 1), 365)
+    (['B2'], ['B1', 'B2'])
+    >>> recently_cleared(outcomes, dt.date(2026, 1, 1), None)
+    []
+    """
+    if days is None or outcomes is None or outcomes.empty:
+        return []
+    closed_on = pd.to_datetime(outcomes["closed_on"]).to_numpy()
+    recent = outcomes.loc[closed_on >= np.datetime64(as_of - dt.timedelta(days=days))]
+    # every closing inside the window is later than any outside it, so the latest one is among them
+    if recent.empty:
+        return []
+    labels = labels_from_outcomes(recent)
+    return sorted(labels.loc[~labels["fraud"], "subject_ref"].astype(str))
+
+
+def recently_cleared_summary(ranked: pd.DataFrame, capacity: int | float | None, days: int | None) -> dict:
+    """What a run says of the subjects :func:`rank_subjects` passed over.
+
+    Returns
+    -------
+    dict
+        ``window_days`` (``days``), ``rule`` (:func:`recently_cleared_rule`), ``subjects`` (ranked
+        subjects recently cleared) and ``within_capacity`` (of them, those ranked within the
+        capacity: the places the next subjects took).
+    """
+    cleared = ranked["recently_cleared"].to_numpy()
+    within = cleared & (ranked["rank"].to_numpy() <= flag_count(len(ranked), capacity))
+    return {"window_days": days, "rule": recently_cleared_rule(days), "subjects": int(cleared.sum()),
+            "within_capacity": int(within.sum())}
+
+
 def rank_subjects(
     subject_refs: Sequence[str] | pd.Series,
     subject_types: Sequence[str] | pd.Series,
     scores: Sequence[float] | np.ndarray | pd.Series,
     capacity: int | float | None,
+    cleared: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Rank every subject once and flag those within the review capacity.
+    """Rank every subject once and flag those within the review capacity, passing over the ``cleared``.
 
     Parameters
     ----------
@@ -79,14 +162,18 @@ def rank_subjects(
     scores : sequence of float
         Anomaly scores, higher = more anomalous, aligned with ``subject_refs``.
     capacity : int, float or None
-        Passed to :func:`models.evaluate.flag_count`: subjects that can be reviewed.
+        Passed to :func:`models.evaluate.flag_count` with the count of every subject: subjects that
+        can be reviewed.
+    cleared : sequence of str
+        Subjects not to flag (:func:`recently_cleared`); references of no subject here are ignored.
 
     Returns
     -------
     DataFrame
         ``subject_ref``, ``subject_type``, ``score``, ``rank`` (1 = most anomalous,
-        1..n without ties) and ``flagged`` (``rank <= flag_count``), ordered by rank,
-        with a fresh 0..n-1 index.
+        1..n without ties, the cleared ranked as any other), ``recently_cleared`` (in ``cleared``)
+        and ``flagged`` (the first ``flag_count`` subjects in rank order that are not cleared),
+        ordered by rank, with a fresh 0..n-1 index.
 
     Raises
     ------
@@ -113,7 +200,10 @@ def rank_subjects(
     ranked = table.take(ranking_order(table["score"].to_numpy(), table["subject_ref"].to_numpy())
                         ).reset_index(drop=True)
     ranked["rank"] = np.arange(1, len(ranked) + 1, dtype="int64")
-    ranked["flagged"] = ranked["rank"] <= flag_count(len(ranked), capacity)
+    ranked["recently_cleared"] = ranked["subject_ref"].isin(pd.Index(cleared, dtype="str")).to_numpy()
+    # the capacity counts every subject; the cleared give their places to the next ones
+    places = np.cumsum(~ranked["recently_cleared"].to_numpy())
+    ranked["flagged"] = ~ranked["recently_cleared"] & (places <= flag_count(len(ranked), capacity))
     return ranked
 
 
@@ -132,14 +222,15 @@ def control_sample_size(n_flagged: int, n_unflagged: int, share_of_capacity: flo
 def draw_control_sample(ranked: pd.DataFrame, share_of_capacity: float, seed: int) -> pd.DataFrame:
     """Add the random control sample to a ranking: columns ``control`` and ``work_list``.
 
-    The sample is drawn uniformly, without replacement, from the unflagged subjects
-    taken in ``subject_ref`` order, never in score order: which subjects are drawn
-    depends on the seed and on which subjects are unflagged, not on any score.
+    The sample is drawn uniformly, without replacement, from the unflagged subjects that
+    are not recently cleared, taken in ``subject_ref`` order, never in score order: which
+    subjects are drawn depends on the seed and on which subjects may be drawn, not on any
+    score, and each of them is drawn with the same known probability.
 
     Parameters
     ----------
     ranked : DataFrame
-        As returned by :func:`rank_subjects` (``subject_ref``, ``flagged``).
+        As returned by :func:`rank_subjects` (``subject_ref``, ``flagged``, ``recently_cleared``).
     share_of_capacity : float
         Size of the sample as a share of the flagged count (:func:`control_sample_size`).
     seed : int
@@ -151,9 +242,10 @@ def draw_control_sample(ranked: pd.DataFrame, share_of_capacity: float, seed: in
         ``ranked`` with ``control`` (drawn for the sample) and ``work_list``
         (flagged or control), same rows and order.
     """
-    unflagged = np.sort(ranked.loc[~ranked["flagged"], "subject_ref"].to_numpy(dtype=object).astype(str))
-    size = control_sample_size(int(ranked["flagged"].sum()), len(unflagged), share_of_capacity)
-    drawn = np.random.default_rng(seed).choice(unflagged, size=size, replace=False)
+    may_draw = ~ranked["flagged"] & ~ranked["recently_cleared"]
+    eligible = np.sort(ranked.loc[may_draw, "subject_ref"].to_numpy(dtype=object).astype(str))
+    size = control_sample_size(int(ranked["flagged"].sum()), len(eligible), share_of_capacity)
+    drawn = np.random.default_rng(seed).choice(eligible, size=size, replace=False)
     control = ranked["subject_ref"].isin(drawn).to_numpy()
     return ranked.assign(control=control, work_list=ranked["flagged"].to_numpy() | control)
 
@@ -235,7 +327,7 @@ def related_subjects(
 
 #: Columns of ``cases.csv`` / ``cases.parquet``, in order.
 CASE_COLUMNS = ("subject_ref", "subject_type", "score", "rank", "flagged", "control", "work_list",
-                "model_version", "reasons", "related")
+                "recently_cleared", "model_version", "reasons", "related")
 
 
 def case_table(
@@ -271,7 +363,7 @@ def case_table(
 def write_case_list(cases: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``cases.csv`` and ``cases.parquet`` into ``out_dir`` (created when missing).
 
-    The CSV writes ``flagged``, ``control`` and ``work_list`` as ``true``/``false``, like the
+    The CSV writes ``flagged``, ``control``, ``work_list`` and ``recently_cleared`` as ``true``/``false``, like the
     input contract's booleans, and its text inert for spreadsheets (:func:`features.csv_output.write_csv`).
 
     Returns
@@ -282,7 +374,7 @@ def write_case_list(cases: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Pat
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, parquet_path = out_dir / "cases.csv", out_dir / "cases.parquet"
-    flags = {column: np.where(cases[column], "true", "false") for column in ("flagged", "control", "work_list")}
+    flags = {column: np.where(cases[column], "true", "false") for column in ("flagged", "control", "work_list", "recently_cleared")}
     write_csv(cases.assign(**flags), csv_path)
     cases.to_parquet(parquet_path, index=False)
     return csv_path, parquet_path

@@ -40,6 +40,7 @@ from casework.disclosure import without_addresses
 from configs.settings import Settings
 from features.contract import CONTRACT, EQUALITY_COLUMNS, Extract
 from features.definitions import CONTEXT, FEATURES_BY_NAME, feature_label
+from models.cases import rank_subjects, recently_cleared, recently_cleared_summary
 from models.drift import SCORE, compare
 from models.evaluate import (
     TRUTH,
@@ -340,6 +341,11 @@ def build_report(
     if evaluations is None:
         evaluations = evaluate_training(feature_table, scores, capacity, truth=truth, outcomes=outcomes)
     lift = control_lift(outcomes, refs[flagged])
+    # who a scoring run of this extract would pass over, and how many places the next subjects take
+    days = settings.cases.recently_cleared_days
+    passed_over = recently_cleared_summary(
+        rank_subjects(refs, feature_table["subject_type"], scores, capacity, recently_cleared(outcomes, as_of, days)),
+        capacity, days)
 
     # whom it flags
     audit = fairness.audit_characteristics(feature_table, extract.equality_monitoring, links,
@@ -365,7 +371,8 @@ def build_report(
         "metrics": {"evaluations": [_evaluation_record(evaluation) for evaluation in evaluations],
                     "control_sample": lift},
         "capacity": {"flagged": int(flagged.sum()), "subjects": len(refs),
-                     "overall_flag_rate": float(flagged.mean()) if len(refs) else None},
+                     "overall_flag_rate": float(flagged.mean()) if len(refs) else None,
+                     "recently_cleared": passed_over},
         "fairness": _records(rates),
         "fairness_call_outs": fairness.call_outs(rates, oversight.ratio_low, oversight.ratio_high),
         "fairness_rules": {"min_group_subjects": oversight.min_group_subjects,

@@ -3,7 +3,7 @@
 The registered model version (alias ``champion`` unless told otherwise), which the
 oversight panel must have approved → validate
 → link → features (``pipelines.prepare``) → score every live subject → rank and
-capacity → the random control sample → explain the flagged subjects → reasons in words → related subjects →
+capacity, passing over the subjects a recent investigation cleared → the random control sample → explain the flagged subjects → reasons in words → related subjects →
 drift against the model's training data and the previous run → the outputs of the
 data contract, ``drift.json``, ``drift.html`` and a ``run_summary.json``, kept under the
 run's id in the workspace's run history (and copied to ``--out``), and the same summary
@@ -44,6 +44,8 @@ from models.cases import (
     draw_control_sample,
     flagged_subjects,
     rank_subjects,
+    recently_cleared,
+    recently_cleared_summary,
     related_subjects,
     write_case_list,
 )
@@ -110,6 +112,7 @@ load = task(load_model, name="load registered model", cache_policy=NO_CACHE,
             retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAY_SECONDS,
             retry_condition_fn=_store_may_recover)
 score = task(LoadedModel.score, name="score subjects", cache_policy=NO_CACHE)
+find_cleared = task(recently_cleared, name="find recently cleared subjects", cache_policy=NO_CACHE)
 rank = task(rank_subjects, name="rank subjects", cache_policy=NO_CACHE)
 sample_control = task(draw_control_sample, name="draw control sample", cache_policy=NO_CACHE)
 select_flagged = task(flagged_subjects, name="select flagged subjects", cache_policy=NO_CACHE)
@@ -240,12 +243,14 @@ def scoring_flow(
         else:
             scores = score(model, features_table)
     with clock.stage("rank"):
+        cleared = find_cleared(extract.investigation_outcomes, as_of, settings.cases.recently_cleared_days)
         ranked = rank(features_table["subject_ref"], features_table["subject_type"], scores[SCORE_COLUMN],
-                      capacity)
+                      capacity, cleared)
         ranked = sample_control(ranked, settings.control_sample.share_of_capacity, control_seed)
         flagged = select_flagged(ranked, features_table)
-        log.info("%d of %d subjects flagged, %d drawn for the control sample", len(flagged), len(ranked),
-                 int(ranked["control"].sum()))
+        passed_over = recently_cleared_summary(ranked, capacity, settings.cases.recently_cleared_days)
+        log.info("%d of %d subjects flagged (%d recently cleared passed over), %d drawn for the control sample",
+                 len(flagged), len(ranked), passed_over["within_capacity"], int(ranked["control"].sum()))
     with clock.stage("explain"):
         if per_partition:
             flagged_parts = row_partitions(flagged, partition_rows)
@@ -291,6 +296,7 @@ def scoring_flow(
                 model=model, model_reference=model_version, capacity=capacity,
                 control_sample={"size": int(cases["control"].sum()), "seed": control_seed,
                                 "share_of_capacity": settings.control_sample.share_of_capacity},
+                recently_cleared=passed_over,
                 timings=clock.seconds,
                 total_seconds=time.perf_counter() - started,
                 outputs={name: (out_dir or workspace.runs_dir / run_id) / path.name
@@ -344,6 +350,7 @@ def run_summary(
     model_reference: str | int | None,
     capacity: int | float,
     control_sample: Mapping[str, Any],
+    recently_cleared: Mapping[str, Any],
     timings: Mapping[str, float],
     total_seconds: float,
     outputs: Mapping[str, Path],
@@ -355,7 +362,8 @@ def run_summary(
     Keys: ``as_of``, ``data_dir``, ``workspace``, ``model`` (name, version, the reference
     asked for), ``tables`` (rows in, valid, refused and data quality per input table), ``rejects``
     (per table and rule), ``rejects_total``, ``subjects`` (scored, per type),
-    ``capacity``, ``flagged``, ``control_sample`` (size, seed, share of capacity), ``rows_out`` (per output table), ``timings_seconds``
+    ``capacity``, ``flagged``, ``recently_cleared`` (``models.cases.recently_cleared_summary``: the rule,
+    subjects passed over), ``control_sample`` (size, seed, share of capacity), ``rows_out`` (per output table), ``timings_seconds``
     (per stage, and ``total``), ``peak_memory_mb`` (of this process) and ``outputs``
     (file paths).
     """
@@ -374,6 +382,7 @@ def run_summary(
         "subjects": {"scored": len(cases), **{str(k): int(v) for k, v in subject_types.items()}},
         "capacity": capacity,
         "flagged": int(cases["flagged"].sum()),
+        "recently_cleared": dict(recently_cleared),
         "control_sample": dict(control_sample),
         "rows_out": {"cases": len(cases), "explanations": len(explanations), "links": len(links),
                      "rejects": len(extract.rejects)},
@@ -399,11 +408,19 @@ def _capacity_text(capacity: int | float) -> str:
     return f"{capacity:,} subjects"
 
 
+def _cleared_text(cleared: Mapping[str, Any]) -> str:
+    if cleared["window_days"] is None:
+        return f"recently cleared: {cleared['rule']}"
+    return (f"recently cleared: {cleared['within_capacity']:,} subjects within capacity passed over and the next "
+            f"{cleared['within_capacity']:,} flagged in their places ({cleared['subjects']:,} scored subjects "
+            f"cleared in all; rule: {cleared['rule']})")
+
+
 def format_summary(summary: Mapping[str, Any]) -> str:
     """The run summary as the plain-text table the command line prints.
 
     Counts in and out per table, rejects per table and rule, subjects scored and
-    flagged, time per stage, and where the output files are.
+    flagged, the recently cleared passed over, time per stage, and where the output files are.
     """
     model = summary["model"]
     lines = [
@@ -420,6 +437,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         "",
         f"subjects scored: {subjects['scored']:,}" + (f" ({by_type})" if by_type else ""),
         f"flagged: {summary['flagged']:,} (capacity {_capacity_text(summary['capacity'])})",
+        _cleared_text(summary["recently_cleared"]),
         f"control sample: {summary['control_sample']['size']:,} drawn at random from the unflagged subjects "
         f"(seed {summary['control_sample']['seed']})",
         "",

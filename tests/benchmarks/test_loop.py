@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from benchmarks.loop import (
     run_loop,
     with_loop_section,
 )
+from models.cases import recently_cleared
 from tests.conftest import FAST_DETECTOR
 
 
@@ -39,6 +42,12 @@ def test_one_round_trains_the_next_version_with_the_investigators_verdicts(tmp_p
     assert ((verdicts["outcome"] == "fraud") == (verdicts["fraud"] != verdicts["wrong"])).all()
     assert first.investigation.honest == int((~verdicts["fraud"]).sum())
     assert second.investigation is None
+    # subjects the extract's own past investigations recently cleared were not sent again
+    summary = json.loads((world / "round_0" / "training_run" / "run_summary.json").read_text(encoding="utf-8"))
+    past = pd.read_csv(world / "training_data" / OUTCOMES_FILE, dtype=str, keep_default_na=False)
+    cleared = recently_cleared(past, dt.date.fromisoformat(summary["as_of"]), 365)
+    assert summary["recently_cleared"]["window_days"] == 365
+    assert cleared and not set(cleared) & set(verdicts["subject_ref"])
 
     exported = pd.read_csv(world / "round_0" / OUTCOMES_FILE, dtype=str, keep_default_na=False)
     recorded = exported.set_index("subject_ref")

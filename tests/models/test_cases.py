@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from models.cases import RankingError, rank_subjects, related_subjects
+from models.cases import (
+    RankingError,
+    draw_control_sample,
+    rank_subjects,
+    recently_cleared,
+    recently_cleared_summary,
+    related_subjects,
+)
 from models.evaluate import flag_count
 
 
@@ -34,6 +43,70 @@ def test_ranking_does_not_depend_on_input_order():
     pd.testing.assert_frame_equal(first, second)
     assert first["rank"].is_unique
     assert first["flagged"].sum() == 17
+
+
+def test_the_recently_cleared_keep_their_rank_and_the_next_subjects_take_their_places():
+    refs = [f"B{i}" for i in range(10)]
+    scores = np.arange(10, 0, -1, dtype=float)  # B0 first
+    ranked = rank_subjects(refs, ["benefit_claim"] * 10, scores, capacity=4, cleared=["B1", "B3", "B8", "X9"])
+    assert ranked["subject_ref"].tolist() == refs
+    assert ranked["rank"].tolist() == list(range(1, 11))
+    assert ranked.loc[ranked["flagged"], "subject_ref"].tolist() == ["B0", "B2", "B4", "B5"]
+    assert ranked.loc[ranked["recently_cleared"], "subject_ref"].tolist() == ["B1", "B3", "B8"]
+    assert recently_cleared_summary(ranked, 4, 365) | {"rule": ""} == {
+        "window_days": 365, "rule": "", "subjects": 3, "within_capacity": 2}
+
+
+def test_when_nearly_everyone_is_cleared_the_rest_are_flagged():
+    ranked = rank_subjects(["B1", "B2", "B3"], ["benefit_claim"] * 3, [3.0, 2.0, 1.0], capacity=2,
+                           cleared=["B1", "B2"])
+    assert ranked["flagged"].tolist() == [False, False, True]
+
+
+def test_the_control_sample_never_draws_the_recently_cleared():
+    refs = [f"H{i:02d}" for i in range(40)]
+    cleared = refs[10:35]
+    ranked = rank_subjects(refs, ["housing_claim"] * 40, np.linspace(1, 0, 40), capacity=5, cleared=cleared)
+    eligible = set(refs[5:10]) | set(refs[35:])
+    drawn = set()
+    for seed in range(30):
+        sampled = draw_control_sample(ranked, share_of_capacity=1.0, seed=seed)
+        assert sampled["control"].sum() == 5
+        assert not (sampled["work_list"] & sampled["recently_cleared"]).any()
+        drawn |= set(sampled.loc[sampled["control"], "subject_ref"])
+    assert drawn == eligible  # every subject that may be drawn is, over the seeds
+
+
+def _outcomes(rows):
+    return pd.DataFrame(rows, columns=["subject_ref", "outcome", "closed_on"])
+
+
+AS_OF = dt.date(2025, 6, 30)
+
+
+@pytest.mark.parametrize(("closed_on", "cleared"), [
+    (AS_OF - dt.timedelta(days=365), True),   # the window's first day
+    (AS_OF - dt.timedelta(days=366), False),  # the day before it
+    (AS_OF, True),
+    (AS_OF + dt.timedelta(days=40), True),    # closed after the data was drawn
+])
+def test_the_window_counts_back_from_the_as_of_date(closed_on, cleared):
+    outcomes = _outcomes([("B1", "no_issue", closed_on.isoformat())])
+    assert recently_cleared(outcomes, AS_OF, 365) == (["B1"] if cleared else [])
+
+
+def test_only_a_latest_outcome_without_fraud_clears():
+    outcomes = _outcomes([
+        ("B1", "fraud", "2025-05-01"),
+        ("B2", "error", "2025-05-01"),
+        ("B3", "no_issue", "2025-01-01"), ("B3", "fraud", "2025-04-01"),   # fraud found later
+        ("B4", "fraud", "2025-01-01"), ("B4", "no_issue", "2025-04-01"),   # re-checked later: nothing found
+        ("B5", "no_issue", "2025-04-01"), ("B5", "fraud", "2025-04-01"),   # the same day: the fraud finding
+        ("B6", "no_issue", "2023-01-01"),                                  # long ago
+    ])
+    assert recently_cleared(outcomes, AS_OF, 365) == ["B2", "B4"]
+    assert recently_cleared(outcomes, AS_OF, None) == []
+    assert recently_cleared(outcomes.iloc[:0], AS_OF, 365) == []
 
 
 def test_capacity_as_share_uses_the_shared_helper():

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from configs.settings import Settings
+from configs.settings import Settings, load_settings
 from features.definitions import feature_names
 from models.evaluate import flag_count
 
@@ -17,6 +17,12 @@ PEOPLE = 600
 SEED = 11
 OUTPUT_FILES = ("cases.csv", "cases.parquet", "explanations.parquet", "links.parquet", "rejects.csv",
                 "run_summary.json")
+
+
+@pytest.fixture(scope="module")
+def settings(world: dict[str, Path]) -> Settings:
+    """The ranking as it is: passing over the recently cleared is tested in test_score_recently_cleared.py."""
+    return load_settings(world["config"], cases={"recently_cleared_days": None})
 
 
 @pytest.fixture(scope="module")
@@ -252,6 +258,7 @@ def test_format_summary_lists_counts_rejects_flagged_timings_and_files():
         "subjects": {"scored": 1000, "benefit_claim": 700, "housing_claim": 300},
         "capacity": 0.02,
         "flagged": 20,
+        "recently_cleared": {"window_days": 365, "rule": "the rule in words", "subjects": 4, "within_capacity": 2},
         "control_sample": {"size": 1, "seed": 0, "share_of_capacity": 0.05},
         "timings_seconds": {"prepare": 1.25, "score": 0.5, "total": 1.75},
         "peak_memory_mb": 812.4,
@@ -264,6 +271,8 @@ def test_format_summary_lists_counts_rejects_flagged_timings_and_files():
     assert "extract: read from the cache of validated extracts" in text
     assert "subjects scored: 1,000 (benefit_claim 700, housing_claim 300)" in text
     assert "flagged: 20 (capacity 2% of subjects)" in text
+    assert ("recently cleared: 2 subjects within capacity passed over and the next 2 flagged in their places "
+            "(4 scored subjects cleared in all; rule: the rule in words)") in text
     assert "control sample: 1 drawn at random from the unflagged subjects (seed 0)" in text
     assert "prepare" in text and "1.75" not in text  # seconds to one decimal
     assert "/runs/1/cases.csv" in text
