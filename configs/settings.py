@@ -255,9 +255,10 @@ class OrchestrationSettings(_Strict):
     """Database of that server, e.g. postgresql+asyncpg://user@host/db; default: SQLite in the workspace."""
     engine: Literal["local", "dask"] = "local"
     """Where the contract check of each table and the per-subject work (the feature table's assembly;
-    a scoring run's scores, explanations and reasons) run: ``local`` in this process, or ``dask`` per
-    partition of the table or of the subjects on a Dask cluster, through Prefect's Dask task runner.
-    Both give the same rejects, validated tables and case list, byte for byte."""
+    the scores, explanations and reasons of a scoring run, the scores and the report's contributions
+    of a training or report run) run: ``local`` in this process, or ``dask`` per partition of the
+    table or of the subjects on a Dask cluster, through Prefect's Dask task runner. Both give the
+    same rejects, validated tables, versions and case list, byte for byte."""
     dask_address: str | None = None
     """An existing Dask scheduler, e.g. tcp://scheduler.internal:8786; null = a LocalCluster per run."""
     dask_workers: int = Field(2, ge=1)

@@ -164,6 +164,28 @@ def _empty_explanations() -> pd.DataFrame:
     })
 
 
+def contribution_matrix(detector: Explainable, feature_names: Sequence[str], rows: pd.DataFrame) -> pd.DataFrame:
+    """The contributions of each of ``rows``, wide: one column per feature, then ``base_value``.
+
+    Indexed as ``rows``. Each row's contributions depend on that row alone, so the
+    matrix of a table is the concatenation of the matrices of its pieces.
+
+    Examples
+    --------
+    >>> class Linear:
+    ...     def explain(self, X):
+    ...         return X * [1.0, 2.0], 0.5
+    >>> contribution_matrix(Linear(), ["a", "b"], pd.DataFrame({"a": [1.0], "b": [3.0]})).values.tolist()
+    [[1.0, 6.0, 0.5]]
+    """
+    names = list(feature_names)
+    # C order, as the detector scores: another memory layout can change the last bit
+    contributions, base_value = detector.explain(np.ascontiguousarray(rows.loc[:, names].to_numpy(dtype="float64")))
+    matrix = pd.DataFrame(np.asarray(contributions, dtype="float64"), index=rows.index, columns=names)
+    matrix["base_value"] = float(base_value)
+    return matrix
+
+
 def check_additivity(
     explanations: pd.DataFrame, scores: pd.Series, tolerance: float = ADDITIVITY_TOLERANCE
 ) -> None:

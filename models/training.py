@@ -12,7 +12,7 @@ from features.definitions import FeatureSpec
 from models.detector import make_detector
 from models.model_input import FeaturePipeline
 from models.outcomes import OutcomeLearning, learn_from_outcomes
-from models.registry import SCORE_COLUMN, DetectorModel
+from models.registry import DetectorModel
 from models.sampling import TrainingSample
 
 
@@ -30,16 +30,6 @@ def fit_detector(feature_table: pd.DataFrame, feature_specs: Sequence[FeatureSpe
     return DetectorModel(detector.fit(pipeline.matrix(fitted_rows)), pipeline)
 
 
-def training_scores(model: DetectorModel, feature_table: pd.DataFrame, sample: TrainingSample) -> np.ndarray:
-    """The score of every row of ``feature_table`` under a model fitted on ``sample`` of it.
-
-    A fit on every row scored every row already (``decision_scores_``): no second pass.
-    """
-    if sample.is_everyone:
-        return model.detector.decision_scores_
-    return model.score(feature_table)[SCORE_COLUMN].to_numpy(dtype="float64")
-
-
 def learn_outcomes(model: DetectorModel, feature_table: pd.DataFrame, feature_specs: Sequence[FeatureSpec],
                    outcomes: pd.DataFrame | None, settings: Settings,
                    anomaly_scores: np.ndarray | None = None) -> tuple[DetectorModel, OutcomeLearning]:
@@ -48,7 +38,7 @@ def learn_outcomes(model: DetectorModel, feature_table: pd.DataFrame, feature_sp
     Returns the model unchanged (the detector alone) when there are too few; the
     ``OutcomeLearning`` says which outcomes were used, with which weights, or why none were.
     ``anomaly_scores`` are the detector's scores of every row of ``feature_table``
-    (:func:`training_scores`); default its fit's own, when it was fitted on every row.
+    (``model.score``); default its fit's own, when it was fitted on every row.
     """
     directions = [spec.suspicious for spec in feature_specs]
     learning = learn_from_outcomes(model.detector, model.pipeline.matrix(feature_table),

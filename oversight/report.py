@@ -110,6 +110,31 @@ class ChampionScores:
 
 
 @dataclass(frozen=True)
+class ReportContributions:
+    """The contributions the report reads (:func:`models.explain.contribution_matrix`), of the rows
+    :func:`explained_positions` names: computed by the caller, in one piece or per partition."""
+
+    flagged: pd.DataFrame
+    """Of the flagged subjects, in ranking order."""
+    sample: pd.DataFrame
+    """Of the random sample of subjects of the drivers."""
+    sample_alone: pd.DataFrame | None = None
+    """Of that sample under the detector alone, when the version has an outcome layer."""
+
+
+def explained_positions(feature_table: pd.DataFrame, scores: np.ndarray, capacity: int | float,
+                        settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``feature_table`` the report explains, by position: the subjects ``scores`` flag at
+    ``capacity``, in ranking order, and a random sample of ``oversight.driver_sample`` subjects
+    (seeded with ``seed``), ascending."""
+    refs = feature_table["subject_ref"].astype("str").to_numpy()
+    flagged = ranking_order(np.asarray(scores, dtype="float64"), refs)[: flag_count(len(refs), capacity)]
+    rng = np.random.default_rng(settings.seed)
+    sample = np.sort(rng.choice(len(refs), size=min(settings.oversight.driver_sample, len(refs)), replace=False))
+    return flagged, sample
+
+
+@dataclass(frozen=True)
 class Report:
     """``data`` is ``report.json``; ``figures`` maps a plot's name to its PNG, base64-encoded."""
 
@@ -260,6 +285,7 @@ def build_report(
     scores: np.ndarray,
     detector: Explainable,
     feature_names: Sequence[str],
+    contributions: ReportContributions,
     extract: Extract,
     links: pd.DataFrame,
     capacity: int | float,
@@ -285,6 +311,8 @@ def build_report(
         The version's fitted detector (explains the scores).
     feature_names : sequence of str
         The model columns.
+    contributions : ReportContributions
+        The detector's contributions of the rows :func:`explained_positions` names.
     extract : Extract
         The validated extract the table was built from (equality monitoring, outcomes, quality).
     links : DataFrame
@@ -314,20 +342,21 @@ def build_report(
     oversight = settings.oversight
     scores = np.asarray(scores, dtype="float64")
     refs = feature_table["subject_ref"].astype("str").to_numpy()
-    flagged_positions = ranking_order(scores, refs)[: flag_count(len(refs), capacity)]
+    flagged_positions, sample_positions = explained_positions(feature_table, scores, capacity, settings)
     flagged = np.zeros(len(refs), dtype=bool)
     flagged[flagged_positions] = True
     names = list(feature_names)
     values = np.ascontiguousarray(feature_table.loc[:, names].to_numpy(dtype="float64"))
 
     # why it flags: contributions of every flagged subject and of a random sample
-    contributions, base_value = detector.explain(values[flagged_positions])
-    rng = np.random.default_rng(settings.seed)
-    sample_positions = np.sort(rng.choice(len(refs), size=min(oversight.driver_sample, len(refs)), replace=False))
-    sample_contributions, _ = detector.explain(values[sample_positions])
+    flagged_contributions = contributions.flagged[names].to_numpy()
+    sample_contributions = contributions.sample[names].to_numpy()
+    # the base value is the detector's, whichever rows it explains
+    base_value = float(contributions.sample["base_value"].iloc[0])
+    sample_alone = None if contributions.sample_alone is None else contributions.sample_alone[names].to_numpy()
     drivers = pd.DataFrame({
         "feature": names,
-        "mean_abs_flagged": np.abs(contributions).mean(axis=0) if len(contributions) else np.nan,
+        "mean_abs_flagged": np.abs(flagged_contributions).mean(axis=0) if len(flagged_contributions) else np.nan,
         "mean_abs_sample": np.abs(sample_contributions).mean(axis=0),
     }).sort_values("mean_abs_flagged", ascending=False, kind="mergesort")
 
@@ -390,13 +419,13 @@ def build_report(
         "champion": _against_champion(champion, facts, feature_table, scores, flagged, capacity, audit, truth,
                                       outcomes, evaluations, rates, settings),
         "outcomes_changed": _outcomes_changed(detector, outcome_note, outcomes, feature_table, values, names, flagged,
-                                              capacity, sample_positions, sample_contributions, audit, truth,
+                                              capacity, sample_alone, sample_contributions, audit, truth,
                                               rates, settings),
     }
     data["drift"] = _drift_since_champion(champion_training, champion, facts, feature_table, names, scores,
                                           settings.drift.psi_alert)
     data["summary"] = _decision_summary(data)
-    figures = _shap_plots(contributions, sample_contributions, float(base_value), values[flagged_positions],
+    figures = _shap_plots(flagged_contributions, sample_contributions, base_value, values[flagged_positions],
                           values[sample_positions], names,
                           [(int(rank), example["pseudonym"]) for rank, example in zip(example_ranks, examples,
                                                                                        strict=True)])
@@ -567,7 +596,7 @@ def _group_rate_changes(rates: pd.DataFrame, audit: pd.DataFrame, other_flagged:
 
 def _outcomes_changed(detector: Explainable, note: str, outcomes: pd.DataFrame, feature_table: pd.DataFrame,
                       values: np.ndarray, names: list[str], flagged: np.ndarray, capacity: int | float,
-                      sample_positions: np.ndarray, sample_contributions: np.ndarray, audit: pd.DataFrame,
+                      before_contributions: np.ndarray | None, sample_contributions: np.ndarray, audit: pd.DataFrame,
                       truth: pd.DataFrame | None, rates: pd.DataFrame, settings: Settings) -> dict[str, Any]:
     """What learning from reviewed cases changed: weights, who enters and leaves the list, fairness.
 
@@ -575,6 +604,8 @@ def _outcomes_changed(detector: Explainable, note: str, outcomes: pd.DataFrame, 
     training subjects. A feature's weight is its share of the score's mean absolute
     contribution over the random sample of subjects of the drivers, so that the two
     scores' different scales do not matter; the learned weight ``w_f`` is shown beside it.
+    ``before_contributions`` are the detector alone's contributions of that sample (``None``
+    without an outcome layer), ``sample_contributions`` the version's.
     """
     refs = feature_table["subject_ref"].astype("str").to_numpy()
     reviewed = reviewed_subjects(outcomes, refs, use_untracked=settings.training.outcomes.use_untracked)
@@ -586,7 +617,6 @@ def _outcomes_changed(detector: Explainable, note: str, outcomes: pd.DataFrame, 
     if not result["fitted"]:
         return result
     alone = detector.detector
-    before_contributions, _ = alone.explain(values[sample_positions])
     before_share = np.abs(before_contributions).mean(axis=0)
     after_share = np.abs(sample_contributions).mean(axis=0)
     weights = pd.DataFrame({

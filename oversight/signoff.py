@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
 from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
 from mlflow.exceptions import MlflowException
@@ -41,13 +40,11 @@ from configs.settings import Settings
 from features.contract import file_sha256
 from models.registry import (
     CHAMPION,
-    SCORE_COLUMN,
     TRAINING_SAMPLE_TAG,
     ModelNotFoundError,
-    load_model,
     resolve_version,
 )
-from oversight.report import ChampionScores, VersionFacts
+from oversight.report import VersionFacts
 
 APPROVED = "approved"
 REJECTED = "rejected"
@@ -294,19 +291,9 @@ def version_facts(model_name: str, version: str, trained_by: str) -> VersionFact
                         training_sample=json.loads(tags[TRAINING_SAMPLE_TAG]) if TRAINING_SAMPLE_TAG in tags else None)
 
 
-def champion_scores(model_name: str, feature_table: pd.DataFrame,
-                    reported: ChampionScores | None = None) -> ChampionScores | None:
-    """The current champion's scores of ``feature_table``; ``None`` when there is no champion yet.
-
-    ``reported``, the version being reported on with its scores of the same table, is returned
-    as it is when that version is the champion: it is not loaded and scored a second time.
-    """
+def current_champion(model_name: str) -> str | None:
+    """The version the alias ``champion`` names; ``None`` when there is no champion yet."""
     try:
-        version = resolve_version(CHAMPION, model_name=model_name)
+        return resolve_version(CHAMPION, model_name=model_name)
     except ModelNotFoundError:
         return None
-    if reported is not None and reported.version == version:
-        return reported
-    champion = load_model(version, model_name=model_name)
-    return ChampionScores(version=champion.version,
-                          scores=champion.score(feature_table)[SCORE_COLUMN].to_numpy(dtype="float64"))

@@ -1,10 +1,11 @@
 """Where a flow's per-subject work runs: in the flow's process (``local``) or on Dask (``dask``).
 
-On ``dask`` the flow runs with Prefect's ``DaskTaskRunner``: on an existing scheduler
-(``orchestration.dask_address``) or on a LocalCluster started for the run. The work that is
-independent per row is cut into row partitions (:func:`row_partitions`), one Prefect task is
+On ``dask`` the flow runs with Prefect's ``DaskTaskRunner`` (:func:`on_engine`): on an existing
+scheduler (``orchestration.dask_address``) or on a LocalCluster started for the run. The work that
+is independent per row is cut into row partitions (:func:`row_partitions`), one Prefect task is
 submitted per partition, and the results are put back together in partition order
-(:func:`gathered`), so the concatenation is the frame the ``local`` engine computes in one piece.
+(:func:`gathered`), so the concatenation is the frame the ``local`` engine computes in one piece
+(:func:`per_partition`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pyarrow as pa
 from configs.settings import OrchestrationSettings
 
 if TYPE_CHECKING:  # Prefect is imported by the flows; the ``local`` validate command runs without it
+    from prefect import Flow, Task
     from prefect.futures import PrefectFuture
 
 LOCAL = "local"
@@ -58,6 +60,37 @@ def dask_task_runner(orchestration: OrchestrationSettings, preload: Sequence[str
             "preload": list(preload),
         },
     )
+
+
+def on_engine(flow: Flow, orchestration: OrchestrationSettings, preload: Sequence[str] = WORKER_PRELOAD) -> Flow:
+    """``flow`` with Prefect's Dask task runner (:func:`dask_task_runner`, its workers importing
+    ``preload``) on the ``dask`` engine, ``flow`` itself on ``local``."""
+    if orchestration.engine == DASK:
+        return flow.with_options(task_runner=dask_task_runner(orchestration, preload))
+    return flow
+
+
+def per_partition(work: Task, *leading: Any, rows: pd.DataFrame, orchestration: OrchestrationSettings,
+                  ignore_index: bool = False) -> pd.DataFrame:
+    """``work(*leading, rows)``: one call on ``local``; on ``dask`` one submitted task per row
+    partition of ``rows`` (``orchestration.dask_partition_rows`` each), :func:`gathered`.
+
+    Parameters
+    ----------
+    work : Task
+        A Prefect task whose last argument is the rows it works on and whose answer is a frame
+        of its own for those rows, whatever the other rows.
+    *leading
+        Its other arguments (the model), the same for every partition.
+    rows : DataFrame
+    orchestration : OrchestrationSettings
+    ignore_index : bool
+        As :func:`gathered`.
+    """
+    if orchestration.engine != DASK:
+        return work(*leading, rows)
+    return gathered([work.submit(*leading, part) for part in row_partitions(rows, orchestration.dask_partition_rows)],
+                    ignore_index=ignore_index)
 
 
 def row_partitions(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:

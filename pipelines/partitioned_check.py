@@ -31,7 +31,7 @@ from features.contract import (
     run_month,
 )
 from features.contract.parsing import Arrow
-from pipelines.engine import CONTRACT_PRELOAD, DASK, dask_task_runner, row_partitions
+from pipelines.engine import CONTRACT_PRELOAD, DASK, on_engine, row_partitions
 from pipelines.validate import validate_extract
 
 check_rows = task(check_partition, name="check partition", cache_policy=NO_CACHE)
@@ -67,5 +67,4 @@ def validation_flow(data_dir: str | Path, out_dir: str | Path, settings: Setting
 
 def validate_on_dask(data_dir: str | Path, out_dir: str | Path, settings: Settings) -> dict[str, Any]:
     """:func:`validation_flow` on the Dask cluster ``settings.orchestration`` names (or a LocalCluster)."""
-    on_dask = validation_flow.with_options(task_runner=dask_task_runner(settings.orchestration, CONTRACT_PRELOAD))
-    return on_dask(data_dir, out_dir, settings)
+    return on_engine(validation_flow, settings.orchestration, CONTRACT_PRELOAD)(data_dir, out_dir, settings)

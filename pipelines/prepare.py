@@ -21,7 +21,7 @@ from configs.settings import Settings
 from features.build import FeatureBuildError, feature_context, model_features, resolve_as_of
 from features.contract import Extract, enforce_reject_limit
 from features.linking import link_records
-from pipelines.engine import DASK, dask_task_runner, gathered, row_partitions
+from pipelines.engine import DASK, gathered, on_engine, row_partitions
 from pipelines.extract_cache import describe_read, validated_extract
 from pipelines.partitioned_check import table_check
 from pipelines.validate import write_validation
@@ -102,10 +102,7 @@ def _feature_table(context: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 def run_prepare(data_dir: Path, out_dir: Path, settings: Settings, cache_dir: Path | None = None) -> Path:
     """:func:`prepare_flow` on the configured ``orchestration.engine`` (on ``dask``, with Prefect's
     Dask task runner): the same files, byte for byte."""
-    run = prepare_flow
-    if settings.orchestration.engine == DASK:
-        run = prepare_flow.with_options(task_runner=dask_task_runner(settings.orchestration))
-    return run(data_dir, out_dir, settings, cache_dir)
+    return on_engine(prepare_flow, settings.orchestration)(data_dir, out_dir, settings, cache_dir)
 
 
 @flow(name="prepare-features", validate_parameters=False)

@@ -68,7 +68,7 @@ from pipelines.drift import (
     training_profiles,
     write_drift,
 )
-from pipelines.engine import DASK, dask_task_runner, gathered, row_partitions
+from pipelines.engine import DASK, gathered, on_engine, per_partition, row_partitions
 from pipelines.extract_cache import describe_read
 from pipelines.prepare import prepare_features
 from pipelines.runs import (
@@ -198,10 +198,8 @@ def score_flow(
         When the complete run could not be copied to ``out_dir`` (a full disk): its work list was
         imported first, and its files stay in the workspace's ``runs/<run_id>/``.
     """
-    flow_run = scoring_flow
-    if settings.orchestration.engine == DASK:
-        flow_run = scoring_flow.with_options(task_runner=dask_task_runner(settings.orchestration))
-    return flow_run(data_dir, out_dir, workspace, settings, capacity=capacity, model_version=model_version)
+    return on_engine(scoring_flow, settings.orchestration)(data_dir, out_dir, workspace, settings,
+                                                           capacity=capacity, model_version=model_version)
 
 
 @flow(name="score", validate_parameters=False)
@@ -233,15 +231,11 @@ def scoring_flow(
                                                     cache_dir=workspace.extracts_dir)
     log.info(describe_read(extract, settings))
     # on Dask the per-row work runs one task per partition; the rest of the flow sees whole frames
-    per_partition = settings.orchestration.engine == DASK
+    on_dask = settings.orchestration.engine == DASK
     partition_rows = settings.orchestration.dask_partition_rows
     with clock.stage("score"):
         log.info("scoring %d live subjects", len(features_table))
-        if per_partition:
-            scores = gathered([score.submit(model, part)
-                               for part in row_partitions(features_table, partition_rows)])
-        else:
-            scores = score(model, features_table)
+        scores = per_partition(score, model, rows=features_table, orchestration=settings.orchestration)
     with clock.stage("rank"):
         cleared = find_cleared(extract.investigation_outcomes, as_of, settings.cases.recently_cleared_days)
         ranked = rank(features_table["subject_ref"], features_table["subject_type"], scores[SCORE_COLUMN],
@@ -252,7 +246,7 @@ def scoring_flow(
         log.info("%d of %d subjects flagged (%d recently cleared passed over), %d drawn for the control sample",
                  len(flagged), len(ranked), passed_over["within_capacity"], int(ranked["control"].sum()))
     with clock.stage("explain"):
-        if per_partition:
+        if on_dask:
             flagged_parts = row_partitions(flagged, partition_rows)
             explained = [explain.submit(model.detector, part, model.feature_names, part["score"])
                          for part in flagged_parts]
@@ -260,7 +254,7 @@ def scoring_flow(
         else:
             explanations = explain(model.detector, flagged, model.feature_names, flagged["score"])
     with clock.stage("reasons and related"):
-        if per_partition:
+        if on_dask:
             reasons = gathered([reason.submit(part_explained, part, settings.explanations.top_reasons)
                                 for part_explained, part in zip(explained, flagged_parts, strict=True)],
                                ignore_index=True)

@@ -25,14 +25,22 @@ from features.contract import extract_summary
 from features.definitions import FEATURES
 from features.fingerprints import extract_row_counts, fingerprint_inputs
 from models.evaluate import configured_capacity, evaluate_training
-from models.registry import log_model_run, name_challenger, register_logged_model
+from models.registry import (
+    SCORE_COLUMN,
+    DetectorModel,
+    log_model_run,
+    name_challenger,
+    register_logged_model,
+)
 from models.sampling import draw_training_sample
-from models.training import fit_detector, learn_outcomes, training_scores
+from models.training import fit_detector, learn_outcomes
 from oversight.report import build_report, write_report
-from oversight.signoff import champion_scores, record_training, trainer_name, version_facts
+from oversight.signoff import record_training, trainer_name, version_facts
 from pipelines.drift import log_training_profiles, training_profiles
+from pipelines.engine import on_engine, per_partition
 from pipelines.extract_cache import describe_read
 from pipelines.prepare import prepare_features
+from pipelines.report import champion_scores, report_contributions
 from pipelines.validate import REJECTS_FILE
 from pipelines.workspace import Workspace
 from synthetic.truth import read_truth
@@ -46,7 +54,7 @@ fingerprint = task(fingerprint_inputs, name="fingerprint input tables", cache_po
 draw_sample = task(draw_training_sample, name="draw training sample", cache_policy=NO_CACHE)
 fit = task(fit_detector, name="fit detector", cache_policy=NO_CACHE)
 learn = task(learn_outcomes, name="learn from reviewed cases", cache_policy=NO_CACHE)
-score_all = task(training_scores, name="score every subject", cache_policy=NO_CACHE)
+score_all = task(DetectorModel.score, name="score every subject", cache_policy=NO_CACHE)
 read_labels = task(read_truth, name="read truth file", cache_policy=NO_CACHE)
 evaluate = task(evaluate_training, name="evaluate against labels", cache_policy=NO_CACHE)
 # the steps that talk to the MLflow store (possibly remote) are retried
@@ -55,13 +63,11 @@ store_task = functools.partial(task, cache_policy=NO_CACHE, retries=STORE_RETRIE
 log_run = store_task(log_model_run, name="log training run")
 register = store_task(register_logged_model, name="register model version")
 make_challenger = store_task(name_challenger, name="name the version challenger")
-score_champion = task(champion_scores, name="score with the champion", cache_policy=NO_CACHE)
 report = task(build_report, name="build oversight report", cache_policy=NO_CACHE)
 log_report = store_task(record_training, name="log report and trainer")
 log_profiles = store_task(log_training_profiles, name="log drift reference")
 
 
-@flow(name="train", validate_parameters=False)
 def train_flow(
     data_dir: str | Path,
     workspace: Workspace,
@@ -70,6 +76,13 @@ def train_flow(
     trained_by: str | None = None,
 ) -> dict[str, Any]:
     """Fit the detector on the extract in ``data_dir``, evaluate it, log it and register it.
+
+    The Prefect flow ``train`` runs in this process (``orchestration.engine: local``) or with
+    Prefect's Dask task runner (``dask``, :mod:`pipelines.engine`): the detector is fitted on its
+    sample in the flow either way; the scores of every subject (the new detector's and the
+    champion's) and the report's contributions are then worked out per partition of the
+    subjects on the Dask cluster. Both engines register the same version, with the same metrics
+    and report.
 
     Parameters
     ----------
@@ -98,6 +111,19 @@ def train_flow(
         ``report_sha256`` (of the logged ``report.html``) and ``outcomes`` (one line: which reviewed
         cases the version learnt from and how they were weighted, or why it is the detector alone).
     """
+    return on_engine(training_flow, settings.orchestration)(data_dir, workspace, settings, truth_path=truth_path,
+                                                            trained_by=trained_by)
+
+
+@flow(name="train", validate_parameters=False)
+def training_flow(
+    data_dir: str | Path,
+    workspace: Workspace,
+    settings: Settings,
+    truth_path: str | Path | None = None,
+    trained_by: str | None = None,
+) -> dict[str, Any]:
+    """The Prefect flow of :func:`train_flow`, on the task runner it was given."""
     trained_by = trained_by or trainer_name(settings)
     extract, links, feature_table, as_of = prepare(data_dir, settings, report_dir=workspace.training_dir,
                                                    cache_dir=workspace.extracts_dir)
@@ -106,7 +132,10 @@ def train_flow(
     model = fit(feature_table, FEATURES, settings, sample)
     # the detector's score of every subject: the outcome layer, evaluation, drift reference and
     # report are of every subject, as a scoring run sees them, whatever the fit saw
-    anomaly = score_all(model, feature_table, sample)
+    # (a fit on every row scored every row already)
+    anomaly = (model.detector.decision_scores_ if sample.is_everyone
+               else per_partition(score_all, model, rows=feature_table,
+                                  orchestration=settings.orchestration)[SCORE_COLUMN].to_numpy(dtype="float64"))
     # with enough reviewed subjects, an outcome layer on top of the detector; else the detector alone
     model, learning = learn(model, feature_table, FEATURES, extract.investigation_outcomes, settings, anomaly)
     scores = anomaly if learning.layer is None else model.detector.decision_scores_
@@ -115,7 +144,7 @@ def train_flow(
     evaluations = evaluate(feature_table, scores, capacity, truth=truth,
                            outcomes=extract.investigation_outcomes)
     # the champion before this version is registered: what the panel would be switching from
-    champion = score_champion(settings.registry.model_name, feature_table)
+    champion = champion_scores(settings.registry.model_name, feature_table, settings.orchestration)
     logged = log_run(model=model, feature_table=feature_table, feature_specs=FEATURES, settings=settings,
                      as_of=as_of, fingerprints=fingerprints, evaluations=evaluations,
                      data_quality=extract_summary(extract), artifact_location=workspace.artifact_location,
@@ -124,9 +153,11 @@ def train_flow(
     log_profiles(logged.run_id, feature_table, model.pipeline.columns, scores)
     version = register(logged, model_name=settings.registry.model_name)
     facts = version_facts(version.model_name, version.version, trained_by)
+    contributions = report_contributions(model.detector, feature_table, model.pipeline.columns, scores, capacity,
+                                         settings)
     made = report(facts=facts, settings=settings, feature_table=feature_table,
-                  scores=scores, detector=model.detector,
-                  feature_names=model.pipeline.columns, extract=extract, links=links, capacity=capacity,
+                  scores=scores, detector=model.detector, feature_names=model.pipeline.columns,
+                  contributions=contributions, extract=extract, links=links, capacity=capacity,
                   as_of=as_of, truth=truth, champion=champion, evaluations=evaluations,
                   outcome_note=learning.note,
                   champion_training=None if champion is None else training_profiles(version.model_name, champion.version))

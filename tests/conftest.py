@@ -68,6 +68,25 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             yield
 
 
+def task_names_of_latest_runs(flow_name: str, count: int) -> list[list[str]]:
+    """The task-run names of the latest ``count`` runs of the flow ``flow_name``, latest first."""
+    from prefect.client.orchestration import get_client
+
+    # the API directly: this client version sends null limits, which its server refuses
+    with get_client(sync_client=True) as client:
+        flow_runs = client.request("POST", "/flow_runs/filter", json={
+            "flows": {"name": {"any_": [flow_name]}}, "limit": count, "offset": 0,
+            "sort": "EXPECTED_START_TIME_DESC"}).json()
+        return [[task["name"] for task in client.request("POST", "/task_runs/filter", json={
+            "flow_runs": {"id": {"any_": [run["id"]]}}, "limit": 200, "offset": 0,
+            "sort": "ID_DESC"}).json()] for run in flow_runs]
+
+
+def count_task_runs(names: list[str], task: str) -> int:
+    """How many of the task-run ``names`` are runs of the task named ``task``."""
+    return sum(name.startswith(f"{task}-") for name in names)
+
+
 # ---------------------------------------------------------------- the oversight panel's sign-off
 
 TRAINER = "Alex Trainer"

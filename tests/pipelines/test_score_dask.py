@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from configs.settings import Settings, load_settings
+from tests.conftest import count_task_runs, task_names_of_latest_runs
 
 PEOPLE = 600
 SEED = 5
@@ -60,33 +61,15 @@ def test_dask_writes_the_contract_outputs_of_local_byte_for_byte(runs):
         assert runs[on_dask]["data_fingerprint"] == runs["local"]["data_fingerprint"]
 
 
-def _task_names_of_latest_score_runs(count: int) -> list[list[str]]:
-    """The task-run names of the latest ``count`` runs of the score flow, latest first."""
-    from prefect.client.orchestration import get_client
-
-    # the API directly: this client version sends null limits, which its server refuses
-    with get_client(sync_client=True) as client:
-        flow_runs = client.request("POST", "/flow_runs/filter", json={
-            "flows": {"name": {"any_": ["score"]}}, "limit": count, "offset": 0,
-            "sort": "EXPECTED_START_TIME_DESC"}).json()
-        return [[task["name"] for task in client.request("POST", "/task_runs/filter", json={
-            "flow_runs": {"id": {"any_": [run["id"]]}}, "limit": 200, "offset": 0,
-            "sort": "ID_DESC"}).json()] for run in flow_runs]
-
-
 @pytest.mark.slow
 def test_dask_runs_one_task_per_partition(runs):
     cases = pd.read_parquet(_out(runs["dask"]) / "cases.parquet")
-    on_address, on_dask, local = _task_names_of_latest_score_runs(3)
-
-    def count(names: list[str], task: str) -> int:
-        return sum(name.startswith(f"{task}-") for name in names)
-
+    on_address, on_dask, local = task_names_of_latest_runs("score", 3)
     partitions, flagged_partitions = -(-len(cases) // PARTITION_ROWS), -(-cases["flagged"].sum() // PARTITION_ROWS)
-    assert [count(local, task) for task in ("score subjects", "explain flagged subjects", "write reasons")] == [1, 1, 1]
+    tasks = ("score subjects", "explain flagged subjects", "write reasons")
+    assert [count_task_runs(local, task) for task in tasks] == [1, 1, 1]
     for names in (on_dask, on_address):
-        assert [count(names, task) for task in ("score subjects", "explain flagged subjects", "write reasons")] == [
-            partitions, flagged_partitions, flagged_partitions]
+        assert [count_task_runs(names, task) for task in tasks] == [partitions, flagged_partitions, flagged_partitions]
 
 
 def test_the_engine_is_local_unless_configured_and_an_unknown_one_is_refused():
