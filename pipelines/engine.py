@@ -38,8 +38,9 @@ def dask_task_runner(orchestration: OrchestrationSettings, preload: Sequence[str
     ----------
     orchestration : OrchestrationSettings
         ``dask_address`` names an existing scheduler; without it a LocalCluster of
-        ``dask_workers`` single-threaded workers of ``dask_worker_memory`` each is started
-        when the flow starts and closed when it ends.
+        ``dask_workers`` single-threaded workers of ``dask_worker_memory`` each (worker
+        processes; threads of this process have no limit of their own) is started when the
+        flow starts and closed when it ends.
     preload : sequence of str
         The modules a LocalCluster worker imports before it joins: those the flow's tasks run.
     """
@@ -52,7 +53,9 @@ def dask_task_runner(orchestration: OrchestrationSettings, preload: Sequence[str
         cluster_kwargs={
             "n_workers": orchestration.dask_workers,
             "threads_per_worker": 1,
-            "memory_limit": orchestration.dask_worker_memory,
+            # workers in threads share this process, whose memory a worker's monitor would take for
+            # its own and pause at 80 % of its limit, never to resume: no limit for threads
+            "memory_limit": orchestration.dask_worker_memory if orchestration.dask_processes else 0,
             "processes": orchestration.dask_processes,
             "dashboard_address": None,  # no web page nobody asked for
             # a worker process imports the model's libraries before it joins: importing them while

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import operator
 import pickle
+import time
 
 import numpy as np
 import pandas as pd
@@ -29,3 +31,20 @@ def test_partitions_from_workers_concatenate_to_the_parquet_bytes_of_the_whole()
     together = concatenated(parts)
     assert together.dtypes.equals(whole.dtypes) and together.index.equals(whole.index)
     assert _parquet(together) == _parquet(whole)
+
+
+
+def test_thread_workers_are_not_paused_by_the_memory_of_the_process_they_share():
+    from distributed import Client, LocalCluster
+
+    from configs.settings import load_settings
+    from pipelines.engine import dask_task_runner
+
+    # a limit far below this process's memory: a worker taking the process's memory for its own
+    # pauses at its first look and never runs a task
+    settings = load_settings(orchestration={"engine": "dask", "dask_workers": 1, "dask_worker_memory": "1MiB",
+                                            "dask_processes": False})
+    runner = dask_task_runner(settings.orchestration, preload=())
+    with LocalCluster(**runner.cluster_kwargs) as cluster, Client(cluster) as client:
+        time.sleep(1)  # the worker's memory monitor has looked by then
+        assert client.submit(operator.mul, 2, 21).result(timeout=30) == 42
