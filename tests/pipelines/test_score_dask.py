@@ -90,4 +90,7 @@ def test_dask_runs_on_the_named_scheduler_or_else_on_a_local_cluster_of_the_conf
     assert local.address is None
     assert {key: local.cluster_kwargs[key] for key in ("n_workers", "threads_per_worker", "memory_limit",
                                                        "processes")} == {
-        "n_workers": 3, "threads_per_worker": 1, "memory_limit": "1GiB", "processes": False}
+        "n_workers": 3, "threads_per_worker": 1, "memory_limit": 0, "processes": False}
+    # worker processes have the configured limit; threads share this process's memory and have none
+    in_processes = dask_task_runner(load_settings(orchestration={"dask_worker_memory": "1GiB"}).orchestration)
+    assert in_processes.cluster_kwargs["memory_limit"] == "1GiB" and in_processes.cluster_kwargs["processes"]
